@@ -1,0 +1,41 @@
+# NightPOS — the two quick-start commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint venv test-venv migration clean
+
+# The venv is rebuilt when pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+test-venv: $(BIN)/.installed-test
+
+## run: migrate the SQLite database, load demo data, create the admin, serve on HOST:PORT
+run: $(BIN)/.installed
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python run.py
+
+## test: the whole test suite (NIGHTPOS_TEST_DATABASE_URL selects another database)
+test: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+
+## migration: autogenerate a migration after changing models (make migration m="add x")
+migration: $(BIN)/.installed
+	$(BIN)/flask --app nightpos_app db migrate -m "$(m)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""NightPOS's built-in addons (found through the ``nightpos.addons`` entry points)."""

@@ -1,0 +1,119 @@
+"""NightPOS host: the application factory.
+
+``create_app()`` builds one Flask-AppBuilder application: it loads the config,
+binds the extensions, then loads the enabled addons in phases (models, views,
+ready). ``gunicorn 'nightpos_app:create_app()'`` serves it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from nightpos_app import addons as addon_loader
+from nightpos_app.crud import ModelViews
+from nightpos_app.extensions import csrf, db, migrate
+from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
+from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
+from nightpos_app.orm import ModelRegistry
+from nightpos_app.state import EXTENSION_KEY, NightPOS
+from nightpos_app.views import LoginRequiredIndexView
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "config.py"
+MIGRATIONS_DIR = PROJECT_DIR / "migrations"
+
+
+def _load_config(app: Flask, config: Mapping[str, Any] | object | None) -> None:
+    app.config.from_pyfile(os.environ.get("NIGHTPOS_CONFIG", str(DEFAULT_CONFIG)))
+    if isinstance(config, Mapping):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    app.instance_path = str(app.config.get("INSTANCE_DIR", app.instance_path))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        secret, _created = read_or_create_secret(Path(app.instance_path) / SECRET_KEY_FILE)
+        app.config["SECRET_KEY"] = secret
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make SQLite behave like the production database where it matters.
+
+    pysqlite's own transaction handling breaks SAVEPOINT (the record API uses
+    them), so BEGIN is emitted by SQLAlchemy instead; foreign keys are off in
+    SQLite unless asked for; WAL lets readers work while a request writes.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
+    """Build a NightPOS application.
+
+    ``config`` (a mapping or an object with upper-case attributes) overrides
+    ``config.py`` for this app only. Start-up fails with
+    :class:`~nightpos_app.exceptions.StartupError` naming the addon at fault.
+    """
+    app = Flask(__name__, instance_path=str(PROJECT_DIR / "instance"))
+    _load_config(app, config)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+        _load_addons(app)
+
+    from nightpos_app.cli import nightpos_cli
+
+    app.cli.add_command(nightpos_cli)
+    return app
+
+
+def _load_addons(app: Flask) -> None:
+    available = addon_loader.discover(app.config.get("NIGHTPOS_ADDON_MODULES"))
+    addons = addon_loader.resolve(app.config["NIGHTPOS_ADDONS"], available)
+    plugins = addon_loader.make_plugin_manager(addons)
+    registry = ModelRegistry()
+    state = NightPOS(addons=addons, registry=registry, plugins=plugins)
+    app.extensions[EXTENSION_KEY] = state
+
+    # Phase 1: models.
+    for addon, model_classes in addon_loader.call_phase(plugins, addons, "nightpos_models"):
+        for model_class in model_classes or ():
+            registry.register(model_class, addon.name)
+    registry.finalize()
+
+    # Phase 2: views, menus, APIs, blueprints.
+    appbuilder = AppBuilder(indexview=LoginRequiredIndexView, update_perms=False)
+    appbuilder.init_app(app, db.session)
+    state.views = ModelViews(appbuilder, registry)
+    addon_loader.call_phase(
+        plugins, addons, "nightpos_views", appbuilder=appbuilder, views=state.views
+    )
+    state.views.add_missing()
+
+    # Phase 3: ready.
+    addon_loader.call_phase(plugins, addons, "nightpos_ready", app=app)

@@ -1,0 +1,27 @@
+"""Development server: `make run`.
+
+Brings the database up to date (migrations, permissions, demo data, admin
+user), prints the admin login, and serves on HOST:PORT (127.0.0.1:8080).
+For production use gunicorn: see README.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+from nightpos_app import create_app
+from nightpos_app.bootstrap import describe_login, initialise
+
+
+def main() -> None:
+    app = create_app()
+    login = initialise(app, demo=True)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8080"))
+    print(f"NightPOS on http://{host}:{port}/", flush=True)
+    print(describe_login(login), flush=True)
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+if __name__ == "__main__":
+    main()
