@@ -103,13 +103,9 @@ def initialise(app: Flask, *, demo: bool) -> AdminLogin:
 
 
 def describe_login(login: AdminLogin) -> str:
-    if login.created:
-        where = (
-            "from NIGHTPOS_ADMIN_PASSWORD"
-            if login.password_source == PASSWORD_ENV_VAR
-            else f"kept in {login.password_source}"
-        )
-        return f"Admin login: {login.username} / {login.password}  ({where})"
+    """One line telling how to log in; a password is printed only when it was generated now."""
     if login.password_source == PASSWORD_ENV_VAR:
-        return f"Admin login: {login.username}, password as set in NIGHTPOS_ADMIN_PASSWORD"
+        return f"Admin login: {login.username}, password as set in {PASSWORD_ENV_VAR}"
+    if login.created:
+        return f"Admin login: {login.username} / {login.password}  (kept in {login.password_source})"
     return f"Admin login: {login.username}, password in {login.password_source}"
