@@ -1,9 +1,12 @@
 """Alembic environment for NightPOS (run through Flask-Migrate: `flask db ...`).
 
-The metadata is the one shared by FAB's tables and every addon's models.
-Only the tables of this app's enabled addons, FAB's (``ab_*``) and the host's
-(``nightpos_*``) are managed: a table of an addon that is not enabled, or a
-model defined by a test fixture, is never created or dropped by autogenerate.
+The metadata is the one shared by FAB's tables and every addon's models. It
+holds every table whose model was ever imported in this process, so only some
+are managed: the tables of the models this app registered (its enabled
+addons), with their many-to-many link tables, FAB's (``ab_*``) and the host's
+(``nightpos_*``). A table of an addon that is not enabled, or of a model a
+test fixture imported, is never created or dropped by autogenerate, and a
+table in the database that none of these claim is left alone.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 from logging.config import fileConfig
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -26,22 +30,38 @@ logger = logging.getLogger("alembic.env")
 HOST_TABLE_PREFIXES = ("ab_", "nightpos_")
 
 
-def managed_tables() -> set[str]:
-    tables = {entry.table_name for entry in get_state().registry}
-    tables.update(name for name in db.metadata.tables if name.startswith(HOST_TABLE_PREFIXES))
-    return tables
+def model_tables() -> frozenset[str]:
+    """The tables of this app's registered models, and their link tables."""
+    tables: set[str] = set()
+    for entry in get_state().registry:
+        mapper = sa.inspect(entry.model_class)
+        # `mapper.tables`, not `__table__`: joined inheritance maps to several.
+        tables.update(table.name for table in mapper.tables)
+        tables.update(
+            rel.secondary.name
+            for rel in mapper.relationships
+            if isinstance(rel.secondary, sa.Table)
+        )
+    return frozenset(tables)
+
+
+MODEL_TABLES = model_tables()
+
+
+def is_managed(table_name: str | None) -> bool:
+    return table_name is not None and (
+        table_name in MODEL_TABLES or table_name.startswith(HOST_TABLE_PREFIXES)
+    )
 
 
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
+    """Autogenerate's filter: tables (and their columns, indexes…) this app manages."""
     if type_ == "table":
-        return name in MANAGED_TABLES
+        return is_managed(name)
     table = getattr(obj, "table", None)
-    return table is None or table.name in MANAGED_TABLES
-
-
-MANAGED_TABLES = managed_tables()
+    return table is None or is_managed(table.name)
 
 
 def run_migrations_offline() -> None:

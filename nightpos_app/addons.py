@@ -7,8 +7,11 @@ ones too) and, for development and tests, ``NIGHTPOS_ADDON_MODULES`` in the
 config (name -> module path). ``NIGHTPOS_ADDONS`` says which are enabled; their
 dependencies are enabled with them.
 
-Loading fails loudly, naming the addon: a missing dependency, a cycle, an
-import error, an invalid hook or a duplicate model name stops start-up.
+Loading fails loudly with :class:`~nightpos_app.exceptions.StartupError`,
+naming the addon: an addon that is not installed, a missing dependency, a
+cycle, an import error, a bad manifest, an invalid hook implementation or an
+exception inside a phase hook stops start-up. (A duplicate model name is
+caught by the model registry.)
 """
 
 from __future__ import annotations
@@ -30,9 +33,19 @@ ENTRY_POINT_GROUP = "nightpos.addons"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def _check_name(name: object, what: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise StartupError(f"{what} {name!r} must be lowercase letters, digits and _")
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """What an addon says about itself."""
+    """What an addon says about itself: its name, version, summary and dependencies.
+
+    ``name`` must equal the name the addon is installed under (its entry-point
+    or ``NIGHTPOS_ADDON_MODULES`` key); ``depends`` names other addons, which
+    are enabled and loaded before this one.
+    """
 
     name: str
     version: str
@@ -40,9 +53,16 @@ class Manifest:
     depends: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise StartupError(f"addon name {self.name!r} must be lowercase letters, digits and _")
+        _check_name(self.name, "addon name")
+        # `depends="sales"` would otherwise become ('s', 'a', 'l', 'e', 's').
+        if isinstance(self.depends, str):
+            raise StartupError(
+                f"addon {self.name!r}: depends must be a tuple of addon names, "
+                f"not the string {self.depends!r}"
+            )
         object.__setattr__(self, "depends", tuple(self.depends))
+        for dependency in self.depends:
+            _check_name(dependency, f"addon {self.name!r}: dependency")
 
 
 @dataclass(frozen=True)
@@ -58,8 +78,20 @@ class Addon:
 
 
 def discover(extra_modules: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Installed addons: name -> module path (entry points, then config extras)."""
-    found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    """Installed addons: name -> module path (entry points, then config extras).
+
+    Two installed distributions claiming one addon name is an error: which one
+    loads would depend on the order of ``sys.path``. ``extra_modules`` may
+    override an entry point on purpose (development and tests).
+    """
+    found: dict[str, str] = {}
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        known = found.setdefault(entry_point.name, entry_point.value)
+        if known != entry_point.value:
+            raise StartupError(
+                f"addon {entry_point.name!r} is installed twice, as {known!r} and "
+                f"{entry_point.value!r}; uninstall one of them"
+            )
     found.update(extra_modules or {})
     return found
 
@@ -81,11 +113,17 @@ def _import(name: str, module_path: str) -> Addon:
     return Addon(manifest, module)
 
 
-def resolve(enabled: Iterable[str], available: Mapping[str, str]) -> list[Addon]:
-    """Import the enabled addons and their dependencies, in dependency order."""
+def resolve(enabled: Iterable[str] | str, available: Mapping[str, str]) -> list[Addon]:
+    """Import the enabled addons and their dependencies, in dependency order.
+
+    ``enabled`` may also be a comma-separated string, as it comes from the
+    environment.
+    """
+    if isinstance(enabled, str):
+        enabled = [name.strip() for name in enabled.split(",") if name.strip()]
     addons: dict[str, Addon] = {}
     pending = list(enabled)
-    wanted_by: dict[str, str] = {}
+    wanted_by: dict[str, str] = {}  # dependency -> the first addon that asked for it
     while pending:
         name = pending.pop(0)
         if name in addons:
@@ -127,7 +165,12 @@ def _order(addons: dict[str, Addon]) -> list[Addon]:
 
 
 def make_plugin_manager(addons: Iterable[Addon]) -> pluggy.PluginManager:
-    """A plugin manager with every addon registered and checked against the specs."""
+    """A plugin manager with every addon registered and checked against the specs.
+
+    pluggy checks an implementation's arguments when it is registered, and
+    ``check_pending`` rejects implementations of hooks that have no spec (a
+    misspelt hook name would otherwise never be called).
+    """
     manager = pluggy.PluginManager(hooks.PROJECT)
     manager.add_hookspecs(hooks)
     for addon in addons:
@@ -138,7 +181,8 @@ def make_plugin_manager(addons: Iterable[Addon]) -> pluggy.PluginManager:
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise StartupError(f"addon {exc.plugin_name!r}: {exc}") from exc
+        # pluggy's error carries the plugin (the addon's module), not our name for it.
+        raise StartupError(f"addon {manager.get_name(exc.plugin)!r}: {exc}") from exc
     return manager
 
 
@@ -149,7 +193,9 @@ def call_phase(
 
     pluggy alone calls implementations in reverse registration order; a phase
     needs the dependency order, so each addon's implementation is called in
-    turn. An exception stops start-up with the addon's name.
+    turn, with the arguments it asks for out of ``kwargs``. An exception from
+    an implementation becomes a :class:`StartupError` with the addon's name
+    (a ``StartupError`` passes through: it names its addon already).
     """
     by_plugin = {
         impl.plugin_name: impl for impl in getattr(manager.hook, hook_name).get_hookimpls()
@@ -159,9 +205,18 @@ def call_phase(
         impl = by_plugin.get(addon.name)
         if impl is None:
             continue
+        if impl.wrapper or impl.hookwrapper:
+            # A wrapper is a generator: calling it directly would run nothing.
+            raise StartupError(f"addon {addon.name!r}: {hook_name} cannot be a hook wrapper")
+        missing = [arg for arg in impl.argnames if arg not in kwargs]
+        if missing:
+            # pluggy checked the implementation against the spec: the caller is at fault.
+            raise TypeError(f"call_phase({hook_name!r}) is missing the arguments {missing}")
         try:
             result = impl.function(*(kwargs[arg] for arg in impl.argnames))
         except StartupError:
+            # Already names the addon at fault, which may be another one: a
+            # hook can run a phase of its own (webhooks collects action types).
             raise
         except Exception as exc:
             raise StartupError(

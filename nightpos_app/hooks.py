@@ -2,12 +2,16 @@
 
 Addons implement these with ``@hookimpl`` (a pluggy marker) in their package
 ``__init__``. pluggy checks each implementation against its specification when
-the addon is registered, and start-up fails on an implementation of a hook
-that does not exist.
+the addon is registered: an implementation may take fewer arguments than the
+spec, never others. Start-up fails, naming the addon, on an argument the spec
+does not have and on an implementation of a hook that does not exist (a
+misspelt name would otherwise never be called).
 
 The *phase* hooks (``nightpos_models``, ``nightpos_views``, ``nightpos_ready``,
 ``nightpos_demo_data``) are called addon by addon in dependency order, so an
-addon always runs after the addons it depends on.
+addon always runs after the addons it depends on; ``tryfirst``/``trylast`` do
+not apply to them, and they cannot be wrappers. An exception raised by a phase
+hook stops start-up with the addon's name.
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def nightpos_models() -> list[type[Any]]:
     """Return the addon's mapped model classes (models phase).
 
-    Each class subclasses FAB's ``Model`` and declares ``__model_name__`` (the
-    technical name, e.g. ``"sale.order"``) and ``__model_description__`` (the
-    human label). Optional: ``__model_order__`` (default search order) and
-    ``__model_computed__`` (read-only attributes exposed to the record API).
-    Import the models module inside the hook, so importing the addon package
-    stays cheap and models load in this phase.
+    Each class subclasses FAB's ``Model`` (so its table is in the metadata the
+    migrations manage) and declares ``__model_name__`` (the technical name,
+    e.g. ``"sale.order"``, unique across all addons) and
+    ``__model_description__`` (the human label). Optional: ``__model_order__``
+    (default search order) and ``__model_computed__`` (read-only attributes
+    exposed to the record API). Import the models module inside the hook, so
+    importing the addon package stays cheap and models load in this phase.
     """
 
 
@@ -61,3 +66,14 @@ def nightpos_ready(app: Flask) -> None:
 @hookspec
 def nightpos_demo_data(env: Environment) -> None:
     """Create the addon's demo records (``flask nightpos init --demo``, once per database)."""
+
+
+@hookspec
+def nightpos_action_types() -> list[type[Any]]:
+    """Return action types for automation rules (webhooks addon).
+
+    Each is a subclass of ``addons.webhooks.action_types.ActionType``: a ``key`` (stored in
+    actions; never change it), a ``label``, a ``description``, a marshmallow ``schema`` for its
+    settings, and ``run(context, record, settings)``. Types are registered in addon
+    dependency order; a duplicate key stops start-up. See docs/action-types.md.
+    """
