@@ -5,6 +5,15 @@ operators ``'&'``, ``'|'`` (binary) and ``'!'`` (unary); terms side by side
 are joined with AND. A field may be a dotted path through many-to-one fields
 (``'partner_id.email'``), compiled to an ``EXISTS`` subquery so the outer
 query keeps one row per record.
+
+The semantics are Odoo's and the same on SQLite and PostgreSQL:
+
+* ``False``/``None`` means "no value": ``('email', '=', False)`` is IS NULL;
+* negative operators (``!=``, ``not in``, ``not like``, ``not ilike``) also
+  match records where the field is empty, as "is not X" reads;
+* ``like`` is case-sensitive and ``ilike`` is not, on both databases;
+* values are checked against the field's type first (so PostgreSQL never
+  aborts the transaction over ``customer_rank = 'abc'``).
 """
 
 from __future__ import annotations
@@ -15,101 +24,183 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from nightpos_app.exceptions import UserError
+from nightpos_app.exceptions import DomainError
+from nightpos_app.orm.fields import FieldInfo
+from nightpos_app.orm.values import BadValue, coerce_value, means_empty
 
 if TYPE_CHECKING:
     from nightpos_app.orm.registry import ModelEntry, ModelRegistry
+
+__all__ = ["OPERATORS", "DomainError", "compile_domain", "compile_order"]
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 PATTERNS = ("like", "ilike", "not like", "not ilike", "=like", "=ilike")
 OPERATORS = (*COMPARISONS, "in", "not in", *PATTERNS)
 _LOGICAL = ("&", "|", "!")
-
-
-class DomainError(UserError, ValueError):
-    """A domain is malformed, or names an unknown field or operator."""
+_TEXT_TYPES = ("char", "text", "selection")
+_COLLECTIONS = (list, tuple, set, frozenset)
+#: What a pattern must be: text the databases can take.
+_PATTERN = FieldInfo(name="pattern", label="Pattern", type="text")
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _plain_value(value: Any) -> Any:
-    """Records in a domain stand for their ids."""
-    from nightpos_app.orm.recordset import RecordSet
+def _like_to_glob(pattern: str) -> str:
+    r"""Translate a LIKE pattern (escape ``\``) to SQLite's case-sensitive GLOB."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            ch = next(chars, "\\")
+        elif ch in "%_":
+            out.append("*" if ch == "%" else "?")
+            continue
+        out.append(f"[{ch}]" if ch in "*?[" else ch)
+    return "".join(out)
 
-    if isinstance(value, RecordSet):
-        return value.ids if len(value) != 1 else value.id
-    return value
 
+class _Compiler:
+    """Compiles the terms of one domain; knows the registry and the SQL dialect."""
 
-def _leaf(
-    registry: ModelRegistry, entry: ModelEntry, path: str, op: str, value: Any
-) -> ColumnElement[bool]:
-    head, _, rest = path.partition(".")
-    if head not in entry.fields:
-        raise DomainError(f"domain on {entry.name}: unknown field {head!r}")
-    fld = entry.fields[head]
-    if rest:
-        if fld.type != "many2one":
+    def __init__(self, registry: ModelRegistry, dialect: str) -> None:
+        self.registry = registry
+        self.dialect = dialect
+
+    def leaf(self, entry: ModelEntry, path: str, op: str, value: Any) -> ColumnElement[bool]:
+        head, _, rest = path.partition(".")
+        fld = entry.fields.get(head)
+        if fld is None:
+            problem = "is computed and cannot be searched" if head in entry.computed else ""
+            raise DomainError(f"domain on {entry.name}: unknown field {head!r} {problem}".strip())
+        if fld.type == "many2one" and (rest or op in PATTERNS):
+            assert fld.comodel is not None and fld.relationship is not None
+            comodel = self.registry[fld.comodel]
+            if not rest:
+                # ('partner_id', 'ilike', 'siam') matches the related record's name, as in Odoo.
+                if "name" not in comodel.fields:
+                    raise DomainError(f"domain on {entry.name}: {head!r} cannot be matched as text")
+                rest = "name"
+            related = getattr(entry.model_class, fld.relationship)
+            return related.has(self.leaf(comodel, rest, op, value))
+        if rest:
             raise DomainError(
                 f"domain on {entry.name}: {head!r} is not a many-to-one field, "
                 f"cannot follow {path!r}"
             )
-        relationship = getattr(entry.model_class, fld.relationship)
-        return relationship.has(_leaf(registry, registry[fld.comodel], rest, op, value))
+        column = getattr(entry.model_class, head)
+        if fld.type == "json" and not (op in ("=", "!=") and means_empty(fld, value)):
+            raise DomainError(f"domain on {entry.name}: {head!r} can only be compared to False")
+        if op in ("in", "not in"):
+            return self.membership(entry, fld, column, op, value)
+        if op in PATTERNS:
+            return self.pattern(entry, fld, column, op, value)
+        return self.comparison(entry, fld, column, op, value)
 
-    column = getattr(entry.model_class, head)
-    value = _plain_value(value)
-    if op in ("in", "not in"):
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
-            raise DomainError(f"domain on {entry.name}: {op!r} needs a list, got {value!r}")
-        values = [_plain_value(v) for v in value]
-        clause = column.in_(values)
-        return sa.not_(clause) if op == "not in" else clause
-    if op in PATTERNS:
-        if not isinstance(value, str):
-            raise DomainError(f"domain on {entry.name}: {op!r} needs text, got {value!r}")
-        insensitive = "ilike" in op
-        negated = op.startswith("not ")
-        pattern = value if op.startswith("=") else f"%{_escape_like(value)}%"
-        method = column.ilike if insensitive else column.like
-        clause = method(pattern, escape="\\") if not op.startswith("=") else method(pattern)
-        return sa.not_(clause) if negated else clause
-    if value is None or value is False and fld.type != "boolean":
+    def comparison(
+        self, entry: ModelEntry, fld: FieldInfo, column: Any, op: str, value: Any
+    ) -> ColumnElement[bool]:
+        if means_empty(fld, value):
+            if op in ("=", "!="):
+                return column.is_(None) if op == "=" else column.is_not(None)
+            raise DomainError(f"domain on {entry.name}: cannot compare {fld.name!r} {op} empty")
+        value = _coerce(entry, fld, value)
         if op == "=":
-            return column.is_(None)
+            clause = column == value
+            # A nullable boolean left empty reads as False.
+            if value is False and _nullable(fld):
+                return sa.or_(clause, column.is_(None))
+            return clause
         if op == "!=":
-            return column.is_not(None)
-        raise DomainError(f"domain on {entry.name}: cannot compare {head!r} {op} empty")
-    return {
-        "=": column.__eq__,
-        "!=": column.__ne__,
-        "<": column.__lt__,
-        "<=": column.__le__,
-        ">": column.__gt__,
-        ">=": column.__ge__,
-    }[op](value)
+            return sa.or_(column != value, column.is_(None)) if _nullable(fld) else column != value
+        return {"<": column.__lt__, "<=": column.__le__, ">": column.__gt__, ">=": column.__ge__}[
+            op
+        ](value)
+
+    def membership(
+        self, entry: ModelEntry, fld: FieldInfo, column: Any, op: str, value: Any
+    ) -> ColumnElement[bool]:
+        from nightpos_app.orm.recordset import RecordSet
+
+        if not isinstance(value, (*_COLLECTIONS, RecordSet)):
+            raise DomainError(f"domain on {entry.name}: {op!r} needs a list, got {value!r}")
+        items = list(value)  # a recordset gives its records one by one
+        with_empty = any(means_empty(fld, v) for v in items)
+        values = [_coerce(entry, fld, v) for v in items if not means_empty(fld, v)]
+        if op == "in":
+            clause = column.in_(values)  # an empty list matches nothing
+            return sa.or_(clause, column.is_(None)) if with_empty else clause
+        clause = column.not_in(values)  # an empty list matches everything
+        if with_empty:
+            return sa.and_(clause, column.is_not(None))
+        return sa.or_(clause, column.is_(None)) if _nullable(fld) else clause
+
+    def pattern(
+        self, entry: ModelEntry, fld: FieldInfo, column: Any, op: str, value: Any
+    ) -> ColumnElement[bool]:
+        if fld.type not in _TEXT_TYPES:
+            raise DomainError(
+                f"domain on {entry.name}: {op!r} needs a text field, not {fld.name!r}"
+            )
+        try:
+            text = coerce_value(_PATTERN, value)
+        except BadValue as exc:
+            raise DomainError(
+                f"domain on {entry.name}: {fld.name}: {op!r} needs text: {exc}"
+            ) from None
+        if op.startswith("="):
+            # PostgreSQL refuses a pattern that ends with a lone escape character.
+            if (len(text) - len(text.rstrip("\\"))) % 2:
+                raise DomainError(f"domain on {entry.name}: pattern {text!r} ends with '\\'")
+            pattern = text
+        else:
+            pattern = f"%{_escape_like(text)}%"
+        if "ilike" in op:
+            clause = column.ilike(pattern, escape="\\")
+        elif self.dialect == "sqlite":  # SQLite's LIKE ignores case; GLOB does not
+            clause = column.op("GLOB", is_comparison=True)(_like_to_glob(pattern))
+        else:
+            clause = column.like(pattern, escape="\\")
+        if not op.startswith("not "):
+            return clause
+        return sa.or_(sa.not_(clause), column.is_(None)) if _nullable(fld) else sa.not_(clause)
+
+
+def _nullable(fld: FieldInfo) -> bool:
+    return not fld.required and fld.name != "id"
+
+
+def _coerce(entry: ModelEntry, fld: FieldInfo, value: Any) -> Any:
+    from nightpos_app.orm.recordset import RecordSet
+
+    # ('id', 'in', records): records of the model itself stand for their ids.
+    if isinstance(value, RecordSet) and fld.name == "id" and value.model_name == entry.name:
+        value = value.id if len(value) == 1 else value
+    try:
+        return coerce_value(fld, value, storing=False)
+    except BadValue as exc:
+        raise DomainError(f"domain on {entry.name}: {fld.name}: {exc}") from None
 
 
 def compile_domain(
-    registry: ModelRegistry, entry: ModelEntry, domain: Sequence[Any]
+    registry: ModelRegistry, entry: ModelEntry, domain: Sequence[Any], dialect: str = ""
 ) -> ColumnElement[bool]:
-    """Compile ``domain`` on ``entry`` to a boolean SQL expression."""
+    """Compile ``domain`` on ``entry`` to a boolean SQL expression for ``dialect``."""
     if isinstance(domain, (str, bytes)) or not isinstance(domain, (list, tuple)):
         raise DomainError(f"a domain is a list of terms, got {type(domain).__name__}")
-    items = list(domain)
-    if not items:
-        return sa.true()
+    compiler = _Compiler(registry, dialect)
     stack: list[ColumnElement[bool]] = []
     # Prefix notation evaluated right to left: operands are pushed, operators pop.
-    for item in reversed(items):
+    for item in reversed(domain):
         if isinstance(item, str) and item in _LOGICAL:
             arity = 1 if item == "!" else 2
             if len(stack) < arity:
                 raise DomainError(f"domain operator {item!r} is missing an operand")
             if item == "!":
-                stack.append(sa.not_(stack.pop()))
+                # NOT of an unknown (a comparison with an empty field) is still
+                # unknown in SQL; "not X" must match it, as Odoo's '!' does.
+                stack.append(sa.not_(sa.func.coalesce(stack.pop(), sa.false(), type_=sa.Boolean)))
             else:
                 left, right = stack.pop(), stack.pop()
                 stack.append(sa.and_(left, right) if item == "&" else sa.or_(left, right))
@@ -119,26 +210,44 @@ def compile_domain(
         path, op, value = item
         if not isinstance(path, str) or not path:
             raise DomainError(f"domain term field must be a name, got {path!r}")
-        if op not in OPERATORS:
+        normalized = op.lower() if isinstance(op, str) else op
+        if normalized not in OPERATORS:
             raise DomainError(f"domain on {entry.name}: unknown operator {op!r}")
-        stack.append(_leaf(registry, entry, path, op, value))
+        stack.append(compiler.leaf(entry, path, normalized, value))
+    if not stack:
+        return sa.true()
     # Whatever remains is joined with an implicit AND.
     return sa.and_(*reversed(stack)) if len(stack) > 1 else stack[0]
 
 
 def compile_order(entry: ModelEntry, order: str | None) -> list[Any]:
-    """Compile ``"name desc, id"`` to ORDER BY clauses; unknown fields are refused."""
+    """Compile ``"name desc, id"`` to ORDER BY clauses; unknown fields are refused.
+
+    Empty values sort last ascending and first descending on both databases
+    (PostgreSQL's rule; SQLite's is the opposite), and ``id`` ends every order
+    so pages read with ``limit``/``offset`` never overlap or skip records.
+    """
     spec = order if order is not None else entry.order
     if not isinstance(spec, str):
         raise DomainError(f"order must be text like 'name desc, id', got {spec!r}")
     clauses: list[Any] = []
+    seen: set[str] = set()
     for part in filter(None, (p.strip() for p in spec.split(","))):
         words = part.split()
         direction = words[1].lower() if len(words) == 2 else "asc"
         if len(words) > 2 or direction not in ("asc", "desc"):
             raise DomainError(f"order on {entry.name}: cannot read {part!r}")
-        if words[0] not in entry.fields:
-            raise DomainError(f"order on {entry.name}: unknown field {words[0]!r}")
-        column = getattr(entry.model_class, words[0])
-        clauses.append(column.desc() if direction == "desc" else column.asc())
+        name = words[0]
+        if name not in entry.fields:
+            problem = "is computed and cannot be sorted" if name in entry.computed else ""
+            raise DomainError(f"order on {entry.name}: unknown field {name!r} {problem}".strip())
+        if name in seen:
+            continue
+        seen.add(name)
+        column = getattr(entry.model_class, name)
+        clauses.append(
+            column.desc().nulls_first() if direction == "desc" else column.asc().nulls_last()
+        )
+    if "id" not in seen:
+        clauses.append(entry.model_class.id.asc())
     return clauses

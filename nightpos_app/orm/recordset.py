@@ -2,26 +2,35 @@
 
 A :class:`RecordSet` is an ordered set of record ids of one model, bound to an
 :class:`~nightpos_app.orm.environment.Environment`. ``browse`` makes one
-without a query; reading a field loads the records in one batch. Writes are
-validated first (:mod:`nightpos_app.orm.values`) and flushed inside a
-savepoint, so a database error leaves the surrounding transaction usable and
-nothing of the failed write behind.
+without a query; reading a field loads the records of the whole "prefetch
+group" (the recordset it came from) in one query, so a loop over a search
+result costs one query, not one per record. Writes are validated first
+(:mod:`nightpos_app.orm.values`) and flushed inside a savepoint, so a
+database error leaves nothing of the failed write behind and the surrounding
+transaction usable.
 
-Everything public on this class is the record API that admin-written code
-may use; the environment's session and the mapped objects stay private.
+Everything public on this class is the record API that admin-written code may
+use; the environment's session and the mapped objects stay private. A field
+whose name is also an API name (``model_name``, ``ids``...) is read with
+``record['field']`` or ``read()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.util import identity_key
 
-from nightpos_app.exceptions import MissingError, UserError, ValidationError
+from nightpos_app.exceptions import (
+    DomainError,
+    MissingError,
+    SingletonError,
+    UnknownFieldError,
+    UserError,
+    ValidationError,
+)
+from nightpos_app.orm import store
 from nightpos_app.orm.domain import compile_domain, compile_order
 from nightpos_app.orm.values import convert_values
 
@@ -29,43 +38,57 @@ if TYPE_CHECKING:
     from nightpos_app.orm.environment import Environment
     from nightpos_app.orm.registry import ModelEntry
 
+#: The largest limit and offset: PostgreSQL binds them as 32-bit integers.
+_MAX_COUNT = 2**31 - 1
 
-def _as_ids(ids: Any) -> tuple[int, ...]:
+#: Ids that records are loaded with together: fixed, or computed when first needed.
+Prefetch = tuple[int, ...] | Callable[[], Iterable[int]]
+
+
+def _as_ids(ids: Any, model_name: str) -> tuple[int, ...]:
+    """Normalise what ``browse`` accepts: an id, ids, a recordset, or nothing."""
     if ids is None or ids is False:
         return ()
     if isinstance(ids, RecordSet):
-        return tuple(ids.ids)
-    if isinstance(ids, (bool, str, bytes, float)):
-        raise ValidationError(f"record ids must be integers, got {ids!r}")
-    if isinstance(ids, int):
+        if ids.model_name != model_name:
+            raise ValidationError(f"cannot browse {model_name} with {ids.model_name} records")
+        return ids._ids
+    if isinstance(ids, int) and not isinstance(ids, bool):
         return (ids,)
-    if isinstance(ids, Iterable):
-        result = []
-        for value in ids:
+    if isinstance(ids, Iterable) and not isinstance(ids, (str, bytes, Mapping)):
+        values = tuple(ids)
+        for value in values:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValidationError(f"record ids must be integers, got {value!r}")
-            result.append(value)
-        return tuple(result)
+        return values
     raise ValidationError(f"record ids must be integers, got {ids!r}")
+
+
+def _count(name: str, value: Any) -> int:
+    """A limit or offset; ``None``/``False``/0 mean none, as in Odoo."""
+    if value is None or value is False:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+        raise DomainError(f"{name} must be an integer from 0 to {_MAX_COUNT}, got {value!r}")
+    return value
 
 
 class RecordSet:
     """An ordered set of records of one model (possibly empty)."""
 
-    __slots__ = ("_env", "_entry", "_ids", "_prefetch")
+    __slots__ = ("_entry", "_env", "_ids", "_prefetch")
 
     def __init__(
         self,
         env: Environment,
         entry: ModelEntry,
         ids: tuple[int, ...] = (),
-        prefetch: tuple[int, ...] | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         object.__setattr__(self, "_env", env)
         object.__setattr__(self, "_entry", entry)
         object.__setattr__(self, "_ids", ids)
-        # Ids loaded together with these when one field is read (batching).
-        object.__setattr__(self, "_prefetch", prefetch if prefetch is not None else ids)
+        object.__setattr__(self, "_prefetch", ids if prefetch is None else prefetch)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -85,43 +108,34 @@ class RecordSet:
     @property
     def id(self) -> int | bool:
         """The id of a single record; ``False`` for an empty recordset."""
-        if not self._ids:
-            return False
-        return self.ensure_one()._ids[0]
+        return self.ensure_one()._ids[0] if self._ids else False
 
     @property
-    def display_name(self) -> str:
-        return str(self.ensure_one()._load()[0])
-
-    def _with_ids(self, ids: Iterable[int], prefetch: tuple[int, ...] | None = None) -> RecordSet:
-        unique = tuple(dict.fromkeys(ids))
-        return RecordSet(
-            self._env, self._entry, unique, prefetch if prefetch is not None else unique
-        )
+    def display_name(self) -> str | bool:
+        """How the record is shown to people (``S00007``); ``False`` for no record."""
+        return str(self._record()) if self._ids else False
 
     def browse(self, ids: Any = ()) -> RecordSet:
         """Records with the given id(s); no query is made until they are used."""
-        return self._with_ids(_as_ids(ids))
+        return self._with_ids(_as_ids(ids, self.model_name))
 
     def ensure_one(self) -> RecordSet:
+        """This recordset if it holds exactly one record; a ``SingletonError`` otherwise."""
         if len(self._ids) != 1:
-            raise UserError(f"Expected a single {self._entry.name} record, got {len(self._ids)}")
+            raise SingletonError(
+                f"Expected a single {self.model_name} record, got {len(self._ids)}"
+            )
         return self
 
     def exists(self) -> RecordSet:
-        """The subset of these records that are still in the database."""
-        if not self._ids:
-            return self
-        cls = self._entry.model_class
-        found = set(self._env._session.scalars(sa.select(cls.id).where(cls.id.in_(self._ids))))
-        return self._with_ids(i for i in self._ids if i in found)
+        """The subset of these records that are (still) in the database, in order."""
+        found = store.existing_ids(self._env, self._entry, self._ids)
+        return self._with_ids((i for i in self._ids if i in found), self._prefetch)
+
+    def _with_ids(self, ids: Iterable[int], prefetch: Prefetch | None = None) -> RecordSet:
+        return RecordSet(self._env, self._entry, tuple(dict.fromkeys(ids)), prefetch)
 
     # ----------------------------------------------------------------- search
-    def _select(self, domain: Sequence[Any]) -> sa.Select[Any]:
-        cls = self._entry.model_class
-        where = compile_domain(self._env._registry, self._entry, domain)
-        return sa.select(cls.id).where(where)
-
     def search(
         self,
         domain: Sequence[Any] = (),
@@ -130,98 +144,107 @@ class RecordSet:
         order: str | None = None,
     ) -> RecordSet:
         """Records matching ``domain``, ordered by ``order`` (default: the model's)."""
-        query = self._select(domain).order_by(*compile_order(self._entry, order))
-        if offset:
-            query = query.offset(int(offset))
-        if limit is not None:
-            query = query.limit(int(limit))
+        cls = self._entry.model_class
+        query = sa.select(cls.id).where(self._where(domain))
+        query = query.order_by(*compile_order(self._entry, order))
+        if offset := _count("offset", offset):
+            query = query.offset(offset)
+        if limit := _count("limit", limit):
+            query = query.limit(limit)
         return self._with_ids(self._env._session.scalars(query))
 
     def search_count(self, domain: Sequence[Any] = ()) -> int:
-        query = sa.select(sa.func.count()).select_from(self._select(domain).subquery())
-        return int(self._env._session.scalar(query) or 0)
+        """How many records match ``domain``."""
+        query = sa.select(sa.func.count()).select_from(self._entry.model_class)
+        return int(self._env._session.scalar(query.where(self._where(domain))) or 0)
+
+    def _where(self, domain: Sequence[Any]) -> sa.ColumnElement[bool]:
+        return compile_domain(self._env._registry, self._entry, domain, self._env._dialect)
 
     # ----------------------------------------------------------------- writes
-    @contextmanager
-    def _savepoint(self, action: str) -> Iterator[None]:
-        """Run a change in a savepoint; a constraint error undoes it and says why."""
-        try:
-            with self._env._session.begin_nested():
-                yield  # leaving the block flushes, then releases the savepoint
-        except IntegrityError as exc:
-            reason = str(exc.orig).splitlines()[0] if exc.orig else "a constraint was violated"
-            raise ValidationError(
-                f"{self._entry.name}: cannot {action}: the database refused it ({reason})"
-            ) from None
-
     def create(self, vals_list: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RecordSet:
-        """Create one record from a dict, or several from a list of dicts."""
-        many = not isinstance(vals_list, Mapping)
-        batch = list(vals_list) if many else [vals_list]
+        """Create one record from a dict, or several from a list of dicts: all or none."""
+        if isinstance(vals_list, Mapping):
+            batch: list[Any] = [vals_list]
+        elif isinstance(vals_list, (list, tuple)):
+            batch = list(vals_list)
+        else:
+            raise ValidationError(
+                f"{self.model_name}: create() takes a dict of values or a list of dicts, "
+                f"got {type(vals_list).__name__}"
+            )
         converted = [convert_values(self._env, self._entry, vals, creating=True) for vals in batch]
         instances = [self._entry.model_class(**values) for values in converted]
-        with self._savepoint("create"):
+        with store.savepoint(self._env, self._entry, "create"):
             self._env._session.add_all(instances)
         return self._with_ids(instance.id for instance in instances)
 
     def write(self, vals: Mapping[str, Any]) -> bool:
         """Set ``vals`` on every record; validated first, all or nothing."""
         values = convert_values(self._env, self._entry, vals, creating=False)
-        if not self._ids:
+        if not self._ids or not values:
             return True
         instances = self._load()
-        with self._savepoint("write"):
+        with store.savepoint(self._env, self._entry, "write"):
             for instance in instances:
                 for name, value in values.items():
                     setattr(instance, name, value)
         return True
 
     def unlink(self) -> bool:
-        """Delete these records."""
+        """Delete these records: all or none (a record still referenced stays)."""
         if not self._ids:
             return True
         instances = self._load()
-        with self._savepoint("delete"):
+        with store.savepoint(self._env, self._entry, "delete"):
             for instance in instances:
                 self._env._session.delete(instance)
         return True
 
     # ------------------------------------------------------------------ reads
+    def _prefetch_ids(self) -> Iterable[int]:
+        return self._prefetch() if callable(self._prefetch) else self._prefetch
+
     def _load(self) -> list[Any]:
-        """The mapped objects of these records, in order; one query for the batch."""
-        session = self._env._session
-        cls = self._entry.model_class
-        wanted = set(self._ids) | set(self._prefetch)
-        cached = {}
-        for record_id in wanted:
-            obj = session.identity_map.get(identity_key(cls, record_id))
-            if obj is not None:
-                cached[record_id] = obj
-        missing = [i for i in wanted if i not in cached]
-        if missing:
-            for obj in session.scalars(sa.select(cls).where(cls.id.in_(missing))):
-                cached[obj.id] = obj
-        gone = [i for i in self._ids if i not in cached]
+        """The mapped objects of these records, in order; a ``MissingError`` if any is gone."""
+        found = store.load(self._env, self._entry, self._ids, self._prefetch_ids())
+        gone = [i for i in self._ids if i not in found]
         if gone:
             raise MissingError(
-                f"Record does not exist or has been deleted: {self._entry.name}{tuple(gone)!r}"
+                f"Record does not exist or has been deleted: {self.model_name}{tuple(gone)!r}"
             )
-        return [cached[i] for i in self._ids]
+        return [found[i] for i in self._ids]
+
+    def _record(self) -> Any:
+        return self.ensure_one()._load()[0]
+
+    def _check_field(self, name: Any) -> None:
+        if not isinstance(name, str) or (
+            name not in self._entry.fields and name not in self._entry.computed
+        ):
+            raise UnknownFieldError(f"{self.model_name} has no field {name!r}")
 
     def _read_field(self, name: str) -> Any:
-        entry = self._entry
-        if name in entry.computed:
-            return getattr(self.ensure_one()._load()[0], name)
-        fld = entry.fields.get(name)
-        if fld is None:
-            raise AttributeError(f"{entry.name} has no field {name!r}")
-        if not self._ids:
-            return self._env[fld.comodel] if fld.type == "many2one" else False
-        instance = self.ensure_one()._load()[0]
-        value = getattr(instance, name)
-        if fld.type == "many2one":
-            return self._env[fld.comodel].browse(value)
-        return value
+        """One field of one record; a many-to-one reads as a recordset (maybe empty)."""
+        self._check_field(name)
+        fld = self._entry.fields.get(name)
+        related = self._env[fld.comodel] if fld is not None and fld.comodel else None
+        if not self._ids:  # as in Odoo: an empty recordset reads as empty
+            return related if related is not None else False
+        value = getattr(self._record(), name)
+        if related is None or value is None:
+            return value if related is None else related
+        return related._with_ids((value,), self._related_ids(name))
+
+    def _related_ids(self, name: str) -> Callable[[], list[int]]:
+        """Prefetch for a many-to-one: the related ids of this record's whole group,
+        worked out only when one related record is first read."""
+
+        def related_ids() -> list[int]:
+            objs = store.cached(self._env, self._entry, self._prefetch_ids()).values()
+            return [value for obj in objs if (value := getattr(obj, name)) is not None]
+
+        return related_ids
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -232,28 +255,40 @@ class RecordSet:
         if name in self._entry.fields:
             self.write({name: value})
             return
-        raise AttributeError(f"{self._entry.name} has no writable field {name!r}")
+        raise AttributeError(f"{self.model_name} has no writable field {name!r}")
 
     def __getitem__(self, key: int | slice | str) -> Any:
+        """``records[0]`` is a record, ``records[1:3]`` a recordset, ``record['name']`` a field."""
         if isinstance(key, str):
             return self._read_field(key)
         if isinstance(key, slice):
-            return self._with_ids(self._ids[key])
+            return self._with_ids(self._ids[key], self._prefetch)
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise TypeError(
+                f"recordset indices must be integers, slices or field names, not {key!r}"
+            )
         return RecordSet(self._env, self._entry, (self._ids[key],), self._prefetch)
 
-    def read(self, fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Field values as dicts; a many-to-one reads as ``(id, display name)`` or ``False``."""
-        names = list(fields) if fields is not None else list(self._entry.fields)
+    def read(self, fields: Sequence[str] | str | None = None) -> list[dict[str, Any]]:
+        """Field values as dicts, ``id`` first; a many-to-one reads as
+        ``(id, display name)``, or ``False`` when empty. All fields by default."""
+        if fields is None:
+            names = [*self._entry.fields, *self._entry.computed]
+        elif isinstance(fields, str):
+            names = [fields]
+        elif isinstance(fields, (list, tuple)):
+            names = list(fields)
+        else:
+            raise ValidationError(f"read() takes a list of field names, got {fields!r}")
         for name in names:
-            if name not in self._entry.fields and name not in self._entry.computed:
-                raise ValidationError(f"{self._entry.name}: unknown field {name!r}")
+            self._check_field(name)
         rows = []
         for record in self:
-            row: dict[str, Any] = {"id": record.id}
+            row: dict[str, Any] = {"id": record._ids[0]}
             for name in names:
                 value = record._read_field(name)
                 if isinstance(value, RecordSet):
-                    value = (value.id, value.display_name) if value else False
+                    value = (value._ids[0], value.display_name) if value else False
                 row[name] = value
             rows.append(row)
         return rows
@@ -261,22 +296,27 @@ class RecordSet:
     def mapped(self, func: str | Callable[[RecordSet], Any]) -> Any:
         """Apply ``func`` (a callable or a dotted field path) to every record.
 
-        Relational results are merged into one recordset; other values come
-        back as a list.
+        Many-to-one results are merged into one recordset; other values come
+        back as a list, in record order.
         """
         if isinstance(func, str):
             result: Any = self
             for name in func.split("."):
+                if not isinstance(result, RecordSet):
+                    raise UnknownFieldError(f"{func!r}: cannot follow {name!r} from plain values")
                 result = result._mapped_field(name)
             return result
+        if not callable(func):
+            raise TypeError(f"mapped() takes a field path or a function, got {func!r}")
         values = [func(record) for record in self]
         if values and all(isinstance(v, RecordSet) for v in values):
             return _union(values)
         return values
 
     def _mapped_field(self, name: str) -> Any:
-        fld = self._entry.fields.get(name)
+        self._check_field(name)
         values = [record._read_field(name) for record in self]
+        fld = self._entry.fields.get(name)
         if fld is not None and fld.type == "many2one":
             return _union(values) if values else self._env[fld.comodel]
         return values
@@ -285,10 +325,16 @@ class RecordSet:
         """The records for which ``func`` (a callable or a field path) is true."""
         if isinstance(func, str):
             path = func
-            return self._with_ids(
-                r.id for r in self if any(_truthy(v) for v in _as_list(r.mapped(path)))
-            )
-        return self._with_ids(r.id for r in self if func(r))
+
+            def keep(record: RecordSet) -> bool:
+                value = record.mapped(path)
+                return bool(value) if isinstance(value, RecordSet) else any(value)
+
+        elif callable(func):
+            keep = func
+        else:
+            raise TypeError(f"filtered() takes a field path or a function, got {func!r}")
+        return self._with_ids((r._ids[0] for r in self if keep(r)), self._prefetch)
 
     # -------------------------------------------------------- set behaviour
     def __iter__(self) -> Iterator[RecordSet]:
@@ -302,9 +348,7 @@ class RecordSet:
         return bool(self._ids)
 
     def __contains__(self, item: object) -> bool:
-        if isinstance(item, RecordSet):
-            if item.model_name != self.model_name:
-                return False
+        if isinstance(item, RecordSet) and item.model_name == self.model_name:
             return set(item._ids) <= set(self._ids)
         return False
 
@@ -319,7 +363,7 @@ class RecordSet:
     def __or__(self, other: RecordSet) -> RecordSet:
         return _union([self, other])
 
-    __add__ = __or__
+    __add__ = __or__  # recordsets hold each record once, so + is |
 
     def __and__(self, other: RecordSet) -> RecordSet:
         _check_same_model(self, other)
@@ -332,7 +376,7 @@ class RecordSet:
         return self._with_ids(i for i in self._ids if i not in drop)
 
     def __repr__(self) -> str:
-        return f"{self._entry.name}{self._ids!r}"
+        return f"{self.model_name}{self._ids!r}"
 
     __str__ = __repr__
 
@@ -347,13 +391,3 @@ def _union(recordsets: Sequence[RecordSet]) -> RecordSet:
     for other in recordsets[1:]:
         _check_same_model(first, other)
     return first._with_ids(i for rs in recordsets for i in rs._ids)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, RecordSet):
-        return [value] if value else []
-    return value if isinstance(value, list) else [value]
-
-
-def _truthy(value: Any) -> bool:
-    return bool(value)

@@ -13,7 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nightpos_app.exceptions import StartupError
+from nightpos_app.exceptions import StartupError, UnknownModelError
+from nightpos_app.orm.domain import compile_order
 from nightpos_app.orm.fields import FieldInfo, read_fields
 
 
@@ -62,8 +63,20 @@ class ModelRegistry:
             raise StartupError(
                 f"addon {addon!r}: model class {model_class.__name__} has no __model_name__"
             )
-        if not isinstance(sa.inspect(model_class, raiseerr=False), sa.orm.Mapper):
+        mapper = sa.inspect(model_class, raiseerr=False)
+        if not isinstance(mapper, sa.orm.Mapper):
             raise StartupError(f"addon {addon!r}: {model_class.__name__} is not a mapped class")
+        # Recordsets are sets of integer ids: the key must be one integer ``id``.
+        key = mapper.primary_key
+        if (
+            len(key) != 1
+            or mapper.get_property_by_column(key[0]).key != "id"
+            or not isinstance(key[0].type, sa.Integer)
+        ):
+            raise StartupError(
+                f"addon {addon!r}: model {name!r} ({model_class.__name__}) needs an integer "
+                "primary key named 'id'"
+            )
         existing = self._entries.get(name)
         if existing is not None:
             raise StartupError(
@@ -86,16 +99,22 @@ class ModelRegistry:
         """Read every model's fields, once all models are known (for comodels)."""
         names = {cls: entry.name for cls, entry in self._by_class.items()}
         for entry in self._entries.values():
-            entry.fields = read_fields(sa.inspect(entry.model_class), names)
+            try:
+                entry.fields = read_fields(sa.inspect(entry.model_class), names)
+                # A default order naming no field would fail every search: fail now.
+                compile_order(entry, None)
+            except Exception as exc:
+                raise StartupError(f"addon {entry.addon!r}: model {entry.name!r}: {exc}") from exc
 
     def __getitem__(self, name: str) -> ModelEntry:
-        try:
-            return self._entries[name]
-        except (KeyError, TypeError):
-            raise KeyError(f"unknown model {name!r}") from None
+        """The model called ``name``; an :class:`UnknownModelError` (a ``KeyError``) naming it."""
+        entry = self._entries.get(name) if isinstance(name, str) else None
+        if entry is None:
+            raise UnknownModelError(f"unknown model {name!r}")
+        return entry
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[ModelEntry]:
         return iter(self._entries.values())

@@ -1,13 +1,23 @@
-"""Validation and conversion of values written through the record API.
+"""Validation and conversion of values given to the record API.
 
-Every error is a :class:`ValidationError` that names the model and field, so
-an admin reading a webhook's response or a log knows what to fix.
+:func:`coerce_value` checks a value's type for a field and converts it to what
+the column stores (ISO text to dates, numbers to exact decimals). Writes use
+it through :func:`convert_values`, which adds the rules of a stored value
+(required, length, the related record exists); domains use it so a search
+never sends the database a value of the wrong type, which PostgreSQL would
+refuse by aborting the whole transaction.
+
+Every write error is a :class:`ValidationError` that names the model and
+field, so an admin reading a webhook's response or a log knows what to fix.
+Types are strict: ``True`` is not an integer, ``"7"`` is not an id, and
+neither NaN nor infinity is a number.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,8 +29,139 @@ if TYPE_CHECKING:
     from nightpos_app.orm.environment import Environment
     from nightpos_app.orm.registry import ModelEntry
 
-#: Integers beyond 64 bits do not fit any supported database column.
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+class BadValue(ValueError):
+    """A value does not fit a field; the message says why, without naming the field."""
+
+
+def _check_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadValue(f"expected text, got {type(value).__name__}")
+    # PostgreSQL cannot store NUL characters, and neither database can store
+    # unpaired surrogates: refuse them here, on both, with a clear message.
+    if "\x00" in value:
+        raise BadValue("text cannot contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadValue("text is not valid Unicode") from None
+    return value
+
+
+def _check_integer(fld: FieldInfo, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadValue(f"expected an integer, got {value!r}")
+    low, high = fld.bounds or (-(2**63), 2**63 - 1)
+    if not low <= value <= high:
+        raise BadValue(f"integer out of range ({low} to {high})")
+    return value
+
+
+def _check_number(fld: FieldInfo, value: Any, exact_limits: bool) -> float | decimal.Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        raise BadValue(f"expected a number, got {value!r}")
+    # float → str → Decimal keeps what was written (0.1, not 0.1000000000000000055...).
+    number = decimal.Decimal(str(value) if isinstance(value, float) else value)
+    if not number.is_finite():
+        raise BadValue("expected a finite number")
+    if not fld.decimal:
+        as_float = float(number)  # a huge integer becomes infinity here
+        if math.isinf(as_float):
+            raise BadValue("expected a finite number")
+        return as_float
+    if fld.digits is None or not exact_limits:
+        return number
+    precision, scale = fld.digits
+    limit = decimal.Decimal(10) ** (precision - scale)
+    too_large = BadValue(f"number too large (less than {limit} is allowed)")
+    if abs(number) >= limit:
+        raise too_large
+    # Round as PostgreSQL does (half away from zero), so SQLite stores the same.
+    step = decimal.Decimal(1).scaleb(-scale)
+    rounded = number.quantize(step, decimal.ROUND_HALF_UP, decimal.Context(prec=precision + 2))
+    if abs(rounded) >= limit:  # 999.995 rounds up to 1000.00
+        raise too_large
+    return rounded
+
+
+def _check_temporal(fld: FieldInfo, value: Any) -> dt.date:
+    """A date or datetime, or ISO 8601 text (payloads are JSON, which has no dates)."""
+    if isinstance(value, str):
+        parse = dt.datetime.fromisoformat if fld.type == "datetime" else dt.date.fromisoformat
+        try:
+            value = parse(value)
+        except ValueError:
+            raise BadValue(f"{value!r} is not an ISO 8601 {fld.type}") from None
+    if not isinstance(value, dt.date):
+        raise BadValue(f"expected an ISO 8601 {fld.type}, got {value!r}")
+    if fld.type == "date":
+        return value.date() if isinstance(value, dt.datetime) else value
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time())
+    if value.tzinfo is not None and not fld.timezone:
+        # A naive column holds UTC; PostgreSQL would shift by the session's zone
+        # and SQLite would drop the offset, so convert explicitly.
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _check_many2one(fld: FieldInfo, value: Any) -> int:
+    from nightpos_app.orm.recordset import RecordSet
+
+    if isinstance(value, RecordSet):
+        if value.model_name != fld.comodel:
+            raise BadValue(f"expected a {fld.comodel} record, got {value.model_name}")
+        if len(value) != 1:
+            raise BadValue(f"expected one {fld.comodel} record, got {len(value)}")
+        value = value.id
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadValue(f"expected the id of a {fld.comodel} record, got {value!r}")
+    try:
+        return _check_integer(fld, value)
+    except BadValue:
+        raise BadValue(f"{fld.comodel} record {value} does not exist") from None
+
+
+def coerce_value(fld: FieldInfo, value: Any, *, storing: bool = True) -> Any:
+    """Return ``value`` (not empty) converted for ``fld``; :class:`BadValue` if it cannot be.
+
+    ``storing=False`` is for searches: a number is then compared as given,
+    neither rounded to the column's scale nor limited to its precision.
+    """
+    kind = fld.type
+    if kind == "many2one":
+        return _check_many2one(fld, value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise BadValue(f"expected true or false, got {value!r}")
+        return value
+    if kind == "integer":
+        return _check_integer(fld, value)
+    if kind == "float":
+        return _check_number(fld, value, storing)
+    if kind in ("date", "datetime"):
+        return _check_temporal(fld, value)
+    if kind == "json":
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise BadValue("expected JSON data (dict, list, text, number, bool)") from None
+        return value
+    text = _check_text(value)
+    if kind == "selection":
+        allowed = [option for option, _label in fld.selection]
+        if text not in allowed:
+            raise BadValue(f"{text!r} is not one of {', '.join(map(repr, allowed))}")
+    return text
+
+
+def means_empty(fld: FieldInfo, value: Any) -> bool:
+    """``None``, ``False`` (except for a boolean) and an empty recordset mean "no value"."""
+    from nightpos_app.orm.recordset import RecordSet
+
+    if value is None or (isinstance(value, RecordSet) and not value):
+        return True
+    return value is False and fld.type != "boolean"
 
 
 def _fail(entry: ModelEntry, fld: FieldInfo, problem: str) -> ValidationError:
@@ -29,77 +170,21 @@ def _fail(entry: ModelEntry, fld: FieldInfo, problem: str) -> ValidationError:
 
 def _convert(env: Environment, entry: ModelEntry, fld: FieldInfo, value: Any) -> Any:
     """Return ``value`` as the Python value the column stores, or raise."""
-    if value is None or (value is False and fld.type != "boolean"):
+    # ``False`` clears a field, as in Odoo, except where it is a value.
+    if means_empty(fld, value):
         if fld.required:
             raise _fail(entry, fld, "a value is required")
         return None
-    kind = fld.type
-    if kind == "many2one":
-        return _convert_many2one(env, entry, fld, value)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise _fail(entry, fld, f"expected true or false, got {value!r}")
-        return value
-    if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(entry, fld, f"expected an integer, got {value!r}")
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise _fail(entry, fld, "integer out of range")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
-            raise _fail(entry, fld, f"expected a number, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _fail(entry, fld, "expected a finite number")
-        return value
-    if kind in ("date", "datetime"):
-        return _convert_temporal(entry, fld, value)
-    if not isinstance(value, str):
-        raise _fail(entry, fld, f"expected text, got {type(value).__name__}")
-    if kind == "selection":
-        allowed = [option for option, _label in fld.selection]
-        if value not in allowed:
-            raise _fail(entry, fld, f"{value!r} is not one of {', '.join(map(repr, allowed))}")
-        return value
-    if fld.size is not None and len(value) > fld.size:
-        raise _fail(entry, fld, f"text longer than {fld.size} characters")
-    if fld.required and not value.strip():
-        raise _fail(entry, fld, "a value is required")
-    return value
-
-
-def _convert_temporal(entry: ModelEntry, fld: FieldInfo, value: Any) -> dt.date | dt.datetime:
-    if fld.type == "datetime":
-        if isinstance(value, dt.datetime):
-            return value
-        parse = dt.datetime.fromisoformat
-    else:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        parse = dt.date.fromisoformat
-    if not isinstance(value, str):
-        raise _fail(entry, fld, f"expected an ISO 8601 {fld.type}, got {value!r}")
     try:
-        return parse(value)
-    except ValueError:
-        raise _fail(entry, fld, f"{value!r} is not an ISO 8601 {fld.type}") from None
-
-
-def _convert_many2one(env: Environment, entry: ModelEntry, fld: FieldInfo, value: Any) -> int:
-    from nightpos_app.orm.recordset import RecordSet
-
-    assert fld.comodel is not None
-    if isinstance(value, RecordSet):
-        if value.model_name != fld.comodel:
-            raise _fail(entry, fld, f"expected a {fld.comodel} record, got {value.model_name}")
-        if len(value) != 1:
-            raise _fail(entry, fld, f"expected one {fld.comodel} record, got {len(value)}")
-        value = value.id
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(entry, fld, f"expected the id of a {fld.comodel} record, got {value!r}")
-    if not env[fld.comodel].browse(value).exists():
+        value = coerce_value(fld, value)
+    except BadValue as exc:
+        raise _fail(entry, fld, str(exc)) from None
+    if fld.type in ("char", "text"):
+        if fld.size is not None and len(value) > fld.size:
+            raise _fail(entry, fld, f"text longer than {fld.size} characters")
+        if fld.required and not value.strip():
+            raise _fail(entry, fld, "a value is required")
+    if fld.type == "many2one" and not env[fld.comodel].browse(value).exists():
         raise _fail(entry, fld, f"{fld.comodel} record {value} does not exist")
     return value
 
@@ -109,8 +194,9 @@ def convert_values(
 ) -> dict[str, Any]:
     """Validate ``vals`` for ``entry`` and return them as column values.
 
-    On create, every required field must be present; on write, only the given
-    fields are checked. Unknown and read-only fields are refused by name.
+    On create, every required field without a default must be given; on write,
+    only the given fields are checked. Unknown, computed and read-only fields
+    are refused by name.
     """
     if not isinstance(vals, Mapping):
         raise ValidationError(
@@ -120,12 +206,19 @@ def convert_values(
     for name, value in vals.items():
         fld = entry.fields.get(name) if isinstance(name, str) else None
         if fld is None:
+            if isinstance(name, str) and name in entry.computed:
+                raise ValidationError(f"{entry.name}.{name}: the field is computed, read-only")
             raise ValidationError(f"{entry.name}: unknown field {name!r}")
         if fld.readonly:
             raise ValidationError(f"{entry.name}.{name} ({fld.label}): the field is read-only")
         converted[name] = _convert(env, entry, fld, value)
     if creating:
-        missing = [f for f in entry.fields.values() if f.required and f.name not in converted]
+        # Read-only fields are the model's to fill (ids, secrets, timestamps).
+        missing = [
+            f
+            for f in entry.fields.values()
+            if f.required and not f.has_default and not f.readonly and f.name not in converted
+        ]
         if missing:
             names = ", ".join(f"{f.name} ({f.label})" for f in missing)
             raise ValidationError(f"{entry.name}: missing required field(s): {names}")

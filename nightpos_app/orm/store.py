@@ -1,0 +1,112 @@
+"""How recordsets reach the database: loading in batches, and savepoints.
+
+Kept apart from :mod:`nightpos_app.orm.recordset` so the public record API
+stays a thin layer; everything here takes the environment and works on the
+private session, never handed to admin code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.util import identity_key
+
+from nightpos_app.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from nightpos_app.orm.environment import Environment
+    from nightpos_app.orm.registry import ModelEntry
+
+#: Ids per ``IN (...)``: far below SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 1000
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def storable(entry: ModelEntry, ids: Iterable[int]) -> list[int]:
+    """The ids the id column can hold. No other id can exist, and binding one
+    would make the database raise (SQLite overflows, PostgreSQL aborts)."""
+    low, high = entry.fields["id"].bounds or (-(2**63), 2**63 - 1)
+    return [i for i in ids if low <= i <= high]
+
+
+def existing_ids(env: Environment, entry: ModelEntry, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` are in the database (in this transaction)."""
+    cls = entry.model_class
+    found: set[int] = set()
+    for chunk in _chunks(storable(entry, ids)):
+        found.update(env._session.scalars(sa.select(cls.id).where(cls.id.in_(chunk))))
+    return found
+
+
+def cached(env: Environment, entry: ModelEntry, ids: Iterable[int]) -> dict[int, Any]:
+    """The mapped objects of ``ids`` that the session holds with fresh values.
+
+    Expired objects (after a commit or a rolled-back savepoint) are left out:
+    a query reloads them, and drops the ones deleted meanwhile.
+    """
+    identity_map = env._session.identity_map
+    cls = entry.model_class
+    columns = entry.fields.keys()  # expired relationships do not matter
+    result = {}
+    for record_id in ids:
+        obj = identity_map.get(identity_key(cls, record_id))
+        if obj is not None and columns.isdisjoint(sa.inspect(obj).expired_attributes):
+            result[record_id] = obj
+    return result
+
+
+def load(
+    env: Environment, entry: ModelEntry, ids: Sequence[int], group: Iterable[int]
+) -> dict[int, Any]:
+    """The mapped objects of ``ids`` that exist, by id.
+
+    On a miss the whole prefetch ``group`` is loaded in one query (per
+    chunk), so the next records read are already there. The session holds
+    objects weakly, so the environment keeps them.
+    """
+    found = cached(env, entry, ids)
+    if len(found) == len(ids):
+        return found
+    everything = dict.fromkeys([*ids, *group])
+    fresh = cached(env, entry, everything)
+    wanted = set(ids)
+    cls = entry.model_class
+    for chunk in _chunks(storable(entry, (i for i in everything if i not in fresh))):
+        for obj in env._session.scalars(sa.select(cls).where(cls.id.in_(chunk))):
+            env._loaded[cls, obj.id] = obj
+            if obj.id in wanted:
+                found[obj.id] = obj
+    return found
+
+
+@contextmanager
+def savepoint(env: Environment, entry: ModelEntry, action: str) -> Iterator[None]:
+    """Run a change in a savepoint; a database refusal undoes just that change.
+
+    The refusal becomes a :class:`ValidationError` saying why; the session and
+    the surrounding transaction stay usable (on SQLite too, where the app
+    makes SQLAlchemy emit BEGIN itself so that SAVEPOINT works).
+    """
+    try:
+        with env._session.begin_nested():
+            yield  # leaving the block flushes, then releases the savepoint
+    except (IntegrityError, DataError) as exc:
+        lines = str(exc.orig).splitlines() if exc.orig else []
+        # PostgreSQL names the column and the value on a DETAIL line.
+        reason = "; ".join(
+            line.removeprefix("DETAIL:").strip()
+            for i, line in enumerate(lines)
+            if i == 0 or line.startswith("DETAIL:")
+        )
+        raise ValidationError(
+            f"{entry.name}: cannot {action}: the database refused it "
+            f"({reason or 'a constraint was violated'})"
+        ) from None
