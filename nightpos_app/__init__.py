@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from nightpos_app import addons as addon_loader
 from nightpos_app.crud import ModelViews
+from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import csrf, db, migrate
 from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
@@ -44,6 +45,10 @@ def _load_config(app: Flask, config: Mapping[str, Any] | object | None) -> None:
         app.config["SECRET_KEY"] = secret
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave like the production database where it matters.
 
@@ -55,6 +60,8 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # SQLite's own lower() folds ASCII only; ilike must fold 'É' like PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -102,6 +109,10 @@ def _load_addons(app: Flask) -> None:
 
     # Phase 1: models.
     for addon, model_classes in addon_loader.call_phase(plugins, addons, "nightpos_models"):
+        if model_classes is not None and not isinstance(model_classes, (list, tuple)):
+            raise StartupError(
+                f"addon {addon.name!r}: nightpos_models must return a list of model classes"
+            )
         for model_class in model_classes or ():
             registry.register(model_class, addon.name)
     registry.finalize()

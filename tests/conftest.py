@@ -23,9 +23,12 @@ from nightpos_app.extensions import db
 from nightpos_app.models import InstalledAddon
 from nightpos_app.orm import Environment
 from nightpos_app.state import get_env, get_state
-from tests.support.web import ADMIN, USER, WebClient
+from tests.support.web import ADMIN, USER, WebClient, one_context_per_request  # noqa: F401
 
 TEST_DATABASE_URL = os.environ.get("NIGHTPOS_TEST_DATABASE_URL")
+
+# `one_context_per_request` (imported above) replaces pytest-flask's autouse fixture that runs a
+# whole test in one request context: here every test request gets its own, as on a server.
 
 
 def reset_database_schema(url: str) -> None:
