@@ -107,5 +107,7 @@ def describe_login(login: AdminLogin) -> str:
     if login.password_source == PASSWORD_ENV_VAR:
         return f"Admin login: {login.username}, password as set in {PASSWORD_ENV_VAR}"
     if login.created:
-        return f"Admin login: {login.username} / {login.password}  (kept in {login.password_source})"
+        return (
+            f"Admin login: {login.username} / {login.password}  (kept in {login.password_source})"
+        )
     return f"Admin login: {login.username}, password in {login.password_source}"
