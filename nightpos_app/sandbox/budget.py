@@ -1,0 +1,323 @@
+"""CPU and memory budgets of one sandbox call.
+
+RestrictedPython bounds nothing, so the host does. The policy inserts a call
+to ``_tick_()`` at the top of every loop body, function, lambda and
+comprehension step, and guarded builtins tick for every item they consume;
+no Python-level loop can run without ticking.
+
+A tick only counts down. When the countdown ends the budget reads
+``perf_counter()``; only when the next checkpoint, at most
+:data:`CHECK_INTERVAL` of wall time away, has passed does it read this
+thread's CPU clock and the process RSS. The countdown adapts: it grows (up to
+:data:`MAX_TICKS_PER_CHECK`) while ticks are cheap and drops to one as soon as
+a window of ticks took long (code doing big C-level work between ticks, such
+as copying large lists), so that neither CPU time nor memory can run far past
+a checkpoint. Wall time never runs slower than this thread's CPU time, so an
+overrun is seen within that interval plus one C-level operation. Guards also
+check before working on large values.
+
+The budget of the running call is per thread (the server is multi-threaded)
+and is a stack: a sandbox call made while another runs on the same thread (a
+record trigger fired by admin code) gets at most what the outer call has left.
+Once a budget is exceeded it stays exceeded: every later tick raises again,
+so admin code that catches the error cannot keep running.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+from nightpos_app.sandbox.errors import Kind, SandboxError, Violation
+
+T = TypeVar("T")
+
+#: Wall time between two checks of the CPU clock and the RSS, in seconds.
+CHECK_INTERVAL = 0.01
+#: Most ticks between two reads of the wall clock (a read costs about 2 ticks).
+MAX_TICKS_PER_CHECK = 64
+#: A window of ticks shorter than this doubles the countdown...
+_FAST_WINDOW = 0.0005
+#: ...and one longer than this resets it to a single tick.
+_SLOW_WINDOW = 0.002
+#: A guard about to work on more items than this checks the clock first.
+LARGE = 4096
+#: Memory budget used when a guard runs outside any call (it should not).
+DEFAULT_MEMORY_BYTES = 128 * 2**20
+
+_local = threading.local()
+
+
+class BudgetExceeded(BaseException):
+    """The running call went over its CPU time or memory budget.
+
+    A ``BaseException``, so that ``except Exception`` in admin code does not
+    catch it (and a time-out, once reached, is raised again at every tick).
+    """
+
+    def __init__(self, kind: Kind, message: str) -> None:
+        super().__init__(message)
+        self.kind: Kind = kind
+        self.message = message
+
+
+class _RssReader:
+    """The resident set size of this process, read from ``/proc/self/statm``.
+
+    The file stays open and is read with ``pread`` (well under a microsecond);
+    it is reopened after a fork, since the old descriptor names the parent.
+    ``(pid, fd)`` is one attribute, so a thread never pairs a pid with another's fd.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: tuple[int, int] | None = None
+        self._available = os.path.exists("/proc/self/statm")
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def _open(self, pid: int) -> int | None:
+        with self._lock:
+            state = self._state
+            if state is not None and state[0] == pid:
+                return state[1]
+            try:
+                fd = os.open("/proc/self/statm", os.O_RDONLY)
+            except OSError:
+                self._available = False
+                return None
+            # The parent's descriptor (after a fork) is left open: another
+            # thread may be reading it, and a closed number could be reused.
+            self._state = (pid, fd)
+            return fd
+
+    def read(self) -> int | None:
+        if not self._available:
+            return None
+        pid = os.getpid()
+        state = self._state
+        fd = state[1] if state is not None and state[0] == pid else self._open(pid)
+        if fd is None:
+            return None
+        try:
+            return int(os.pread(fd, 128, 0).split()[1]) * self._page
+        except (OSError, IndexError, ValueError):
+            return None
+
+
+rss = _RssReader()
+
+
+def _megabytes(nbytes: float) -> str:
+    if nbytes >= 2**30:
+        return f"{nbytes / 2**30:,.1f} GB"
+    return f"{max(nbytes / 2**20, 0.1):,.1f} MB"
+
+
+def _make_tick(check: Callable[[], int]) -> tuple[Callable[[], bool], Callable[[], None]]:
+    # A countdown in a closure cell: the cheapest state Python can keep. The
+    # tick returns True so that it can sit in a comprehension's conditions
+    # and in front of a lambda's body. ``check`` returns the next countdown;
+    # ``expire`` makes every later tick call ``check`` (which then raises),
+    # since ``left`` is reset only when check returns.
+    left = 1
+
+    def tick() -> bool:
+        nonlocal left
+        left -= 1
+        if left <= 0:
+            left = check()
+        return True
+
+    def expire() -> None:
+        nonlocal left
+        left = -(1 << 62)
+
+    return tick, expire
+
+
+class Budget:
+    """The CPU time and memory budget of one call; a context manager.
+
+    ``tick`` is the function the compiled code calls (``_tick_``);
+    ``violation`` is the first forbidden access the code attempted, if any.
+    """
+
+    __slots__ = (
+        "cpu_seconds",
+        "memory_bytes",
+        "log",
+        "violation",
+        "tick",
+        "_expire",
+        "_cpu_limit",
+        "_cpu_start",
+        "_rss_start",
+        "_deadline",
+        "_last_check",
+        "_countdown",
+        "_tripped",
+        "_closed",
+        "_parent",
+    )
+
+    def __init__(
+        self, cpu_seconds: float, memory_bytes: int, log: Callable[[str], Any] | None = None
+    ) -> None:
+        self.cpu_seconds = cpu_seconds
+        self.memory_bytes = memory_bytes
+        self.log = log
+        self.violation: str | None = None
+        self._cpu_limit = cpu_seconds
+        self._cpu_start = 0.0
+        self._rss_start: int | None = None
+        self._deadline = math.inf
+        self._last_check = 0.0
+        self._countdown = 1
+        self._tripped: tuple[Kind, str] | None = None
+        self._closed = False
+        self._parent: Budget | None = None
+        self.tick, self._expire = _make_tick(self.check)
+
+    # ----------------------------------------------------------- lifecycle
+    def __enter__(self) -> Budget:
+        parent: Budget | None = getattr(_local, "budget", None)
+        cpu_now = time.thread_time()
+        rss_now = rss.read()
+        if parent is not None:
+            # A nested call may not outlive the call it runs in.
+            self._cpu_limit = min(self._cpu_limit, parent._cpu_left(cpu_now))
+            if rss_now is not None and parent._rss_start is not None:
+                left = parent.memory_bytes - (rss_now - parent._rss_start)
+                self.memory_bytes = max(min(self.memory_bytes, left), 0)
+        self._parent = parent
+        self._cpu_start = cpu_now
+        self._rss_start = rss_now
+        self._last_check = time.perf_counter()
+        self._deadline = self._last_check + min(CHECK_INTERVAL, self._cpu_limit)
+        _local.budget = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._closed = True
+        # Code of this call that runs later (a leaked function) fails at its first tick.
+        self._expire()
+        _local.budget = self._parent
+
+    def _cpu_left(self, cpu_now: float) -> float:
+        return max(self._cpu_limit - (cpu_now - self._cpu_start), 0.0)
+
+    # -------------------------------------------------------------- checks
+    @property
+    def tripped(self) -> tuple[Kind, str] | None:
+        """``(kind, message)`` once the budget has been exceeded, else None."""
+        return self._tripped
+
+    def trip(self, kind: Kind, message: str) -> NoReturn:
+        """Mark the budget exceeded for good and raise."""
+        self._tripped = (kind, message)
+        self._expire()
+        raise BudgetExceeded(kind, message)
+
+    def check(self) -> int:
+        """Check the budget now; raise if it is exceeded, else return the next countdown."""
+        now = time.perf_counter()
+        if now >= self._deadline or self._closed or self._tripped is not None:
+            self._check_clocks()
+        window = now - self._last_check
+        self._last_check = now
+        if window < _FAST_WINDOW:
+            self._countdown = min(self._countdown * 2, MAX_TICKS_PER_CHECK)
+        elif window > _SLOW_WINDOW:
+            self._countdown = 1
+        return self._countdown
+
+    def _check_clocks(self) -> None:
+        if self._closed:
+            raise SandboxError("Sandboxed code cannot run after its call has ended", "forbidden")
+        if self._tripped is not None:
+            raise BudgetExceeded(*self._tripped)
+        used = time.thread_time() - self._cpu_start
+        if used >= self._cpu_limit:
+            self.trip(
+                "timeout", f"The code ran longer than its CPU time budget of {self.cpu_seconds:g} s"
+            )
+        if self._rss_start is not None:
+            now = rss.read()
+            if now is not None and now - self._rss_start > self.memory_bytes:
+                self.trip(
+                    "memory",
+                    f"The code used more than its memory budget of {_megabytes(self.memory_bytes)}",
+                )
+        self._deadline = time.perf_counter() + min(CHECK_INTERVAL, self._cpu_limit - used)
+
+
+# ------------------------------------------------------------------ helpers
+def active() -> Budget | None:
+    """The budget of the call running on this thread, or None outside any call."""
+    return getattr(_local, "budget", None)
+
+
+def current() -> Budget:
+    """The budget of the call running on this thread."""
+    budget: Budget | None = getattr(_local, "budget", None)
+    if budget is None:
+        raise SandboxError("Sandboxed code can only run inside a sandbox call", "forbidden")
+    return budget
+
+
+def tick() -> None:
+    """Tick the running call's budget (guarded builtins call this once per call)."""
+    current().tick()
+
+
+def before_large(size: int) -> None:
+    """Check the clock before C code works on ``size`` items, if that is many."""
+    if size > LARGE:
+        current().check()
+
+
+def forbid(message: str) -> NoReturn:
+    """Record a forbidden access on the running call and raise :class:`Violation`."""
+    budget: Budget | None = getattr(_local, "budget", None)
+    if budget is not None and budget.violation is None:
+        budget.violation = message
+    raise Violation(message)
+
+
+def memory_limit() -> int:
+    """The memory budget, in bytes, of the call running on this thread."""
+    budget: Budget | None = getattr(_local, "budget", None)
+    return budget.memory_bytes if budget is not None else DEFAULT_MEMORY_BYTES
+
+
+def check_size(nbytes: int | float, what: str) -> None:
+    """Refuse, before it is built, a value that would not fit the memory budget.
+
+    A value that fits but is large (a megabyte or more) first has the budget
+    checked, so that many of them cannot pile up between two checks.
+    """
+    budget = active()
+    limit = budget.memory_bytes if budget is not None else DEFAULT_MEMORY_BYTES
+    if budget is not None and nbytes >= 1 << 20:
+        budget.check()
+    if nbytes > limit:
+        raise BudgetExceeded(
+            "memory",
+            f"{what} would take about {_megabytes(nbytes)}, more than the memory budget "
+            f"of {_megabytes(limit)}",
+        )
+
+
+def _ticking(iterator: Iterator[T], tick: Callable[[], bool]) -> Iterator[T]:
+    for item in iterator:
+        tick()
+        yield item
+
+
+def ticking(iterable: Iterable[T]) -> Iterator[T]:
+    """Iterate ``iterable`` with a tick per item (for loops that run in C)."""
+    return _ticking(iter(iterable), current().tick)

@@ -1,0 +1,122 @@
+"""Compiling admin code with the sandbox policy, once per source (an LRU cache).
+
+A webhook's Target Record is evaluated on every call: compiling it each time
+would cost far more than running it. Compiled code objects (or the reason a
+source does not compile) are cached by ``(mode, source, filename)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from types import CodeType
+from typing import Literal
+
+from nightpos_app.sandbox.errors import Kind
+from nightpos_app.sandbox.policy import SandboxPolicy
+
+Mode = Literal["eval", "exec"]
+
+#: Sources longer than this are refused (a form field, not a program).
+MAX_SOURCE_CHARS = 100_000
+#: How many compiled sources are kept: many short ones (expressions, typical
+#: actions), few long ones (so that the cache cannot grow large).
+CACHE_SIZE = 1024
+LARGE_CACHE_SIZE = 32
+SMALL_SOURCE_CHARS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """The result of compiling one source: a code object, or why there is none."""
+
+    code: CodeType | None
+    kind: Kind | None = None
+    message: str | None = None
+    lineno: int | None = None
+
+
+def _syntax_message(exc: SyntaxError) -> str:
+    where = f"Line {exc.lineno}: " if exc.lineno else ""
+    text = (exc.text or "").strip()
+    return f"{where}{exc.msg}" + (f": {text!r}" if text and len(text) <= 200 else "")
+
+
+def _parse(source: str, filename: str, mode: Mode) -> ast.AST:
+    try:
+        return ast.parse(source, filename, mode)
+    except IndentationError:
+        # Code pasted with a uniform indentation is fine once dedented.
+        dedented = textwrap.dedent(source)
+        if dedented == source:
+            raise
+        return ast.parse(dedented, filename, mode)
+
+
+def _first_line(errors: list[str]) -> int | None:
+    head = errors[0].split(":", 1)[0]
+    number = head.removeprefix("Line ").strip()
+    return int(number) if number.isdigit() else None
+
+
+def _compile(mode: Mode, source: str, filename: str) -> Compiled:
+    if len(source) > MAX_SOURCE_CHARS:
+        return Compiled(
+            None,
+            "syntax",
+            f"The code is too long ({len(source):,} characters; at most {MAX_SOURCE_CHARS:,})",
+        )
+    text = source.strip() if mode == "eval" else source
+    if mode == "eval" and not text:
+        return Compiled(None, "syntax", "The expression is empty")
+    try:
+        tree = _parse(text, filename, mode)
+    except SyntaxError as exc:
+        return Compiled(None, "syntax", _syntax_message(exc), exc.lineno)
+    except (RecursionError, MemoryError):
+        return Compiled(None, "syntax", "The code is too deeply nested")
+    except ValueError as exc:  # e.g. a NUL character in the source
+        return Compiled(None, "syntax", str(exc))
+    errors: list[str] = []
+    try:
+        tree = SandboxPolicy(errors, [], {}).visit(tree)
+    except RecursionError:
+        return Compiled(None, "syntax", "The code is too deeply nested")
+    if errors:
+        return Compiled(None, "forbidden", "; ".join(errors), _first_line(errors))
+    ast.fix_missing_locations(tree)
+    try:
+        # dont_inherit: this module's `from __future__` flags must not leak in.
+        code = compile(tree, filename, mode, dont_inherit=True)
+    except SyntaxError as exc:  # e.g. 'return' outside a function
+        return Compiled(None, "syntax", _syntax_message(exc), exc.lineno)
+    except (RecursionError, MemoryError):
+        return Compiled(None, "syntax", "The code is too deeply nested")
+    return Compiled(code)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _compile_small(mode: Mode, source: str, filename: str) -> Compiled:
+    return _compile(mode, source, filename)
+
+
+@lru_cache(maxsize=LARGE_CACHE_SIZE)
+def _compile_large(mode: Mode, source: str, filename: str) -> Compiled:
+    return _compile(mode, source, filename)
+
+
+def compile_source(mode: Mode, source: str, filename: str) -> Compiled:
+    """Compile ``source`` for ``mode`` under the sandbox policy (cached)."""
+    if mode not in ("eval", "exec"):
+        raise ValueError(f"mode must be 'eval' or 'exec', not {mode!r}")
+    if len(source) <= SMALL_SOURCE_CHARS:
+        return _compile_small(mode, source, filename)
+    return _compile_large(mode, source, filename)
+
+
+def cache_info() -> tuple[int, int]:
+    """``(hits, misses)`` of the compile cache since the process started."""
+    small, large = _compile_small.cache_info(), _compile_large.cache_info()
+    return small.hits + large.hits, small.misses + large.misses
