@@ -1,0 +1,199 @@
+"""The built-in action types: Update Record, Create Record, Execute Code.
+
+They are registered through the same ``nightpos_action_types`` hook as any addon's types.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from addons.webhooks.action_types.base import ActionContext, ActionType, SettingsError
+from nightpos_app.orm.values import convert_values
+from nightpos_app.state import get_state
+
+if TYPE_CHECKING:
+    from nightpos_app.orm import Environment, RecordSet
+    from nightpos_app.orm.registry import ModelEntry
+    from nightpos_app.sandbox import Sandbox
+
+#: Admin code is limited in size like any input.
+MAX_SOURCE_LENGTH = 64 * 1024
+
+
+class FieldValueSchema(Schema):
+    """One field to set: a fixed ``value`` or a Python ``expression`` computed per record."""
+
+    # ``metadata`` tells the action form which input to show (addons/webhooks/views/
+    # settings_form.py lists the widgets):
+    # the field is chosen among the model's fields, the value input follows that field's type,
+    # and the expression is the alternative to a fixed value.
+    field = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"widget": "field", "label": "Field"},
+    )
+    value = fields.Raw(
+        allow_none=True, metadata={"widget": "value", "field_from": "field", "label": "Value"}
+    )
+    expression = fields.String(
+        validate=validate.Length(min=1, max=MAX_SOURCE_LENGTH),
+        metadata={
+            "widget": "expression",
+            "alternative_to": "value",
+            "label": "Computed value",
+            "description": "A Python expression evaluated for each record (record, payload, env).",
+        },
+    )
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("value" in data) == ("expression" in data):
+            raise ValidationError("Give either a value or an expression.", "value")
+
+
+def _check_field_values(
+    assignments: list[dict[str, Any]],
+    model: ModelEntry,
+    env: Environment,
+    sandbox: Sandbox,
+    key: str,
+) -> None:
+    """Each field exists and is writable, each fixed value is valid, each expression compiles."""
+    errors: dict[str, list[str]] = {}
+    fixed: dict[str, Any] = {}
+    for assignment in assignments:
+        name = assignment["field"]
+        fld = model.fields.get(name)
+        if fld is None or fld.readonly:
+            errors.setdefault(key, []).append(f"{model.name} has no writable field {name!r}.")
+            continue
+        if "expression" in assignment:
+            problem = sandbox.check(assignment["expression"], "eval")
+            if problem:
+                errors.setdefault(key, []).append(f"{fld.label}: {problem}")
+        else:
+            fixed[name] = assignment["value"]
+    if fixed and not errors:
+        try:
+            convert_values(env, model, fixed, creating=False)
+        except ValueError as exc:
+            errors.setdefault(key, []).append(str(exc))
+    if errors:
+        raise SettingsError(errors)
+
+
+def _computed_values(
+    context: ActionContext, record: RecordSet, assignments: list[dict[str, Any]]
+) -> dict[str, Any]:
+    values = {}
+    for assignment in assignments:
+        if "expression" in assignment:
+            values[assignment["field"]] = context.sandbox.evaluate(
+                assignment["expression"], context.names(record), filename=f"<{assignment['field']}>"
+            )
+        else:
+            values[assignment["field"]] = assignment["value"]
+    return values
+
+
+class UpdateRecordSchema(FieldValueSchema):
+    """Settings of Update Record: one field of the rule's model and its new value."""
+
+
+class UpdateRecord(ActionType):
+    """Set a field of the target record to a fixed or computed value."""
+
+    key = "update_record"
+    label = "Update Record"
+    description = "Set a field of the target record to a value, or to the result of an expression."
+    schema = UpdateRecordSchema
+
+    def check(
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+    ) -> None:
+        _check_field_values([settings], model, env, sandbox, "field")
+
+    def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
+        record.write(_computed_values(context, record, [settings]))
+
+
+class CreateRecordSchema(Schema):
+    """Settings of Create Record: the model and the fields to set."""
+
+    model = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"widget": "model", "label": "Model"},
+    )
+    values = fields.List(
+        fields.Nested(FieldValueSchema),
+        required=True,
+        validate=validate.Length(max=200),
+        metadata={"widget": "field_values", "model_from": "model", "label": "Values"},
+    )
+
+
+class CreateRecord(ActionType):
+    """Create a record of any model with fixed or computed values."""
+
+    key = "create_record"
+    label = "Create Record"
+    description = "Create a new record, its fields set to values or to the results of expressions."
+    schema = CreateRecordSchema
+
+    def check(
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+    ) -> None:
+        target = settings["model"]
+        if target not in env:
+            raise SettingsError({"model": [f"Unknown model {target!r}."]})
+        _check_field_values(
+            settings["values"], get_state().registry[target], env, sandbox, "values"
+        )
+
+    def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
+        context.env[settings["model"]].create(_computed_values(context, record, settings["values"]))
+
+
+class ExecuteCodeSchema(Schema):
+    """Settings of Execute Code: the Python source."""
+
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_SOURCE_LENGTH),
+        metadata={
+            "widget": "code",
+            "label": "Code",
+            "description": (
+                "Python run for each record with env, model, record, records, payload, log, "
+                "UserError, datetime, time and json."
+            ),
+        },
+    )
+
+
+class ExecuteCode(ActionType):
+    """Run Python code in the sandbox with env, model, record(s), payload and helpers."""
+
+    key = "execute_code"
+    label = "Execute Code"
+    description = (
+        "Run Python code with env, model, record, records, payload, log, UserError, "
+        "datetime, time and json."
+    )
+    schema = ExecuteCodeSchema
+
+    def check(
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+    ) -> None:
+        problem = sandbox.check(settings["code"], "exec")
+        if problem:
+            raise SettingsError({"code": [problem]})
+
+    def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
+        context.sandbox.execute(settings["code"], context.names(record), filename="<code>")
+
+
+BUILTIN_ACTION_TYPES: list[type[ActionType]] = [UpdateRecord, CreateRecord, ExecuteCode]

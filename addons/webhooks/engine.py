@@ -1,0 +1,213 @@
+"""Run an automation rule on a payload: Target Record, then each action on each record.
+
+One transaction per run: everything the rule did is committed on success and rolled back on
+any failure (or always, for a dry run). A database that is busy or gone is not the rule's
+failure: it is told apart (503) so that the caller can try again. Errors the rule raises on purpose (``UserError``,
+``ValueError`` from admin code, record API validation) are reported with their own message;
+anything else with a generic message and a reference that is also in the server log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from addons.webhooks.action_types import ActionContext
+from addons.webhooks.changes import Change, recording_changes
+from addons.webhooks.database import (
+    DatabaseProblem,
+    database_errors,
+    database_problem,
+    lock_records,
+)
+from addons.webhooks.models import AutomationRule
+from addons.webhooks.state import get_webhooks
+from nightpos_app.exceptions import UserError
+from nightpos_app.extensions import db
+from nightpos_app.orm import Environment, RecordSet
+from nightpos_app.state import get_env, get_state
+
+logger = logging.getLogger(__name__)
+
+NO_TARGET = "No record to run the automation on was found"
+
+
+@dataclass
+class Outcome:
+    """What a run produced: the HTTP answer, and details for the call log and the dry run."""
+
+    http_status: int
+    body: dict[str, Any]
+    error: str | None = None
+    traceback: str | None = None
+    duration_ms: float = 0.0
+    #: (id, display name) of each record the Target Record found.
+    targets: list[tuple[int, str]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.http_status == 200
+
+
+def find_target(model_name: str, target_record: str, names: dict[str, Any]) -> RecordSet:
+    """Evaluate a rule's Target Record and check it gives records of the rule's model."""
+    sandbox = get_webhooks().sandbox
+    target = sandbox.evaluate(target_record, names, filename="<target record>")
+    if target is None or target is False or (isinstance(target, RecordSet) and not target):
+        raise UserError(NO_TARGET)
+    if not isinstance(target, RecordSet):
+        raise UserError(
+            f"The Target Record must give {model_name} records, got {type(target).__name__}"
+        )
+    if target.model_name != model_name:
+        raise UserError(
+            f"The Target Record must give {model_name} records, got {target.model_name} records"
+        )
+    return target
+
+
+def execute_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Outcome:
+    """Run ``rule`` on ``payload`` in the session's current transaction.
+
+    The work is flushed but neither committed nor rolled back: the caller ends the
+    transaction (commit only an ``ok`` outcome). The rule's own failures come back as an
+    outcome; a database that is busy or unavailable raises
+    :class:`~addons.webhooks.database.DatabaseProblem` instead (roll back, and maybe run
+    again), whether it failed in the engine or under admin code.
+    """
+    started = time.perf_counter()
+    webhooks = get_webhooks()
+    session = db.session
+    env = get_env()
+    logs: list[str] = []
+    with database_errors():
+        # Read the rule before anything can expire it (a rollback would reload it).
+        rule_id, rule_name, model_name, target_record = (
+            rule.id,
+            rule.name,
+            rule.model,
+            rule.target_record,
+        )
+        actions = [(a.name, a.action_type, dict(a.settings or {})) for a in rule.actions]
+    outcome: Outcome
+    with recording_changes(session, get_state().registry) as recorder:
+        try:
+            helpers = webhooks.helpers(logs.append)
+            model = env[model_name]
+            base_names = {**helpers, "env": env, "model": model, "payload": payload}
+            records = find_target(
+                model_name, target_record, {**base_names, "record": model, "records": model}
+            )
+            # Actions often read a record and write it back (a counter, a status): lock the
+            # rows now, and read them as the last call committed them.
+            lock_records(records)
+            targets = (
+                [(r.id, r.display_name) for r in records]
+                if dry_run
+                else [(i, "") for i in records.ids]
+            )
+            context = ActionContext(
+                env=env,
+                payload=payload,
+                sandbox=webhooks.sandbox,
+                records=records,
+                helpers=helpers,
+                rule_name=rule_name,
+            )
+            for record in records:
+                for action_name, type_key, settings in actions:
+                    recorder.current_action = action_name
+                    webhooks.action_types[type_key].run(context, record, settings)
+            session.flush()
+            outcome = Outcome(200, {"status": "ok"}, targets=targets)
+            if dry_run:
+                outcome.changes = describe_changes(env, recorder.changes)
+        except UserError as exc:
+            _raise_database_problem(exc)
+            outcome = Outcome(
+                500,
+                {"status": "error", "message": exc.message},
+                error=exc.message,
+                traceback=traceback.format_exc(),
+            )
+        except Exception as exc:  # anything unexpected: log it, answer generically
+            _raise_database_problem(exc)
+            reference = uuid.uuid4().hex[:12]
+            logger.exception(
+                "webhook rule %s failed unexpectedly (reference %s)", rule_id, reference
+            )
+            message = f"An unexpected error occurred (reference {reference})."
+            outcome = Outcome(
+                500,
+                {"status": "error", "message": message},
+                error=f"{message} {type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+            )
+    outcome.logs = logs
+    outcome.duration_ms = (time.perf_counter() - started) * 1000
+    return outcome
+
+
+def _raise_database_problem(error: BaseException) -> None:
+    """Re-raise ``error`` as a DatabaseProblem if the database is what failed."""
+    problem = database_problem(error)
+    if problem is not None:
+        raise problem from error
+
+
+def problem_outcome(problem: DatabaseProblem, started: float) -> Outcome:
+    """The answer when the database was busy or unavailable: 503, nothing kept."""
+    return Outcome(
+        503,
+        {"status": "error", "message": problem.message},
+        error=str(problem),
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Outcome:
+    """Run ``rule`` on ``payload`` in one transaction; never raises for the rule's failures.
+
+    Commits what the rule did when it succeeded (unless ``dry_run``), rolls it all back
+    otherwise. A busy or unavailable database is a 503 outcome. The webhook URL runs rules
+    through :func:`addons.webhooks.transactions.run_call` instead, which adds the write lock,
+    retries and the call log.
+    """
+    started = time.perf_counter()
+    session = db.session
+    try:
+        outcome = execute_rule(rule, payload, dry_run=dry_run)
+        if outcome.ok and not dry_run:
+            with database_errors():
+                session.commit()
+            return outcome
+    except DatabaseProblem as problem:
+        session.rollback()
+        return problem_outcome(problem, started)
+    session.rollback()
+    return outcome
+
+
+def describe_changes(env: Environment, changes: list[Change]) -> list[Change]:
+    """Many-to-one ids shown as the related records' names (before the dry run rolls back)."""
+    registry = get_state().registry
+    for change in changes:
+        entry = registry[change.model]
+        for name, (old, new) in list(change.fields.items()):
+            fld = entry.fields[name]
+            if fld.type == "many2one":
+                change.fields[name] = tuple(  # type: ignore[assignment]
+                    env[fld.comodel].browse(v).display_name if v else "" for v in (old, new)
+                )
+            else:
+                change.fields[name] = (
+                    "" if old is None else str(old),
+                    "" if new is None else str(new),
+                )
+    return changes

@@ -1,0 +1,198 @@
+"""Automation rules, their actions, and the webhook call log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from flask_appbuilder import Model
+from sqlalchemy.orm import relationship
+
+from nightpos_app.models import utcnow
+
+#: The default Target Record: what another NightPOS sends (`_model`, `_id`) finds the record.
+DEFAULT_TARGET_RECORD = "model.env[payload.get('_model')].browse(int(payload.get('_id')))"
+
+#: Triggers, in the order the screens list them. Record triggers join this list later; the
+#: column has no CHECK constraint so that adding one needs no migration.
+TRIGGERS: dict[str, str] = {"on_webhook": "On webhook"}
+
+
+def new_webhook_secret() -> str:
+    """256 bits from the OS's CSPRNG, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_digest(secret: str) -> str:
+    """The indexed lookup key of a secret: the database never compares the secret itself."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class AutomationRule(Model):
+    """An automation rule (``base.automation``): a trigger, a Target Record, actions."""
+
+    __tablename__ = "base_automation"
+    __model_name__ = "base.automation"
+    __model_description__ = "Automation Rule"
+    __model_order__ = "name, id"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(256), nullable=False, info={"label": "Name"})
+    model = sa.Column(
+        sa.String(128),
+        nullable=False,
+        info={"label": "Model", "help": "Technical name, e.g. sale.order"},
+    )
+    trigger = sa.Column(
+        sa.Enum(
+            *TRIGGERS,
+            name="base_automation_trigger",
+            native_enum=False,
+            length=32,
+            create_constraint=False,
+        ),
+        nullable=False,
+        default="on_webhook",
+        info={"label": "Trigger", "selection_labels": TRIGGERS},
+    )
+    active = sa.Column(sa.Boolean, nullable=False, default=True, info={"label": "Active"})
+    webhook_secret = sa.Column(
+        sa.String(64),
+        nullable=False,
+        default=new_webhook_secret,
+        info={"label": "Webhook Secret", "readonly": True},
+    )
+    webhook_secret_digest = sa.Column(
+        sa.String(64),
+        nullable=False,
+        unique=True,
+        info={"label": "Secret Digest", "readonly": True},
+    )
+    target_record = sa.Column(
+        sa.Text,
+        nullable=False,
+        default=DEFAULT_TARGET_RECORD,
+        info={"label": "Target Record"},
+    )
+    log_calls = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": "Log Calls"})
+    description = sa.Column(sa.Text, info={"label": "Description"})
+    created_at = sa.Column(
+        sa.DateTime, nullable=False, default=utcnow, info={"label": "Created", "readonly": True}
+    )
+    updated_at = sa.Column(
+        sa.DateTime,
+        nullable=False,
+        default=utcnow,
+        onupdate=utcnow,
+        info={"label": "Last Updated", "readonly": True},
+    )
+
+    actions = relationship(
+        "ServerAction",
+        back_populates="rule",
+        order_by="(ServerAction.sequence, ServerAction.id)",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def rotate_secret(self) -> None:
+        """Replace the secret at once: the old URL stops working."""
+        self.webhook_secret = new_webhook_secret()
+        self.webhook_secret_digest = secret_digest(self.webhook_secret)
+
+    def __str__(self) -> str:
+        return self.name or f"Rule #{self.id}"
+
+
+@sa.event.listens_for(AutomationRule, "before_insert")
+def _fill_secret_digest(_mapper: object, _connection: object, rule: AutomationRule) -> None:
+    if not rule.webhook_secret:
+        rule.webhook_secret = new_webhook_secret()
+    rule.webhook_secret_digest = secret_digest(rule.webhook_secret)
+
+
+class ServerAction(Model):
+    """One action of a rule (``ir.actions.server``): a registered type and its settings."""
+
+    __tablename__ = "ir_actions_server"
+    __model_name__ = "ir.actions.server"
+    __model_description__ = "Action"
+    __model_order__ = "sequence, id"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    rule_id = sa.Column(
+        sa.Integer,
+        sa.ForeignKey("base_automation.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+        info={"label": "Automation Rule"},
+    )
+    rule = relationship("AutomationRule", back_populates="actions")
+    sequence = sa.Column(sa.Integer, nullable=False, default=10, info={"label": "Sequence"})
+    name = sa.Column(sa.String(256), nullable=False, info={"label": "Action Name"})
+    action_type = sa.Column(sa.String(64), nullable=False, info={"label": "Type"})
+    settings = sa.Column(sa.JSON, nullable=False, default=dict, info={"label": "Action Details"})
+
+    def __str__(self) -> str:
+        return self.name or f"Action #{self.id}"
+
+
+CALL_STATUSES = {"ok": "OK", "error": "Error"}
+
+
+class WebhookCall(Model):
+    """One call to a rule's webhook URL, kept when the rule has Log Calls on."""
+
+    __tablename__ = "base_automation_call"
+    __model_name__ = "base.automation.call"
+    __model_description__ = "Webhook Call"
+    __model_order__ = "id desc"
+    __table_args__ = (sa.Index("ix_base_automation_call_rule_id_id", "rule_id", "id"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    rule_id = sa.Column(
+        sa.Integer,
+        sa.ForeignKey("base_automation.id", ondelete="CASCADE"),
+        nullable=False,
+        info={"label": "Automation Rule", "readonly": True},
+    )
+    rule = relationship("AutomationRule")
+    called_at = sa.Column(
+        sa.DateTime,
+        nullable=False,
+        default=utcnow,
+        index=True,
+        info={"label": "Time", "readonly": True},
+    )
+    method = sa.Column(sa.String(8), nullable=False, info={"label": "Method", "readonly": True})
+    status = sa.Column(
+        sa.Enum(
+            *CALL_STATUSES,
+            name="base_automation_call_status",
+            native_enum=False,
+            length=8,
+            create_constraint=True,
+        ),
+        nullable=False,
+        info={"label": "Status", "selection_labels": CALL_STATUSES, "readonly": True},
+    )
+    http_status = sa.Column(
+        sa.Integer, nullable=False, info={"label": "HTTP Status", "readonly": True}
+    )
+    payload = sa.Column(sa.Text, info={"label": "Payload", "readonly": True})
+    payload_truncated = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        info={"label": "Payload Truncated", "readonly": True},
+    )
+    error_message = sa.Column(sa.Text, info={"label": "Error", "readonly": True})
+    traceback = sa.Column(sa.Text, info={"label": "Traceback", "readonly": True})
+    duration_ms = sa.Column(
+        sa.Float, nullable=False, default=0.0, info={"label": "Duration (ms)", "readonly": True}
+    )
+    remote_addr = sa.Column(sa.String(64), info={"label": "Remote Address", "readonly": True})
+
+    def __str__(self) -> str:
+        return f"Call #{self.id}"

@@ -1,0 +1,30 @@
+"""The webhooks addon's settings: defaults, overridable in the app config or the environment."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import current_app
+
+DEFAULTS: dict[str, Any] = {
+    # Requests above this size get 413 without the body being read.
+    "WEBHOOK_MAX_BODY_BYTES": 1024 * 1024,
+    # CPU seconds a rule's code may use per call.
+    "WEBHOOK_CPU_SECONDS": 2.0,
+    # Memory a rule's code may allocate per call.
+    "WEBHOOK_MEMORY_MB": 128,
+    # Call log: payloads are kept up to this size; rows older than this many days, or beyond
+    # this many per rule, are pruned.
+    "WEBHOOK_LOG_PAYLOAD_BYTES": 16 * 1024,
+    "WEBHOOK_LOG_MAX_AGE_DAYS": 30,
+    "WEBHOOK_LOG_MAX_ROWS_PER_RULE": 10_000,
+    # The public base URL webhook URLs are built from (e.g. https://erp.example.com); when
+    # unset, the URL the admin's browser used.
+    "NIGHTPOS_BASE_URL": os.environ.get("NIGHTPOS_BASE_URL"),
+}
+
+
+def setting(name: str) -> Any:
+    """The app's value for ``name``, else the default."""
+    return current_app.config.get(name, DEFAULTS[name])

@@ -1,0 +1,50 @@
+"""Fixtures for webhook tests: rules made through the record API, committed like a screen would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from nightpos_app.extensions import db
+from nightpos_app.state import get_env
+
+RULE_TABLES = ("base_automation_call", "ir_actions_server", "base_automation")
+
+
+@pytest.fixture
+def clean_rules(app: Flask, demo: None) -> Iterator[None]:
+    with app.app_context():
+        for table in RULE_TABLES:
+            db.session.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (fixed names)
+        db.session.commit()
+    yield
+
+
+@pytest.fixture
+def make_rule(app: Flask, clean_rules: None) -> Callable[..., dict[str, Any]]:
+    """Create a rule with actions; returns its id, secret and URL path."""
+
+    def make(
+        model: str = "sale.order", actions: list[dict[str, Any]] | None = None, **values: Any
+    ) -> dict[str, Any]:
+        with app.app_context():
+            env = get_env()
+            rule = env["base.automation"].create({"name": "Test rule", "model": model, **values})
+            for sequence, action in enumerate(actions or [], start=1):
+                env["ir.actions.server"].create(
+                    {"rule_id": rule.id, "sequence": sequence, **action}
+                )
+            secret = rule.webhook_secret
+            db.session.commit()
+            return {"id": rule.id, "secret": secret, "path": f"/web/hook/{secret}"}
+
+    return make
+
+
+def read(app: Flask, model: str, domain: list[Any], fields: list[str]) -> list[dict[str, Any]]:
+    with app.app_context():
+        return get_env()[model].search(domain, order="id").read(fields)
