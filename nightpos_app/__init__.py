@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from nightpos_app import addons as addon_loader
 from nightpos_app.crud import ModelViews
+from nightpos_app.devmode import init_developer_mode
 from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import csrf, db, migrate
 from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
@@ -55,7 +56,18 @@ def _configure_sqlite(engine: Engine) -> None:
     pysqlite's own transaction handling breaks SAVEPOINT (the record API uses
     them), so BEGIN is emitted by SQLAlchemy instead; foreign keys are off in
     SQLite unless asked for; WAL lets readers work while a request writes.
+
+    A transaction that is going to write can ask for the write lock up front
+    with the connection execution option ``sqlite_begin_immediate=True``
+    (``BEGIN IMMEDIATE``). A plain ``BEGIN`` that reads and then writes cannot
+    wait for a concurrent writer: SQLite answers SQLITE_BUSY at once rather
+    than risk a deadlock, whatever the busy timeout. ``BEGIN IMMEDIATE`` waits
+    (up to ``NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS``, default 30 s) for the lock
+    instead, so concurrent writers queue.
     """
+    from flask import current_app  # called from create_app, inside the app context
+
+    busy_timeout_ms = int(current_app.config.get("NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS", 30_000))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -64,14 +76,15 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get("sqlite_begin_immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
@@ -120,6 +133,7 @@ def _load_addons(app: Flask) -> None:
     # Phase 2: views, menus, APIs, blueprints.
     appbuilder = AppBuilder(indexview=LoginRequiredIndexView, update_perms=False)
     appbuilder.init_app(app, db.session)
+    init_developer_mode(app, appbuilder)
     state.views = ModelViews(appbuilder, registry)
     addon_loader.call_phase(
         plugins, addons, "nightpos_views", appbuilder=appbuilder, views=state.views

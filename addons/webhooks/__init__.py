@@ -1,15 +1,74 @@
 """Webhooks and automation rules.
 
-This release registers the addon; its models, screens and the secret-URL
-endpoint arrive with the incoming-webhooks work.
+An automation rule (``base.automation``) runs its actions (``ir.actions.server``) on the
+records its Target Record finds, when an external system calls its secret URL. Every call can
+be logged (``base.automation.call``). Action types come from addons through the
+``nightpos_action_types`` hook; the built-in ones too.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from nightpos_app.addons import Manifest
+from nightpos_app.hooks import hookimpl
 
 manifest = Manifest(
     name="webhooks",
-    version="0.1.0",
-    summary="Automation rules triggered by webhooks and record changes",
+    version="1.0.0",
+    summary="Automation rules triggered by webhooks",
 )
+
+
+@hookimpl
+def nightpos_models() -> list[type[Any]]:
+    from addons.webhooks.models import AutomationRule, ServerAction, WebhookCall
+
+    return [AutomationRule, ServerAction, WebhookCall]
+
+
+@hookimpl
+def nightpos_action_types() -> list[type[Any]]:
+    from addons.webhooks.action_types.builtin import BUILTIN_ACTION_TYPES
+
+    return BUILTIN_ACTION_TYPES
+
+
+@hookimpl
+def nightpos_views(appbuilder: Any, views: Any) -> None:
+    from flask import current_app
+
+    from addons.webhooks.action_types import ActionTypeRegistry
+    from addons.webhooks.cli import webhooks_cli
+    from addons.webhooks.endpoint import blueprint
+    from addons.webhooks.settings import setting
+    from addons.webhooks.state import EXTENSION_KEY, Webhooks
+    from addons.webhooks.views import register_views
+    from nightpos_app.addons import call_phase
+    from nightpos_app.extensions import csrf
+    from nightpos_app.sandbox import Sandbox
+    from nightpos_app.state import get_state
+
+    state = get_state()
+    action_types = ActionTypeRegistry()
+    action_types.register_all(
+        (addon.name, types)
+        for addon, types in call_phase(state.plugins, state.addons, "nightpos_action_types")
+    )
+    sandbox = Sandbox(
+        cpu_seconds=setting("WEBHOOK_CPU_SECONDS"), memory_mb=setting("WEBHOOK_MEMORY_MB")
+    )
+    current_app.extensions[EXTENSION_KEY] = Webhooks(action_types=action_types, sandbox=sandbox)
+    # The secret URL is called by other systems: no session, so no CSRF token. The secret
+    # in the URL is the credential.
+    csrf.exempt(blueprint)
+    current_app.register_blueprint(blueprint)
+    current_app.cli.add_command(webhooks_cli)
+    register_views(appbuilder, views)
+
+
+@hookimpl
+def nightpos_ready(app: Any) -> None:
+    from addons.webhooks.views import register_app_links
+
+    register_app_links(app)

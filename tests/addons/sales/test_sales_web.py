@@ -91,6 +91,8 @@ def test_sales_menu_on_the_home_page(admin_web: WebClient) -> None:
     assert entries == [
         (f"{ORDERS}/list/", "Orders"),
         (f"{CURRENCIES}/list/", "Currencies"),
+        # Added by the webhooks addon: Sales → Webhooks opens the Sales Order rules.
+        ("/webhookview/list/?model=sale.order", "Webhooks"),
     ]
 
 

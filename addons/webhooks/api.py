@@ -1,0 +1,281 @@
+"""REST resources of the webhooks addon.
+
+* ``/api/v1/base_automation/`` — rules. The secret and the URL are returned only to callers with
+  the ``can_read_secret`` permission (admins; see :mod:`addons.webhooks.security`); nobody can
+  filter or sort on the secret (that would reveal it a character at a time). The Model must be
+  a registered technical name and the Target Record must compile.
+  ``POST /api/v1/base_automation/<id>/rotate_secret`` replaces the secret.
+* ``/api/v1/ir_actions_server/`` — actions. Their ``settings`` are validated by their type
+  (``ActionType.validate``); errors come back as a 422 keyed by setting:
+  ``{"message": {"settings": {"field": ["sale.order has no writable field 'x'."]}}}``.
+* ``/api/v1/base_automation_call/`` — the call log, read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+from marshmallow import ValidationError, validates_schema
+from werkzeug.wrappers import Response
+
+from addons.webhooks.action_types import SettingsError
+from addons.webhooks.checks import actions_not_suiting
+from addons.webhooks.models import AutomationRule
+from addons.webhooks.security import SECRET_PERMISSION, can_read_secrets
+from addons.webhooks.state import get_webhooks
+from addons.webhooks.urls import secret_url, webhook_url
+from nightpos_app.crud import (
+    ForeignKeySchemaConverter,
+    RecordRestApi,
+    build_model_api,
+    columns_for,
+)
+from nightpos_app.extensions import db
+from nightpos_app.orm.registry import ModelEntry
+from nightpos_app.state import get_env, get_state
+
+#: Columns no API caller gets, filters or sorts on (``webhook_secret`` is added back for those
+#: who may read it).
+HIDDEN = ("webhook_secret", "webhook_secret_digest")
+
+
+class _ValidatingConverter(ForeignKeySchemaConverter):
+    """The host's schema converter, adding ``checks`` (a class of schema validators)."""
+
+    checks: type = object
+
+    def _meta_schema_factory(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super()._meta_schema_factory(*args, **kwargs)
+        return type(schema.__name__, (self.checks, schema), {})
+
+
+class RuleChecks:
+    """A rule's Model is a registered technical name; its Target Record compiles."""
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check_rule(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        registry = get_state().registry
+        errors: dict[str, list[str]] = {}
+        if "model" in data and data["model"] not in registry:
+            errors["model"] = [f"Unknown model {data['model']!r}: give a technical name."]
+        if "target_record" in data:
+            problem = get_webhooks().sandbox.check(data["target_record"] or "", "eval")
+            if problem:
+                errors["target_record"] = [problem]
+        current = getattr(self, "instance", None)
+        if (
+            not errors
+            and current is not None
+            and "model" in data
+            and data["model"] != current.model
+        ):
+            problems = actions_not_suiting(current.actions, registry[data["model"]])
+            if problems:
+                errors["model"] = problems
+        if errors:
+            raise ValidationError(errors)
+
+
+class ActionChecks:
+    """An action's type is registered and its settings suit its rule's model."""
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check_settings(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        webhooks = get_webhooks()
+        key = data.get("action_type")
+        if key not in webhooks.action_types:
+            known = ", ".join(t.key for t in webhooks.action_types)
+            raise ValidationError(
+                {"action_type": [f"Unknown action type {key!r} (known: {known})."]}
+            )
+        rule_id = data.get("rule_id")
+        # An id the column cannot hold is reported by the host's checks; looking it up would be
+        # a database error on PostgreSQL.
+        valid_id = isinstance(rule_id, int) and not isinstance(rule_id, bool)
+        rule = db.session.get(AutomationRule, rule_id) if valid_id and 0 < rule_id < 2**31 else None
+        registry = get_state().registry
+        if rule is None or rule.model not in registry:
+            return  # the rule_id is reported by the host's checks
+        try:
+            loaded = webhooks.action_types[key].validate(
+                data.get("settings", {}), registry[rule.model], get_env(), webhooks.sandbox
+            )
+        except SettingsError as exc:
+            raise ValidationError({"settings": exc.messages}) from None
+        # Stored as the type's schema loads them (defaults filled in, values converted). The
+        # validator runs before marshmallow builds the record from this same dict.
+        data["settings"] = loaded
+
+
+class RuleConverter(_ValidatingConverter):
+    checks = RuleChecks
+
+
+class ActionConverter(_ValidatingConverter):
+    checks = ActionChecks
+
+
+class RuleApi(RecordRestApi):
+    """Automation rules over REST; secrets and URLs only for ``can_read_secret``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # A permission of its own, so that reading rules never implies reading their secret.
+        if SECRET_PERMISSION not in self.base_permissions:
+            self.base_permissions.append(SECRET_PERMISSION)
+
+    @staticmethod
+    def _redact(row: dict[str, Any], secrets: bool) -> None:
+        secret = row.pop("webhook_secret", None)
+        row.pop("webhook_secret_digest", None)
+        if secrets and secret:
+            row["webhook_secret"] = secret
+            row["url"] = secret_url(secret)
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        if isinstance(data.get("result"), dict):
+            self._redact(data["result"], can_read_secrets())
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        secrets = can_read_secrets()
+        for row in data.get("result", []):
+            self._redact(row, secrets)
+
+    @expose("/<int:pk>/rotate_secret", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def rotate_secret(self, pk: int) -> Response:
+        """Replace a rule's secret: its old URL answers 404 from now on.
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: >-
+                Rotated; the new secret and URL for callers who may read secrets
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        rule = self.datamodel.get(pk, self._base_filters)
+        if rule is None:
+            return self.response_404()
+        rule.rotate_secret()
+        db.session.commit()
+        result: dict[str, Any] = {"message": "The secret was rotated."}
+        if can_read_secrets():
+            result.update(webhook_secret=rule.webhook_secret, url=webhook_url(rule))
+        return self.response(200, id=rule.id, result=result)
+
+
+class CallApi(RecordRestApi):
+    """The call log over REST, read-only: POST, PUT and DELETE answer 405.
+
+    The write routes stay (authenticated like every route: 401 without a JWT) so that the
+    resource has the same shape as the others; they only refuse. The log is written by the
+    webhook endpoint alone, so that it tells what really happened.
+    """
+
+    def _read_only(self) -> Response:
+        return self.response(405, message="The webhook call log is read-only.")
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self) -> Response:
+        """The call log is read-only.
+        ---
+        post:
+          responses:
+            405:
+              description: The call log is read-only
+            401:
+              $ref: '#/components/responses/401'
+        """
+        return self._read_only()
+
+    @expose("/<pk>", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def put(self, pk: Any) -> Response:
+        """The call log is read-only.
+        ---
+        put:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            405:
+              description: The call log is read-only
+            401:
+              $ref: '#/components/responses/401'
+        """
+        return self._read_only()
+
+    @expose("/<pk>", methods=["DELETE"])
+    @protect()
+    @safe
+    @permission_name("delete")
+    def delete(self, pk: Any) -> Response:
+        """The call log is read-only (old calls are pruned by ``flask webhooks prune-calls``).
+        ---
+        delete:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            405:
+              description: The call log is read-only
+            401:
+              $ref: '#/components/responses/401'
+        """
+        return self._read_only()
+
+
+def _columns(entry: ModelEntry) -> dict[str, Any]:
+    cols = columns_for(entry)
+    keep = [c for c in cols.api_read if c not in HIDDEN]
+    return {
+        # The secret is read (and redacted per caller in ``pre_get``), never searched or sorted.
+        "list_columns": [*keep, "webhook_secret"],
+        "show_columns": [*keep, "webhook_secret"],
+        "search_columns": [c for c in cols.api_search if c not in HIDDEN],
+        "order_columns": [c for c in cols.api_order if c not in HIDDEN],
+    }
+
+
+def rule_api(entry: ModelEntry) -> type[RecordRestApi]:
+    return build_model_api(
+        entry, base=RuleApi, model2schemaconverter=RuleConverter, **_columns(entry)
+    )
+
+
+def action_api(entry: ModelEntry) -> type[RecordRestApi]:
+    return build_model_api(entry, base=RecordRestApi, model2schemaconverter=ActionConverter)
+
+
+def call_api(entry: ModelEntry) -> type[RecordRestApi]:
+    return build_model_api(entry, base=CallApi)

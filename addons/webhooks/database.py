@@ -1,0 +1,211 @@
+"""What a webhook call needs from the database beyond the record API.
+
+* :func:`begin_write` opens the call's transaction for writing: on SQLite it takes the write
+  lock up front (``BEGIN IMMEDIATE``), so concurrent calls queue on the busy timeout instead of
+  both reading and then failing to upgrade to a write lock.
+* :func:`lock_records` locks the Target Record's rows (``SELECT ... FOR UPDATE`` on
+  PostgreSQL) and reloads them, so that a read-modify-write by the actions sees the value the
+  previous call committed, not a stale one.
+* :func:`database_problem` tells a database that is busy or gone (a 503 for the caller, who
+  should try again) from every other error, and whether the failed transaction is worth
+  running again at once (a deadlock or a serialization failure: nothing was written).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from nightpos_app.orm import store
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from nightpos_app.orm import RecordSet
+
+#: The connection execution option that makes SQLite's BEGIN an IMMEDIATE one
+#: (read by the begin listener in ``nightpos_app._configure_sqlite``; other databases ignore it).
+SQLITE_BEGIN_IMMEDIATE = "sqlite_begin_immediate"
+
+#: Rows locked per ``SELECT ... FOR UPDATE`` (far below the bound-parameter limits).
+LOCK_CHUNK = 1000
+
+
+class Kind(enum.Enum):
+    """Why the database could not do the work."""
+
+    #: The transaction lost a race (deadlock, serialization failure, SQLite's busy snapshot):
+    #: it was rolled back and can be run again at once.
+    CONFLICT = "conflict"
+    #: The database is up but did not give what was needed in time (a lock held longer than the
+    #: busy timeout, no free connection).
+    BUSY = "busy"
+    #: The database cannot be reached or cannot work (connection refused or lost, shut down,
+    #: disk error).
+    UNAVAILABLE = "unavailable"
+
+
+#: What the caller reads, and how long it should wait before trying again.
+_ANSWERS: dict[Kind, tuple[str, int]] = {
+    Kind.CONFLICT: ("The database is busy; nothing was changed. Try again shortly.", 1),
+    Kind.BUSY: ("The database is busy; nothing was changed. Try again shortly.", 1),
+    Kind.UNAVAILABLE: ("The database is unavailable; nothing was changed. Try again later.", 5),
+}
+
+# SQLite primary result codes (the extended code's low byte).
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_SQLITE_UNAVAILABLE = {
+    8,  # SQLITE_READONLY (the file or its folder became read-only)
+    10,  # SQLITE_IOERR
+    11,  # SQLITE_CORRUPT
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+}
+
+# PostgreSQL SQLSTATEs.
+_PG_CONFLICT = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+_PG_BUSY = {"55P03", "57014", "53300"}  # lock_not_available, query_canceled, too_many_connections
+_PG_UNAVAILABLE_CLASSES = ("08", "53", "57P", "58")  # connection, resources, shutdown, system
+
+
+class DatabaseProblem(Exception):
+    """The database was busy or unavailable: nothing the call did was kept.
+
+    ``message`` is for the caller; ``detail`` (the driver's own words) is for the server log
+    and the call log only.
+    """
+
+    def __init__(self, kind: Kind, detail: str) -> None:
+        self.kind = kind
+        self.message, self.retry_after = _ANSWERS[kind]
+        self.detail = detail
+        super().__init__(f"{self.message} ({detail})")
+
+    @property
+    def retryable(self) -> bool:
+        """Whether running the transaction again at once may well succeed."""
+        return self.kind is Kind.CONFLICT
+
+
+def _kind_of_driver_error(orig: BaseException) -> Kind | None:
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        primary = sqlite_code & 0xFF
+        if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return Kind.CONFLICT
+        return Kind.UNAVAILABLE if primary in _SQLITE_UNAVAILABLE else None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        if sqlstate in _PG_CONFLICT:
+            return Kind.CONFLICT
+        if sqlstate in _PG_BUSY:
+            return Kind.BUSY
+        return Kind.UNAVAILABLE if sqlstate.startswith(_PG_UNAVAILABLE_CLASSES) else None
+    # psycopg raises OperationalError with no SQLSTATE when there is no server to give one
+    # (connection refused, server closed the connection); InterfaceError on a closed connection.
+    if type(orig).__module__.startswith("psycopg") and type(orig).__name__ in (
+        "OperationalError",
+        "InterfaceError",
+    ):
+        return Kind.UNAVAILABLE
+    return None
+
+
+def _kind_of(error: BaseException) -> Kind | None:
+    if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool in time
+        return Kind.BUSY
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return Kind.UNAVAILABLE
+        return _kind_of_driver_error(error.orig) if error.orig is not None else None
+    return _kind_of_driver_error(error)
+
+
+def database_problem(error: BaseException) -> DatabaseProblem | None:
+    """The :class:`DatabaseProblem` behind ``error``, or None if the database is not at fault.
+
+    The whole chain of causes is searched: a database error raised while admin code ran reaches
+    the engine wrapped in the sandbox's error.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        kind = _kind_of(current)
+        if kind is not None:
+            orig = getattr(current, "orig", None) or current
+            lines = str(orig).strip().splitlines()
+            detail = type(orig).__name__ + (f": {lines[0]}" if lines else "")
+            return DatabaseProblem(kind, detail)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn a database error inside the block into a :class:`DatabaseProblem` when it is one."""
+    try:
+        yield
+    except sa_exc.SQLAlchemyError as error:
+        problem = database_problem(error)
+        if problem is None:
+            raise
+        raise problem from error
+
+
+def begin_write(session: Session) -> None:
+    """Begin ``session``'s transaction for work that writes.
+
+    On SQLite this is ``BEGIN IMMEDIATE``: it waits up to the busy timeout for the write lock,
+    so a :class:`DatabaseProblem` from here means the lock was held all that time (``BUSY``:
+    running again at once would only wait again). The session must not be in a transaction.
+    """
+    if session.in_transaction():
+        raise RuntimeError("begin_write() needs a session with no transaction in progress")
+    try:
+        session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
+    except sa_exc.SQLAlchemyError as error:
+        session.rollback()
+        problem = database_problem(error)
+        if problem is None:
+            raise
+        if problem.kind is Kind.CONFLICT:
+            problem = DatabaseProblem(Kind.BUSY, problem.detail)
+        raise problem from error
+
+
+def lock_records(records: RecordSet) -> None:
+    """Lock the rows of ``records`` until the transaction ends, and load their current values.
+
+    On PostgreSQL (READ COMMITTED) a row read before another transaction commits a change to it
+    would be stale: ``SELECT ... FOR UPDATE`` waits for that transaction and returns the
+    committed row. Rows are locked in id order so that two calls on overlapping records cannot
+    deadlock each other. The loaded objects replace what the environment had cached
+    (``populate_existing``), so the record API reads the locked values. SQLite has no row locks
+    (the call already holds the database's write lock): there the rows are only reloaded.
+    """
+    # The record API keeps its session and cache private from admin code; the engine is host
+    # code and works with them as nightpos_app.orm.store does.
+    env = records.env
+    entry = records._entry
+    session = env._session
+    cls = entry.model_class
+    ids = sorted(set(store.storable(entry, records.ids)))
+    for start in range(0, len(ids), LOCK_CHUNK):
+        query = (
+            sa.select(cls)
+            .where(cls.id.in_(ids[start : start + LOCK_CHUNK]))
+            .order_by(cls.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        for obj in session.scalars(query):
+            env._loaded[cls, obj.id] = obj

@@ -1,0 +1,145 @@
+/* Webhook screens: small helpers over FAB's jQuery. Everything works without them (the server
+   validates and re-renders); they only save reloads.
+   - [data-copy="<input id>"]: copy that input's text.
+   - form[data-confirm]: ask before submitting.
+   - The action form: show the chosen type's settings, the chosen source (value/expression),
+     the value input that suits the chosen field, the fields of the chosen model. */
+(function ($) {
+    "use strict";
+
+    function copyFrom(id, button) {
+        var input = document.getElementById(id);
+        if (!input) { return; }
+        var done = function () {
+            var old = button.innerHTML;
+            button.textContent = "Copied";
+            setTimeout(function () { button.innerHTML = old; }, 1500);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+            navigator.clipboard.writeText(input.value).then(done);
+        } else {
+            input.select();
+            document.execCommand("copy");
+            done();
+        }
+    }
+
+    // Builds elements with DOM calls (never innerHTML), so server text stays text.
+    function option(value, label, selected) {
+        var el = document.createElement("option");
+        el.value = value;
+        el.textContent = label;
+        el.selected = value === selected;
+        return el;
+    }
+
+    function valueControl(name, spec, current) {
+        var el;
+        if (spec.kind === "select") {
+            el = document.createElement("select");
+            spec.choices.forEach(function (c) { el.appendChild(option(c[0], c[1], current)); });
+        } else if (spec.kind === "textarea" || spec.kind === "json") {
+            el = document.createElement("textarea");
+            el.rows = 3;
+            el.value = current;
+        } else {
+            el = document.createElement("input");
+            el.type = { integer: "number", number: "number", date: "date" }[spec.kind] || "text";
+            if (spec.kind === "integer") { el.step = "1"; }
+            if (spec.kind === "number") { el.step = "any"; }
+            el.value = current;
+        }
+        el.className = "form-control";
+        el.name = name;
+        el.id = name;
+        return el;
+    }
+
+    function refreshValue(box, form) {
+        var fieldSelect = document.getElementById(box.getAttribute("data-field-from"));
+        if (!fieldSelect) { return; }
+        var url = form.getAttribute("data-value-url") + "&field=" + encodeURIComponent(fieldSelect.value);
+        var modelFrom = box.getAttribute("data-model-from");
+        if (modelFrom && document.getElementById(modelFrom)) {
+            url += "&model=" + encodeURIComponent(document.getElementById(modelFrom).value);
+        }
+        $.getJSON(url, function (spec) {
+            var name = box.getAttribute("data-name");
+            var old = document.getElementById(name);
+            var current = old ? old.value : "";
+            box.textContent = "";
+            box.appendChild(valueControl(name, spec, current));
+            if (spec.note) {
+                var note = document.createElement("span");
+                note.className = "help-block";
+                note.textContent = spec.note;
+                box.appendChild(note);
+            }
+        });
+    }
+
+    function refreshRowFields(box, form) {
+        var modelSelect = document.getElementById(box.getAttribute("data-model-from"));
+        if (!modelSelect || !modelSelect.value) { return; }
+        var url = form.getAttribute("data-fields-url") + "?model=" + encodeURIComponent(modelSelect.value);
+        $.getJSON(url, function (data) {
+            $(box).find(".webhook-row-field").each(function () {
+                var select = document.createElement("select");
+                select.className = "form-control webhook-row-field";
+                select.name = this.name;
+                var current = this.value;
+                select.appendChild(option("", "", current));
+                data.fields.forEach(function (f) { select.appendChild(option(f[0], f[1], current)); });
+                this.parentNode.replaceChild(select, this);
+            });
+        });
+    }
+
+    function addRow(button) {
+        var table = $(button).siblings("table.webhook-rows");
+        var rows = table.find("tr.webhook-row");
+        if (!rows.length) { return; }
+        var clone = rows.last().clone();
+        var index = rows.length;
+        var base = table.attr("data-rows-name");
+        clone.find("input, select").each(function () {
+            this.name = this.name.replace(/-\d+-(field|source|value)$/, "-" + index + "-$1");
+            if (this.tagName === "INPUT") { this.value = ""; } else { this.selectedIndex = 0; }
+        });
+        if (base) { table.find("tbody").append(clone); }
+    }
+
+    function showChosen(form) {
+        var chosen = $(form).find("#action_type").val();
+        $(form).find(".webhook-settings").each(function () {
+            $(this).toggle(this.getAttribute("data-action-type") === chosen);
+        });
+        $(form).find(".webhook-sources input[type=radio]:checked").each(function () {
+            var radio = this;
+            $(form).find("[data-source-of='" + radio.name + "']").each(function () {
+                $(this).toggle(this.getAttribute("data-source") === radio.value);
+            });
+        });
+    }
+
+    $(function () {
+        $(document).on("click", "[data-copy]", function () { copyFrom(this.getAttribute("data-copy"), this); });
+        $(document).on("submit", "form[data-confirm]", function () {
+            return window.confirm(this.getAttribute("data-confirm"));
+        });
+
+        var form = document.querySelector("form[data-value-url]");
+        if (!form) { return; }
+        showChosen(form);
+        $(form).on("change", "#action_type, .webhook-sources input[type=radio]", function () { showChosen(form); });
+        $(form).find(".webhook-value").each(function () {
+            var box = this;
+            $(form).on("change", "#" + box.getAttribute("data-field-from"), function () { refreshValue(box, form); });
+        });
+        $(form).find(".webhook-field-values[data-model-from]").each(function () {
+            var box = this;
+            $(form).on("change", "#" + box.getAttribute("data-model-from"), function () { refreshRowFields(box, form); });
+        });
+        $(form).on("click", ".webhook-add-row", function () { addRow(this); });
+    });
+}(window.jQuery));

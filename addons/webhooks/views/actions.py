@@ -1,0 +1,232 @@
+"""The action form: ``Add an action`` on a rule's page, and editing an action.
+
+Name, sequence and the type list come first; the type list is the registry's
+(``get_webhooks().action_types``), so a third-party type appears with its settings, built from
+its schema (:mod:`addons.webhooks.views.settings_form`). The chosen type validates the
+settings on save (``ActionType.validate``) and its messages are shown next to the inputs.
+
+Two JSON endpoints let the form follow the person's choices without a reload: the input for a
+field's value (``Currency`` → the currencies to choose from) and a model's fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, g, jsonify, redirect, request
+from flask_appbuilder import expose
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.security.decorators import has_access, permission_name
+from werkzeug.wrappers import Response
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange
+
+from addons.webhooks.action_types import SettingsError
+from addons.webhooks.models import AutomationRule, ServerAction
+from addons.webhooks.state import get_webhooks
+from addons.webhooks.views.naming import field_choices, model_label
+from addons.webhooks.views.rule_form import no_nul
+from addons.webhooks.views.rule_page import rule_url
+from addons.webhooks.views.settings_form import SettingsForm, TypeSection
+from addons.webhooks.views.values import value_input
+from addons.webhooks.views.widgets import choices
+from nightpos_app.crud import RecordInterface, RecordModelView
+from nightpos_app.extensions import db
+from nightpos_app.state import get_env, get_state
+
+INT32 = 2**31 - 1
+
+
+class ActionForm(DynamicForm):
+    """What every action has, whatever its type."""
+
+    name = StringField(
+        "Action Name",
+        validators=[InputRequired(), Length(max=256), no_nul],
+        widget=BS3TextFieldWidget(),
+    )
+    action_type = SelectField(
+        "Type", validators=[InputRequired()], widget=Select2Widget(), validate_choice=True
+    )
+    sequence = IntegerField(
+        "Sequence",
+        default=10,
+        validators=[InputRequired(), NumberRange(min=-INT32 - 1, max=INT32)],
+        widget=BS3TextFieldWidget(),
+        description="Actions run in this order, lowest first.",
+    )
+
+
+def _rule_or_404(rule_id: Any) -> AutomationRule:
+    raw = str(rule_id or "")
+    rule = db.session.get(AutomationRule, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    if rule is None:
+        abort(404)
+    return rule
+
+
+class ServerActionView(RecordModelView):
+    """Actions of automation rules (``ir.actions.server``): added and edited from a rule."""
+
+    datamodel = RecordInterface(ServerAction)
+    route_base = "/serveractionview"
+    form_template = "webhooks/action_form.html"
+    list_columns = ["rule", "sequence", "name", "action_type"]
+    show_columns = ["rule", "sequence", "name", "action_type", "settings"]
+    search_columns = ["rule", "name", "action_type"]
+    order_columns = ["sequence", "name", "action_type"]
+    label_columns = {
+        "rule": "Automation Rule",
+        "sequence": "Sequence",
+        "name": "Action Name",
+        "action_type": "Type",
+        "settings": "Action Details",
+    }
+    formatters_columns = {
+        "action_type": lambda key: (
+            get_webhooks().action_types[key].label if key in get_webhooks().action_types else key
+        ),
+    }
+    base_order = ("sequence", "asc")
+    # FAB would build forms from the columns at start-up; this form is built per request.
+    add_form = ActionForm
+    edit_form = ActionForm
+
+    # --------------------------------------------------------------- the form
+
+    def _settings_form(self, rule: AutomationRule) -> SettingsForm:
+        registry = get_state().registry
+        if rule.model not in registry:
+            abort(409, description=f"The rule's model {rule.model!r} is not installed.")
+        types = list(get_webhooks().action_types)
+        return SettingsForm(types, registry[rule.model], get_env(), registry)
+
+    def _handle(self, rule: AutomationRule, action: ServerAction | None) -> str | Response:
+        """GET shows the form; POST validates and saves, or shows it again with the errors."""
+        types = get_webhooks().action_types
+        settings_form = self._settings_form(rule)
+        if request.method == "POST":
+            form = ActionForm()
+        else:
+            form = ActionForm(obj=action)
+            if action is None:
+                form.sequence.data = self._next_sequence(rule)
+                form.action_type.data = request.args.get("type") or next(iter(types)).key
+        form.action_type.choices = choices(types.choices())
+        chosen = form.action_type.data if form.action_type.data in types else None
+        sections = {t.key: settings_form.empty(t.key) for t in types}
+        if request.method == "POST" and chosen:
+            sections[chosen] = settings_form.from_form(chosen, request.form)
+        elif action is not None and chosen == action.action_type:
+            sections[chosen] = settings_form.from_settings(chosen, action.settings or {})
+
+        if request.method == "POST":
+            valid = form.validate()
+            settings = self._validated(settings_form, sections[chosen]) if chosen else None
+            if valid and settings is not None:
+                action = action or ServerAction(rule_id=rule.id)
+                action.name = form.name.data
+                action.sequence = form.sequence.data
+                action.action_type = chosen
+                action.settings = settings
+                if self._save(action):
+                    return redirect(rule_url(rule))
+
+        return self.render_template(
+            self.form_template,
+            title=f"{'Edit' if action and action.id else 'Add'} an action: {rule.name}",
+            form=form,
+            rule=rule,
+            rule_model_label=model_label(rule.model),
+            sections=list(sections.values()),
+            chosen=chosen,
+            back_url=rule_url(rule),
+        )
+
+    @staticmethod
+    def _validated(settings_form: SettingsForm, section: TypeSection) -> dict[str, Any] | None:
+        """The chosen type's settings as its schema loads them, or None with the messages
+        shown on the inputs."""
+        settings = settings_form.read(section)
+        if any(inp.errors for inp in section.inputs):
+            return None
+        webhooks = get_webhooks()
+        try:
+            return webhooks.action_types[section.key].validate(
+                settings, settings_form.entry, settings_form.env, webhooks.sandbox
+            )
+        except SettingsError as exc:
+            settings_form.show_errors(section, exc.messages)
+            return None
+
+    def _save(self, action: ServerAction) -> bool:
+        try:
+            if action.id is None:
+                self.datamodel.add(action)
+            else:
+                self.datamodel.edit(action)
+        except Exception as exc:  # RecordInterface words database refusals for people
+            flash(str(exc), "danger")
+            return False
+        flash(f"The action {action.name!r} was saved.", "success")
+        return True
+
+    @staticmethod
+    def _next_sequence(rule: AutomationRule) -> int:
+        highest = db.session.scalar(
+            sa.select(sa.func.max(ServerAction.sequence)).where(ServerAction.rule_id == rule.id)
+        )
+        return 10 if highest is None else min(int(highest) + 10, INT32)
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self) -> str | Response:
+        return self._handle(_rule_or_404(request.args.get("rule_id")), None)
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk: Any) -> str | Response:
+        action = self.datamodel.get(pk, self._base_filters)
+        if action is None:
+            abort(404)
+        return self._handle(action.rule, action)
+
+    def pre_delete(self, item: ServerAction) -> None:
+        g.webhooks_deleted_from = item.rule
+
+    def post_delete_redirect(self) -> Response:
+        # Back to the rule the action belonged to (FAB would go back in its page history).
+        rule = g.get("webhooks_deleted_from")
+        return redirect(rule_url(rule)) if rule is not None else super().post_delete_redirect()
+
+    # ------------------------------------------------------- JSON for the form
+
+    # Both JSON endpoints name records and fields of any model, so they take the right to
+    # edit actions (which can run code that reads any model anyway), not just to see them.
+
+    @expose("/value_choices")
+    @has_access
+    @permission_name("edit")
+    def value_choices(self) -> Response:
+        """The input for a value of ``field`` of the rule's model (or of ``model``)."""
+        registry = get_state().registry
+        model = request.args.get("model") or _rule_or_404(request.args.get("rule_id")).model
+        if model not in registry:
+            abort(404)
+        fld = registry[model].fields.get(request.args.get("field", ""))
+        if fld is not None and fld.readonly:
+            fld = None
+        return jsonify(value_input(get_env(), fld).as_json())
+
+    @expose("/model_fields")
+    @has_access
+    @permission_name("edit")
+    def model_fields(self) -> Response:
+        """The fields an action may set on ``model``, as (technical name, label) pairs."""
+        registry = get_state().registry
+        model = request.args.get("model", "")
+        if model not in registry:
+            abort(404)
+        return jsonify({"fields": [list(c) for c in field_choices(registry[model])]})

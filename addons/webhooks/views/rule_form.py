@@ -1,0 +1,116 @@
+"""The automation rule form (name, Model, Trigger, Target Record, Log Calls...).
+
+The form depends on who opens it and from where: the Model is a drop-down in developer mode
+("Sales Order (sale.order)") and when the screens were opened without an app (labels only);
+opened from an app without developer mode, it is a hidden field holding the app's model, as
+the specification asks ("the rule targets the current model by default").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_appbuilder.fieldwidgets import (
+    BS3TextAreaFieldWidget,
+    BS3TextFieldWidget,
+    Select2Widget,
+)
+from flask_appbuilder.forms import DynamicForm
+from markupsafe import escape
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from addons.webhooks.models import DEFAULT_TARGET_RECORD, TRIGGERS
+from addons.webhooks.state import get_webhooks
+from addons.webhooks.views.naming import model_choices
+from addons.webhooks.views.widgets import CodeAreaWidget, choices
+from nightpos_app.state import get_state
+
+#: Admin code is bounded like any input (the column is TEXT).
+MAX_TARGET_LENGTH = 64 * 1024
+
+
+def _problem(message: str) -> ValidationError:
+    """A form error, HTML-escaped here: FAB shows field errors through ``_()``, which Flask-Babel
+    marks safe without escaping, and these messages quote what the person typed."""
+    return ValidationError(str(escape(message)))
+
+
+def no_nul(_form: Any, field: Any) -> None:
+    """PostgreSQL cannot store NUL characters; say so on the form rather than fail the save."""
+    if isinstance(field.data, str) and "\x00" in field.data:
+        raise ValidationError("Text cannot contain NUL characters.")
+
+
+def registered_model(_form: Any, field: Any) -> None:
+    """The Model must be a registered technical name (a hidden field can be tampered with)."""
+    if field.data not in get_state().registry:
+        raise _problem("Choose a model." if not field.data else f"Unknown model {field.data!r}.")
+
+
+def compiles_as_expression(_form: Any, field: Any) -> None:
+    """The Target Record must compile in the sandbox, or the rule could never run."""
+    problem = get_webhooks().sandbox.check(field.data or "", "eval")
+    if problem:
+        raise _problem(problem)
+
+
+class RuleForm(DynamicForm):
+    """An automation rule, with the Model as a drop-down."""
+
+    name = StringField(
+        "Name",
+        validators=[InputRequired(), Length(max=256), no_nul],
+        description="Say what the webhook is for, e.g. “Set orders to USD”.",
+        widget=BS3TextFieldWidget(),
+    )
+    model = SelectField(
+        "Model", validators=[registered_model], widget=Select2Widget(), validate_choice=False
+    )
+    trigger = SelectField(
+        "Trigger",
+        choices=choices(list(TRIGGERS.items())),
+        default="on_webhook",
+        validators=[InputRequired()],
+        widget=Select2Widget(),
+    )
+    active = BooleanField("Active", default=True)
+    log_calls = BooleanField(
+        "Log Calls",
+        description="Keep a history of the requests made to the URL, for troubleshooting.",
+    )
+    target_record = TextAreaField(
+        "Target Record",
+        default=DEFAULT_TARGET_RECORD,
+        validators=[InputRequired(), Length(max=MAX_TARGET_LENGTH), no_nul, compiles_as_expression],
+        description=(
+            "Python expression that finds the record(s) to act on, from payload, model and env. "
+            "The default reads _model and _id, as another NightPOS sends them."
+        ),
+        widget=CodeAreaWidget(rows=2),
+    )
+    description = TextAreaField(
+        "Description",
+        validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
+        widget=BS3TextAreaFieldWidget(),
+    )
+
+
+class HiddenModelRuleForm(RuleForm):
+    """The same form with the Model fixed by the app the screens were opened from."""
+
+    model = HiddenField("Model", validators=[registered_model])
+
+
+#: The form's fields in screen order (FAB's form widget renders these rows).
+FORM_COLUMNS = ["name", "model", "trigger", "active", "log_calls", "target_record", "description"]
+
+
+def rule_form(*, show_model: bool, obj: Any = None, model: str | None = None) -> RuleForm:
+    """A bound rule form for this request (posted data, else ``obj``, else defaults)."""
+    cls = RuleForm if show_model else HiddenModelRuleForm
+    defaults = {"model": model} if model and obj is None else {}
+    form = cls(obj=obj, **defaults)
+    if show_model:
+        form.model.choices = choices([("", ""), *model_choices()])
+    return form

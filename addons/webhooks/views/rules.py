@@ -1,0 +1,354 @@
+"""Automation rule screens: Studio → Webhooks, Studio → Automation Rules, and the rule's page.
+
+Both menus show ``base.automation``; Webhooks only the rules triggered ``On webhook`` (and its
+``New`` starts with that trigger). Opened from an app (``?model=sale.order``, the Sales menu's
+Webhooks entry), the list holds that model's rules and ``New`` targets that model.
+
+The rule's page (``/webhookview/show/<id>``) shows the URL with a copy button (to those who may
+read secrets), ``Rotate Secret``, the ``Logs`` button with the number of calls, the actions
+under ``Actions To Do`` with ``Add an action``, a ready-to-copy ``curl`` command, and the dry
+run: a pasted payload run through the same code as a real call, everything rolled back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.exceptions import FABException
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.widgets import ListWidget
+from markupsafe import escape
+from werkzeug.wrappers import Response
+
+from addons.webhooks.checks import actions_not_suiting
+from addons.webhooks.engine import run_rule
+from addons.webhooks.models import TRIGGERS, AutomationRule
+from addons.webhooks.security import can_read_secrets
+from addons.webhooks.settings import setting
+from addons.webhooks.urls import curl_command, sample_payload, webhook_url
+from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
+from addons.webhooks.views.rule_form import FORM_COLUMNS, RuleForm, rule_form
+from addons.webhooks.views.rule_page import (
+    DryRunReport,
+    action_rows,
+    call_count,
+    dry_run_report,
+    read_payload,
+)
+from nightpos_app.crud import RecordInterface, RecordModelView
+from nightpos_app.devmode import developer_mode
+from nightpos_app.extensions import db
+from nightpos_app.state import get_state
+
+LIST_COLUMNS = ["name", "model", "trigger", "active", "log_calls"]
+SHOW_COLUMNS = [
+    "name",
+    "model",
+    "trigger",
+    "active",
+    "log_calls",
+    "target_record",
+    "description",
+    "created_at",
+    "updated_at",
+]
+LABELS = {
+    "name": "Name",
+    "model": "Model",
+    "trigger": "Trigger",
+    "active": "Active",
+    "log_calls": "Log Calls",
+    "target_record": "Target Record",
+    "description": "Description",
+    "created_at": "Created",
+    "updated_at": "Last Updated",
+}
+
+
+def _yes_no(value: Any) -> str:
+    return "Yes" if value else "No"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _hidden(form: RuleForm) -> list[str]:
+    """Hidden fields get no row of their own (``hidden_tag`` writes them)."""
+    return [f.name for f in form if f.type == "HiddenField"]
+
+
+def _with_visible_errors(form: RuleForm) -> RuleForm:
+    """A refused hidden Model (tampered with) comes back as a drop-down showing its error."""
+    if request.method != "POST" or not form.model.errors or form.model.type != "HiddenField":
+        return form
+    visible = rule_form(show_model=True)
+    visible.validate()
+    return visible
+
+
+class RuleListWidget(ListWidget):
+    """FAB's list with a visible ``New`` button that keeps the app's model."""
+
+    template = "webhooks/rule_list_widget.html"
+
+
+class RuleViewBase(RecordModelView):
+    """The screens of automation rules; subclasses choose which rules and what ``New`` makes."""
+
+    datamodel = RecordInterface(AutomationRule)
+    list_widget = RuleListWidget
+    show_template = "webhooks/rule_show.html"
+    add_template = "webhooks/rule_form.html"
+    edit_template = "webhooks/rule_form.html"
+    # FAB would build these from the columns at start-up; the form is built per request.
+    add_form = RuleForm
+    edit_form = RuleForm
+    add_columns = FORM_COLUMNS
+    edit_columns = FORM_COLUMNS
+    list_columns = LIST_COLUMNS
+    show_columns = SHOW_COLUMNS
+    # Never the secret or its digest: a search on them would tell the secret bit by bit.
+    search_columns = ["name", "model", "trigger", "active", "log_calls", "description"]
+    order_columns = ["name", "model", "trigger", "active", "log_calls"]
+    label_columns = LABELS
+    formatters_columns = {
+        "model": model_label,
+        "trigger": lambda value: TRIGGERS.get(value, _text(value)),
+        "active": _yes_no,
+        "log_calls": _yes_no,
+        "description": _text,
+    }
+    base_order = ("name", "asc")
+    page_size = 50
+
+    #: The title of the list, what a new record is called, the trigger ``New`` starts with.
+    list_title = "Automation Rules"
+    record_title = "Automation Rule"
+    default_trigger = "on_webhook"
+
+    # ------------------------------------------------------------------ list
+
+    def _context_title(self, title: str) -> str:
+        model = context_model()
+        return f"{title} — {model_label(model)}" if model else title
+
+    def _get_list_widget(self, filters: Any, **kwargs: Any) -> dict[str, Any]:
+        model = context_model()
+        if model:
+            # A copy: FAB keeps one Filters object per view, shared by every request.
+            filters = filters.copy()
+            filters.add_filter("model", FilterEqual, model)
+        new_url = url_for(f"{self.endpoint}.add", **({CONTEXT_ARG: model} if model else {}))
+        return super()._get_list_widget(filters, new_url=new_url, **kwargs)
+
+    @expose("/list/")
+    @has_access
+    def list(self) -> str | Response:
+        self.update_redirect()
+        try:
+            widgets = self._list()
+        except FABException as exc:  # as FAB's own list: a bad filter or order argument
+            flash(f"An error occurred: {exc}", "warning")
+            return redirect(self.get_redirect())
+        return self.render_template(
+            self.list_template, title=self._context_title(self.list_title), widgets=widgets
+        )
+
+    # ---------------------------------------------------------- add and edit
+
+    def _show_model_choice(self, model: str | None) -> bool:
+        """The Model is a choice in developer mode, or when no app decides it."""
+        return developer_mode() or model is None
+
+    def _new_rule_form(self) -> RuleForm:
+        model = context_model()
+        form = rule_form(show_model=self._show_model_choice(model), model=model)
+        if request.method == "GET":
+            form.trigger.data = self.default_trigger
+        return form
+
+    def _add(self) -> dict[str, Any] | None:
+        form = self._new_rule_form()
+        if request.method == "POST" and form.validate():
+            rule = AutomationRule()
+            self._fill(rule, form)
+            if self._save(rule, adding=True):
+                g.webhooks_saved_rule = rule.id
+                return None
+        form = _with_visible_errors(form)
+        return self._get_add_widget(form=form, exclude_cols=_hidden(form))
+
+    def _edit(self, pk: Any) -> dict[str, Any] | None:
+        rule = self.datamodel.get(pk, self._base_filters)
+        if rule is None:
+            abort(404)
+        registered = rule.model in get_state().registry
+        show_model = developer_mode() or not registered
+        if request.method == "POST":
+            form = rule_form(show_model=show_model)
+            if form.validate() and self._actions_fit(rule, form):
+                self._fill(rule, form)
+                if self._save(rule, adding=False):
+                    g.webhooks_saved_rule = rule.id
+                    return None
+        else:
+            form = rule_form(show_model=show_model, obj=rule)
+        form = _with_visible_errors(form)
+        return self._get_edit_widget(form=form, exclude_cols=_hidden(form))
+
+    @staticmethod
+    def _fill(rule: AutomationRule, form: RuleForm) -> None:
+        for name in FORM_COLUMNS:
+            setattr(rule, name, form[name].data)
+        rule.description = rule.description or None
+
+    def _save(self, rule: AutomationRule, *, adding: bool) -> bool:
+        try:
+            if adding:
+                self.datamodel.add(rule)
+            else:
+                self.datamodel.edit(rule)
+        except Exception as exc:  # RecordInterface words database refusals for people
+            flash(str(exc), "danger")
+            return False
+        flash(self.add_row_message if adding else self.edit_row_message, "success")
+        return True
+
+    @staticmethod
+    def _actions_fit(rule: AutomationRule, form: RuleForm) -> bool:
+        """A new Model must suit the rule's actions (their fields belong to the old one)."""
+        if form.model.data == rule.model:
+            return True
+        problems = actions_not_suiting(rule.actions, get_state().registry[form.model.data])
+        # Escaped: FAB shows field errors through _(), which marks them safe.
+        form.model.errors = [str(escape(problem)) for problem in problems]
+        return not problems
+
+    def _after_save(self) -> Response:
+        rule_id = g.get("webhooks_saved_rule")
+        if rule_id is None:
+            return redirect(self.get_redirect())
+        return redirect(url_for(f"{self.endpoint}.show", pk=rule_id))
+
+    def post_add_redirect(self) -> Response:
+        return self._after_save()
+
+    def post_edit_redirect(self) -> Response:
+        return self._after_save()
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self) -> str | Response:
+        widgets = self._add()
+        if widgets is None:
+            return self.post_add_redirect()
+        title = self._context_title(f"New {self.record_title}")
+        return self.render_template(self.add_template, title=title, widgets=widgets)
+
+    # --------------------------------------------------------- the rule page
+
+    def _get_rule(self, pk: Any) -> AutomationRule:
+        rule = self.datamodel.get(pk, self._base_filters)
+        if rule is None:
+            abort(404)
+        return rule
+
+    def _render_page(
+        self,
+        rule: AutomationRule,
+        *,
+        payload_text: str | None = None,
+        report: DryRunReport | None = None,
+        payload_problem: str | None = None,
+    ) -> str:
+        widgets = self._get_show_widget(rule.id, rule)
+        sample = sample_payload(rule)
+        secrets = can_read_secrets()
+        url = webhook_url(rule) if secrets else None
+        return self.render_template(
+            self.show_template,
+            pk=rule.id,
+            title=f"{self.record_title}: {rule.name}",
+            widgets=widgets,
+            rule=rule,
+            rule_model_label=model_label(rule.model),
+            is_webhook=rule.trigger == "on_webhook",
+            can_read_secrets=secrets,
+            webhook_url=url,
+            curl=curl_command(url, sample) if url else None,
+            sample_payload=sample,
+            actions=action_rows(rule),
+            call_count=call_count(rule.id),
+            payload_text=payload_text,
+            report=report,
+            payload_problem=payload_problem,
+            endpoint=self.endpoint,
+        )
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk: Any) -> str:
+        rule = self._get_rule(pk)
+        self.update_redirect()
+        return self._render_page(rule)
+
+    @expose("/dry_run/<pk>", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def dry_run(self, pk: Any) -> str:
+        """Run a pasted payload through the rule, as a real call would, and roll it all back.
+
+        Admin code runs here, so it takes the right to edit the rule, not just to see it.
+        """
+        rule = self._get_rule(pk)
+        text = request.form.get("payload", "")
+        payload, problem = read_payload(text, setting("WEBHOOK_MAX_BODY_BYTES"))
+        report = None
+        if problem is None:
+            report = dry_run_report(run_rule(rule, payload, dry_run=True))
+            # The run rolled back; the page reads the rule again from the database.
+            rule = self._get_rule(pk)
+        return self._render_page(rule, payload_text=text, report=report, payload_problem=problem)
+
+    @expose("/rotate_secret/<pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def rotate_secret(self, pk: Any) -> str | Response:
+        """GET asks for confirmation; POST (with its CSRF token) replaces the secret."""
+        rule = self._get_rule(pk)
+        if request.method == "GET":
+            return self.render_template(
+                "webhooks/rotate_confirm.html",
+                title=f"Rotate Secret: {rule.name}",
+                rule=rule,
+                endpoint=self.endpoint,
+            )
+        rule.rotate_secret()
+        db.session.commit()
+        flash(
+            "The secret was rotated: the old URL no longer works. "
+            "Give the new URL to the systems that call this webhook.",
+            "success",
+        )
+        return redirect(url_for(f"{self.endpoint}.show", pk=rule.id))
+
+
+class WebhookView(RuleViewBase):
+    """Studio → Webhooks: the rules triggered ``On webhook``."""
+
+    base_filters = [["trigger", FilterEqual, "on_webhook"]]
+    list_title = "Webhooks"
+    record_title = "Webhook"
+    edit_title = "Edit Webhook"
+
+
+class AutomationRuleView(RuleViewBase):
+    """Studio → Automation Rules: every rule, whatever its trigger."""
+
+    list_title = "Automation Rules"
+    record_title = "Automation Rule"
+    edit_title = "Edit Automation Rule"

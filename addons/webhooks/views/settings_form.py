@@ -1,0 +1,437 @@
+"""An action type's settings as form inputs, read from the type's marshmallow schema.
+
+No screen lists the action types or their settings: every registered type (a third-party
+addon's too) gets a section of the action form built from its schema. A schema field's
+``metadata`` may say which input to use; otherwise the marshmallow field type decides:
+
+=================  ===========================================================================
+``widget``         input
+=================  ===========================================================================
+``field``          a field of the rule's model (or of the model named by ``model_from``)
+``value``          a value of the field named by ``field_from``: the input follows its type
+``expression``     a one-line Python expression (a textarea)
+``code``           Python code (a larger textarea)
+``model``          a registered model
+``field_values``   lines of (field, value or expression) of the model named by ``model_from``
+``textarea``       multi-line text
+(none)             Boolean: checkbox; Integer/Float/Decimal: number; Date/DateTime: date inputs;
+                   String with ``OneOf``: drop-down; String: text; anything else: JSON text
+=================  ===========================================================================
+
+``alternative_to: "<other setting>"`` makes a setting the alternative of another (a fixed value
+or a computed expression): the form offers a choice and posts only the chosen one. ``label`` and
+``description`` give the input's label and help.
+
+The posted text becomes settings (typed: ids, numbers, booleans), which the action type then
+validates; its messages, keyed by setting name, are shown next to the inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import fields as ma
+from marshmallow import validate as ma_validate
+
+from addons.webhooks.action_types import ActionType
+from addons.webhooks.checks import flatten_messages
+from addons.webhooks.views.naming import field_choices, field_label, model_choices, model_label
+from addons.webhooks.views.values import (
+    BadInput,
+    ValueInput,
+    display_value,
+    format_value,
+    parse_value,
+    value_input,
+)
+from nightpos_app.orm import Environment
+from nightpos_app.orm.fields import FieldInfo
+from nightpos_app.orm.registry import ModelEntry, ModelRegistry
+
+#: Blank lines offered under the filled ones of a ``field_values`` input.
+BLANK_ROWS = 2
+#: Lines of a ``field_values`` input read from a post (the schema allows 200).
+MAX_ROWS = 200
+
+FormData = Mapping[str, str]
+
+
+@dataclass
+class ValueRow:
+    """One line of a ``field_values`` input: a field and its fixed value or expression."""
+
+    index: int
+    field: str = ""
+    source: str = "value"  # "value" | "expression"
+    text: str = ""
+
+
+@dataclass
+class SettingInput:
+    """One setting of one action type, as the form shows it."""
+
+    key: str
+    name: str  # the HTML input name: "<type key>-<setting>"
+    label: str
+    help: str
+    widget: str
+    required: bool
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    value: str = ""
+    errors: list[str] = field(default_factory=list)
+    #: For a ``value`` input: the input that suits the chosen field.
+    value_input: ValueInput | None = None
+    #: On an alternative (an expression): the setting it replaces.
+    alternative_to: str | None = None
+    #: On a setting with alternatives: their keys, and which one is chosen.
+    alternatives: list[str] = field(default_factory=list)
+    source: str = ""
+    #: For ``field_values``: the lines, and the fields they may set.
+    rows: list[ValueRow] = field(default_factory=list)
+    field_choices: list[tuple[str, str]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_name(self) -> str:
+        return f"{self.name}-source"
+
+
+@dataclass
+class TypeSection:
+    """The settings of one action type; the form shows the chosen type's section."""
+
+    key: str
+    label: str
+    description: str
+    inputs: list[SettingInput]
+    #: Messages not about one setting (e.g. the settings as a whole).
+    errors: list[str] = field(default_factory=list)
+
+    def input(self, key: str) -> SettingInput:
+        return next(i for i in self.inputs if i.key == key)
+
+
+def _default_widget(fld: ma.Field) -> str:
+    if isinstance(fld, ma.Boolean):
+        return "checkbox"
+    if isinstance(fld, ma.Integer):
+        return "integer"
+    if isinstance(fld, ma.Number):
+        return "number"
+    if isinstance(fld, ma.DateTime):
+        return "datetime"
+    if isinstance(fld, ma.Date):
+        return "date"
+    if isinstance(fld, ma.String):
+        if any(isinstance(v, ma_validate.OneOf) for v in fld.validators):
+            return "select"
+        return "text"
+    return "json"
+
+
+def _one_of_choices(fld: ma.Field) -> list[tuple[str, str]]:
+    for validator in fld.validators:
+        if isinstance(validator, ma_validate.OneOf):
+            return [(str(value), str(label)) for value, label in validator.options()]
+    return []
+
+
+def _label(key: str, fld: ma.Field) -> str:
+    return str(fld.metadata.get("label") or key.replace("_", " ").capitalize())
+
+
+class SettingsForm:
+    """Builds and reads the settings sections of an action form for one rule's model."""
+
+    def __init__(
+        self,
+        types: list[ActionType],
+        entry: ModelEntry,
+        env: Environment,
+        registry: ModelRegistry,
+    ) -> None:
+        self.types = {t.key: t for t in types}
+        self.entry = entry
+        self.env = env
+        self.registry = registry
+
+    # ------------------------------------------------------------------ building
+
+    def section(self, type_key: str) -> TypeSection:
+        """The empty section of one type, straight from its schema."""
+        action_type = self.types[type_key]
+        inputs: list[SettingInput] = []
+        for key, fld in action_type.schema().fields.items():
+            widget = str(fld.metadata.get("widget") or _default_widget(fld))
+            inputs.append(
+                SettingInput(
+                    key=key,
+                    name=f"{type_key}-{key}",
+                    label=_label(key, fld),
+                    help=str(fld.metadata.get("description", "")),
+                    widget=widget,
+                    required=bool(fld.required),
+                    choices=_one_of_choices(fld) if widget == "select" else [],
+                    alternative_to=fld.metadata.get("alternative_to"),
+                    metadata=dict(fld.metadata),
+                )
+            )
+        for inp in inputs:
+            if inp.alternative_to:
+                primary = next((i for i in inputs if i.key == inp.alternative_to), None)
+                if primary is not None:
+                    primary.alternatives.append(inp.key)
+                    primary.source = primary.source or primary.key
+        return TypeSection(type_key, action_type.label, action_type.description, inputs)
+
+    def _model_of(self, section: TypeSection, inp: SettingInput) -> ModelEntry | None:
+        """The model whose fields ``inp`` names: the one ``model_from`` names, else the rule's."""
+        source = inp.metadata.get("model_from")
+        if not source:
+            return self.entry
+        name = next((i.value for i in section.inputs if i.key == source), "")
+        return self.registry[name] if name in self.registry else None  # noqa: SIM401 (no .get)
+
+    def _field_of(self, section: TypeSection, inp: SettingInput) -> FieldInfo | None:
+        """For a ``value`` input: the field the ``field_from`` setting has chosen."""
+        source = inp.metadata.get("field_from")
+        chosen = next((i.value for i in section.inputs if i.key == source), "")
+        model = self._model_of(section, inp)
+        return model.fields.get(chosen) if model is not None and chosen else None
+
+    def _complete(self, section: TypeSection) -> TypeSection:
+        """Fill the choices that depend on other inputs (a field's value, a model's fields)."""
+        for inp in section.inputs:
+            if inp.widget == "model":
+                inp.choices = [("", ""), *model_choices()]
+            elif inp.widget == "field":
+                model = self._model_of(section, inp)
+                inp.choices = [("", ""), *field_choices(model)] if model else []
+            elif inp.widget == "value":
+                inp.value_input = value_input(self.env, self._field_of(section, inp))
+            elif inp.widget == "field_values":
+                model = self._model_of(section, inp)
+                inp.field_choices = [("", ""), *field_choices(model)] if model else []
+                start = len(inp.rows)
+                inp.rows.extend(ValueRow(start + n) for n in range(BLANK_ROWS))
+        return section
+
+    def empty(self, type_key: str) -> TypeSection:
+        return self._complete(self.section(type_key))
+
+    def from_settings(self, type_key: str, settings: Mapping[str, Any]) -> TypeSection:
+        """The section showing stored settings (the edit form)."""
+        section = self.section(type_key)
+        for inp in section.inputs:
+            if inp.key not in settings:
+                continue
+            stored = settings[inp.key]
+            if inp.alternative_to:
+                primary = next((i for i in section.inputs if i.key == inp.alternative_to), None)
+                if primary is not None:
+                    primary.source = inp.key
+            if inp.widget == "checkbox":
+                inp.value = "y" if stored else ""
+            elif inp.widget == "json":
+                inp.value = json.dumps(stored, ensure_ascii=False, indent=2)
+            elif inp.widget == "field_values":
+                inp.rows = self._rows_from_settings(section, inp, stored)
+            elif inp.widget == "value":
+                continue  # needs the field, read below
+            else:
+                inp.value = "" if stored is None else str(stored)
+        for inp in section.inputs:
+            if inp.widget == "value" and inp.key in settings:
+                inp.value = format_value(self._field_of(section, inp), settings[inp.key])
+        return self._complete(section)
+
+    def _rows_from_settings(
+        self, section: TypeSection, inp: SettingInput, stored: Any
+    ) -> list[ValueRow]:
+        model = self._model_of(section, inp)
+        rows = []
+        for index, line in enumerate(stored if isinstance(stored, list) else []):
+            if not isinstance(line, Mapping):
+                continue
+            name = str(line.get("field", ""))
+            if "expression" in line:
+                rows.append(ValueRow(index, name, "expression", str(line["expression"])))
+            else:
+                fld = model.fields.get(name) if model else None
+                rows.append(ValueRow(index, name, "value", format_value(fld, line.get("value"))))
+        return rows
+
+    def from_form(self, type_key: str, form: FormData) -> TypeSection:
+        """The section as posted (what the person typed, even when it is not valid)."""
+        section = self.section(type_key)
+        for inp in section.inputs:
+            if inp.widget == "field_values":
+                inp.rows = self._rows_from_form(inp, form)
+            else:
+                inp.value = form.get(inp.name, "")
+            if inp.alternatives:
+                chosen = form.get(inp.source_name, inp.key)
+                inp.source = chosen if chosen in inp.alternatives else inp.key
+        return self._complete(section)
+
+    @staticmethod
+    def _rows_from_form(inp: SettingInput, form: FormData) -> list[ValueRow]:
+        pattern = re.compile(rf"^{re.escape(inp.name)}-(\d{{1,3}})-field$")
+        indices = sorted({int(m.group(1)) for k in form if (m := pattern.match(k))})
+        rows = []
+        for index in indices[:MAX_ROWS]:
+            prefix = f"{inp.name}-{index}"
+            row = ValueRow(
+                len(rows),
+                form.get(f"{prefix}-field", ""),
+                "expression" if form.get(f"{prefix}-source") == "expression" else "value",
+                form.get(f"{prefix}-value", ""),
+            )
+            if row.field or row.text:
+                rows.append(row)
+        return rows
+
+    # ------------------------------------------------------------------- reading
+
+    def read(self, section: TypeSection) -> dict[str, Any]:
+        """The settings the section holds; problems with the text go to ``inp.errors``."""
+        settings: dict[str, Any] = {}
+        skipped = {
+            key
+            for inp in section.inputs
+            if inp.alternatives
+            for key in [inp.key, *inp.alternatives]
+            if key != inp.source
+        }
+        for inp in section.inputs:
+            if inp.key in skipped:
+                continue
+            try:
+                present, value = self._read_input(section, inp)
+            except BadInput as exc:
+                inp.errors.append(str(exc))
+                continue
+            if present:
+                settings[inp.key] = value
+        return settings
+
+    def _read_input(self, section: TypeSection, inp: SettingInput) -> tuple[bool, Any]:
+        if inp.widget == "checkbox":
+            return True, bool(inp.value)
+        if inp.widget == "field_values":
+            return True, self._read_rows(section, inp)
+        if inp.widget == "value":
+            return True, parse_value(self._field_of(section, inp), inp.value)
+        if inp.value == "":
+            return False, None  # the schema says whether it is required
+        if inp.widget == "json":
+            try:
+                return True, json.loads(inp.value)
+            except ValueError as exc:
+                raise BadInput(f"Not valid JSON: {exc}") from None
+        return True, inp.value  # marshmallow turns text into numbers, dates...
+
+    def _read_rows(self, section: TypeSection, inp: SettingInput) -> list[dict[str, Any]]:
+        model = self._model_of(section, inp)
+        lines: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for number, row in enumerate(inp.rows, start=1):
+            if not row.field and not row.text:
+                continue  # a blank line offered for typing in
+            if not row.field:
+                problems.append(f"Line {number}: choose a field.")
+                continue
+            if row.source == "expression":
+                lines.append({"field": row.field, "expression": row.text})
+                continue
+            fld = model.fields.get(row.field) if model else None
+            try:
+                lines.append({"field": row.field, "value": parse_value(fld, row.text)})
+            except BadInput as exc:
+                problems.append(f"Line {number}: {exc}")
+        if problems:
+            raise BadInput(" ".join(problems))
+        return lines
+
+    # -------------------------------------------------------------------- errors
+
+    @staticmethod
+    def show_errors(section: TypeSection, messages: Any) -> None:
+        """Put a type's validation messages (keyed by setting) next to the inputs."""
+        by_key = {inp.key: inp for inp in section.inputs}
+        if not isinstance(messages, Mapping):
+            section.errors.extend(flatten_messages(messages))
+            return
+        for key, problem in messages.items():
+            target = by_key.get(str(key))
+            if target is not None:
+                target.errors.extend(flatten_messages(problem))
+            else:
+                section.errors.extend(flatten_messages(problem))
+
+    # ------------------------------------------------------------------ summary
+
+    def describe(self, type_key: str, settings: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+        """(label, text, is code) for each setting, for the rule page's list of actions."""
+        if type_key not in self.types:
+            return [("Settings", json.dumps(dict(settings), ensure_ascii=False), True)]
+        section = self.section(type_key)
+        lines: list[tuple[str, str, bool]] = []
+        for inp in section.inputs:
+            if inp.key not in settings:
+                continue
+            lines.append(self._describe_input(section, inp, settings))
+        return lines
+
+    def _describe_input(
+        self, section: TypeSection, inp: SettingInput, settings: Mapping[str, Any]
+    ) -> tuple[str, str, bool]:
+        stored = settings[inp.key]
+        if inp.widget in ("code", "expression"):
+            return inp.label, str(stored), True
+        if inp.widget == "model":
+            return inp.label, model_label(str(stored)), False
+        if inp.widget == "checkbox":
+            return inp.label, "Yes" if stored else "No", False
+        if inp.widget == "field":
+            model = self._model_for_summary(inp, settings)
+            fld = model.fields.get(str(stored)) if model else None
+            return inp.label, field_label(fld) if fld else str(stored), False
+        if inp.widget == "value":
+            model = self._model_for_summary(inp, settings)
+            chosen = settings.get(inp.metadata.get("field_from", ""), "")
+            fld = model.fields.get(str(chosen)) if model else None
+            return inp.label, display_value(self.env, fld, stored), False
+        if inp.widget == "field_values":
+            model = self._model_for_summary(inp, settings)
+            return inp.label, self._describe_rows(model, stored), False
+        if isinstance(stored, (dict, list)):
+            return inp.label, json.dumps(stored, ensure_ascii=False), True
+        return inp.label, str(stored), False
+
+    def _model_for_summary(
+        self, inp: SettingInput, settings: Mapping[str, Any]
+    ) -> ModelEntry | None:
+        source = inp.metadata.get("model_from")
+        if not source:
+            return self.entry
+        name = settings.get(source)
+        return self.registry[name] if isinstance(name, str) and name in self.registry else None
+
+    def _describe_rows(self, model: ModelEntry | None, stored: Any) -> str:
+        parts = []
+        for line in stored if isinstance(stored, list) else []:
+            if not isinstance(line, Mapping):
+                continue
+            name = str(line.get("field", ""))
+            fld = model.fields.get(name) if model else None
+            label = field_label(fld) if fld else name
+            if "expression" in line:
+                parts.append(f"{label} = {line['expression']}")
+            else:
+                parts.append(f"{label} = {display_value(self.env, fld, line.get('value'))}")
+        return "; ".join(parts)
