@@ -25,6 +25,8 @@ CHROMIUM_ARGS = [
 #: `NIGHTPOS_SCREENSHOTS=docs/img make test` refreshes the documentation's screenshots.
 SCREENSHOTS = os.environ.get("NIGHTPOS_SCREENSHOTS")
 
+from tests.addons.webhooks.conftest import clean_rules  # noqa: E402, F401  (fixture)
+
 
 @pytest.fixture(scope="session")
 def live_url(app: Flask) -> Iterator[str]:
