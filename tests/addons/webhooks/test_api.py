@@ -12,7 +12,7 @@ from flask import Flask
 
 from nightpos_app.extensions import db
 from tests.addons.webhooks.conftest import read
-from tests.addons.webhooks.test_use_cases import USE_CASE_2_CODE
+from tests.support.spec import USE_CASE_2_CODE
 from tests.support.web import ADMIN, ApiClient, Credentials, api_client, one_context_per_request
 
 # Each request in its own app context (pytest-flask would share one).

@@ -18,7 +18,7 @@ from tests.addons.webhooks.screens import (
     location,
     options,
 )
-from tests.addons.webhooks.test_use_cases import USE_CASE_2_CODE
+from tests.support.spec import USE_CASE_2_CODE
 from tests.support.web import WebClient, form_values, one_context_per_request, page_text
 
 # Each request in its own app context (pytest-flask would share one).

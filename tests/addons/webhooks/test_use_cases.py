@@ -4,26 +4,7 @@ from __future__ import annotations
 
 from addons.webhooks.models import DEFAULT_TARGET_RECORD
 from tests.addons.webhooks.conftest import read
-
-USE_CASE_2_CODE = """\
-# variables to retrieve and hold data from the payload
-contact_name = payload.get('name')
-contact_email = payload.get('email')
-contact_phone = payload.get('phone')
-
-# a Python function to turn the variables into a contact in NightPOS
-if contact_name and contact_email:
-    new_partner = env['res.partner'].create({
-        'name': contact_name,
-        'email': contact_email,
-        'phone': contact_phone,
-        'company_type':'person',
-        'customer_rank': 1,
-    })
-# an error message for missing required data in the payload
-else:
-    raise ValueError("Missing required fields: 'name' and 'email'")
-"""
+from tests.support.spec import USE_CASE_2_CODE
 
 
 def usd_id(app):
@@ -88,3 +69,9 @@ def test_use_case_2_creates_a_contact(app, client, make_rule):
         "message": "Missing required fields: 'name' and 'email'",
     }
     assert read(app, "res.partner", [("name", "=", "No Email")], ["name"]) == []
+
+
+def test_the_default_target_record_is_the_specifications() -> None:
+    from tests.support.spec import TARGET_RECORD
+
+    assert DEFAULT_TARGET_RECORD == TARGET_RECORD

@@ -13,28 +13,9 @@ from nightpos_app.exceptions import UserError, ValidationError
 from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.sandbox import Sandbox, SandboxError
 from tests.core.sandbox.conftest import webhook_names
+from tests.support.spec import TARGET_RECORD, USE_CASE_2_CODE
 
-TARGET_RECORD = "model.env[payload.get('_model')].browse(int(payload.get('_id')))"
-
-CREATE_CONTACT = """\
-# variables to retrieve and hold data from the payload
-contact_name = payload.get('name')
-contact_email = payload.get('email')
-contact_phone = payload.get('phone')
-
-# a Python function to turn the variables into a contact in NightPOS
-if contact_name and contact_email:
-    new_partner = env['res.partner'].create({
-        'name': contact_name,
-        'email': contact_email,
-        'phone': contact_phone,
-        'company_type':'person',
-        'customer_rank': 1,
-    })
-# an error message for missing required data in the payload
-else:
-    raise ValueError("Missing required fields: 'name' and 'email'")
-"""
+CREATE_CONTACT = USE_CASE_2_CODE
 
 CONTACT_PAYLOAD = {
     "name": "CONTACT NAME",
