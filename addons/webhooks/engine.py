@@ -2,8 +2,9 @@
 
 One transaction per run: everything the rule did is committed on success and rolled back on
 any failure (or always, for a dry run). A database that is busy or gone is not the rule's
-failure: it is told apart (503) so that the caller can try again. Errors the rule raises on purpose (``UserError``,
-``ValueError`` from admin code, record API validation) are reported with their own message;
+failure: it is told apart (503) so that the caller can try again. Errors the rule raises on
+purpose (``UserError``, ``ValueError`` from admin code, record API validation) are reported with
+their own message;
 anything else with a generic message and a reference that is also in the server log.
 """
 
