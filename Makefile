@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint venv test-venv migration clean
+.PHONY: run test lint venv test-venv migration translations clean
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -36,6 +36,21 @@ lint: $(BIN)/.installed-test
 ## migration: autogenerate a migration after changing models (make migration m="add x")
 migration: $(BIN)/.installed
 	$(BIN)/flask --app nightpos_app db migrate -m "$(m)"
+
+## translations: extract the texts of the screens, update each language's catalog, compile them
+## (then translate what is new in nightpos_app/translations/<lang>/LC_MESSAGES/messages.po and
+## run it again; commit the .pot, the .po and the .mo). LANGS="th fr" adds a language.
+TRANSLATIONS := nightpos_app/translations
+LANGS ?= th
+translations: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy -k translate --add-location=file \
+		--sort-output --project=NightPOS --copyright-holder=NightPOS \
+		-o $(TRANSLATIONS)/messages.pot .
+	for lang in $(LANGS); do \
+		$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+			-l $$lang --init-missing --ignore-obsolete || exit 1; \
+	done
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache

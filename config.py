@@ -41,6 +41,15 @@ FAB_UPDATE_PERMS = False
 FAB_API_SWAGGER_UI = True
 FAB_API_MAX_PAGE_SIZE = 100
 
+# --- Languages of the screens: FAB's language menu offers these (``/lang/th`` keeps the
+# choice in the session). NightPOS's catalogs are in nightpos_app/translations, read together
+# with FAB's own; the REST API and the webhook URL always answer in English.
+BABEL_DEFAULT_LOCALE = "en"
+LANGUAGES = {
+    "en": {"flag": "gb", "name": "English"},
+    "th": {"flag": "th", "name": "ไทย"},
+}
+
 # --- Cookies and CSRF
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session

@@ -22,6 +22,7 @@ from nightpos_app.crud import ModelViews
 from nightpos_app.devmode import init_developer_mode
 from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import csrf, db, migrate
+from nightpos_app.i18n import TRANSLATIONS_DIR, init_i18n
 from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
@@ -44,6 +45,22 @@ def _load_config(app: Flask, config: Mapping[str, Any] | object | None) -> None:
     if not app.config.get("SECRET_KEY"):
         secret, _created = read_or_create_secret(Path(app.instance_path) / SECRET_KEY_FILE)
         app.config["SECRET_KEY"] = secret
+    _add_translation_directory(app)
+
+
+def _add_translation_directory(app: Flask) -> None:
+    """Read NightPOS's catalogs too, after any folders the configuration names.
+
+    FAB's ``BabelManager`` then puts its own folder first (Flask-Babel merges the catalogs of
+    every folder, the later ones winning), so FAB keeps its translations and NightPOS's
+    catalog adds to them, and may fill in FAB's texts for languages FAB does not ship.
+    """
+    ours = str(TRANSLATIONS_DIR)
+    configured = str(app.config.get("BABEL_TRANSLATION_DIRECTORIES") or "")
+    folders = [folder for folder in configured.split(";") if folder]
+    if ours not in folders:
+        folders.append(ours)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
 
 
 def _lower(value: Any) -> Any:
@@ -133,6 +150,7 @@ def _load_addons(app: Flask) -> None:
     # Phase 2: views, menus, APIs, blueprints.
     appbuilder = AppBuilder(indexview=LoginRequiredIndexView, update_perms=False)
     appbuilder.init_app(app, db.session)
+    init_i18n(app)
     init_developer_mode(app, appbuilder)
     state.views = ModelViews(appbuilder, registry)
     addon_loader.call_phase(

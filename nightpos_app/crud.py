@@ -9,7 +9,7 @@ Screens (``/<model>view/list/`` …)
     related records; a selection is a dropdown showing the field's labels
     (``Quotation``), stored as its value (``draft``); list and show pages show
     those labels too, and nothing (not ``None``) for an empty value. A boolean
-    is a checkbox that may be left unticked. Computed attributes
+    is a checkbox that may be left unticked, shown as Yes or No. Computed attributes
     (``sale.order``'s ``name``, the ``S00007`` number) are shown but neither
     sortable nor editable. A refused save or delete is flashed as a sentence.
 
@@ -33,6 +33,12 @@ REST resources (``/api/v1/<technical name with dots as underscores>/``)
       ``?q=(filters:!((col:state,opr:eq,value:sale)),order_column:id)``; a
       filter value that does not suit its column's type, or a ``q`` that does
       not parse, is a 400.
+
+Languages
+    The screens show labels, titles and selection labels in the user's language
+    (:mod:`nightpos_app.i18n`): the view classes hold lazy translations of the
+    registry's English texts. The REST resources keep the English texts: clients
+    read ``label_columns`` and error messages as they are documented.
 
 The REST resources authenticate with JWT only (``allow_browser_login`` stays
 off): FAB exempts API blueprints from CSRF, which is safe only when the
@@ -66,6 +72,7 @@ from wtforms import BooleanField, Field, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from nightpos_app.extensions import db
+from nightpos_app.i18n import lazy, translate
 from nightpos_app.orm.fields import FieldInfo
 from nightpos_app.orm.registry import ModelEntry, ModelRegistry
 
@@ -335,9 +342,9 @@ def _selection_form_field(column: sa.Column[Any], fld: FieldInfo) -> SelectField
     ``Quotation``.
     """
     return SelectField(
-        fld.label,
-        description=fld.help,
-        choices=_choices(list(fld.selection)),
+        lazy(fld.label),
+        description=lazy(fld.help),
+        choices=_choices([(value, lazy(label)) for value, label in fld.selection]),
         default=_scalar_default(column),
         validators=[InputRequired()],
         widget=Select2Widget(),
@@ -350,7 +357,9 @@ def _boolean_form_field(column: sa.Column[Any], fld: FieldInfo) -> BooleanField:
     FAB puts ``InputRequired`` on every NOT NULL column, and an unticked box
     sends nothing: an ``active`` flag could never be switched off.
     """
-    return BooleanField(fld.label, description=fld.help, default=bool(_scalar_default(column)))
+    return BooleanField(
+        lazy(fld.label), description=lazy(fld.help), default=bool(_scalar_default(column))
+    )
 
 
 def form_fields(entry: ModelEntry) -> dict[str, Field]:
@@ -370,16 +379,21 @@ def form_fields(entry: ModelEntry) -> dict[str, Field]:
 
 
 def _display_formatter(fld: FieldInfo) -> Callable[[Any], Any]:
-    """How list and show pages print a value: a selection's label, nothing for no value.
+    """How list and show pages print a value: a selection's label, Yes or No, nothing for no
+    value.
 
-    FAB prints ``None`` for an empty field and a selection's raw value.
+    FAB prints ``None`` for an empty field, a selection's raw value and ``True``/``False``.
+    Labels are translated for the request (the registry keeps them in English).
     """
     labels = dict(fld.selection)
+    boolean = fld.type == "boolean"
 
     def format_value(value: Any) -> Any:
         if value is None:
             return ""
-        return labels.get(value, value)
+        if boolean:
+            return translate("Yes") if value else translate("No")
+        return translate(labels[value]) if labels and value in labels else value
 
     return format_value
 
@@ -434,15 +448,19 @@ def _range_validators(entry: ModelEntry) -> dict[str, list[NumberRange]]:
 def build_model_view(
     entry: ModelEntry, base: type[ModelView] = RecordModelView, **attrs: Any
 ) -> type[ModelView]:
-    """A FAB ``ModelView`` class for ``entry``; ``attrs`` override the defaults."""
+    """A FAB ``ModelView`` class for ``entry``; ``attrs`` override the defaults.
+
+    Titles, labels and descriptions are lazy translations: the class is built once, at
+    start-up, and each request renders it in its own language.
+    """
     cols = columns_for(entry)
     own_fields = form_fields(entry)
     defaults: dict[str, Any] = {
         "datamodel": RecordInterface(entry.model_class),
-        "list_title": entry.description,
-        "show_title": entry.description,
-        "add_title": f"New {entry.description}",
-        "edit_title": f"Edit {entry.description}",
+        "list_title": lazy(entry.description),
+        "show_title": lazy(entry.description),
+        "add_title": lazy("New %(model)s", model=lazy(entry.description)),
+        "edit_title": lazy("Edit %(model)s", model=lazy(entry.description)),
         "list_columns": cols.listing,
         "show_columns": cols.show,
         "add_columns": cols.form,
@@ -450,8 +468,8 @@ def build_model_view(
         "search_columns": cols.search,
         # FAB treats a Python property as sortable, and sorting by one fails.
         "order_columns": cols.order,
-        "label_columns": cols.labels,
-        "description_columns": cols.descriptions,
+        "label_columns": {name: lazy(label) for name, label in cols.labels.items()},
+        "description_columns": {name: lazy(text) for name, text in cols.descriptions.items()},
         "formatters_columns": {
             f.name: _display_formatter(f) for f in entry.fields.values() if not f.is_relational
         },
@@ -692,12 +710,22 @@ class ModelViews:
         view_class: type[ModelView] | None = None,
         api_class: type[ModelRestApi] | None = None,
     ) -> ModelView:
-        """Register the screens (with a menu entry when ``menu`` is given) and API of a model."""
+        """Register the screens (with a menu entry when ``menu`` is given) and API of a model.
+
+        ``menu`` and ``category`` are English: FAB names the menu permissions after them. The
+        menu shows them translated (mark them with :func:`~nightpos_app.i18n.N_`).
+        """
         entry = self.registry[model_name]
         view_cls = view_class or build_model_view(entry)
         if menu:
             view = self.appbuilder.add_view(
-                view_cls, menu, icon=icon, category=category, category_icon=category_icon
+                view_cls,
+                menu,
+                icon=icon,
+                label=lazy(menu),
+                category=category,
+                category_icon=category_icon,
+                category_label=lazy(category),
             )
         else:
             view = self.appbuilder.add_view_no_menu(view_cls)

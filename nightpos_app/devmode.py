@@ -20,6 +20,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from nightpos_app.extensions import db
+from nightpos_app.i18n import translate
 from nightpos_app.models import UserSettings
 
 _CACHE = "_nightpos_developer_mode"
@@ -85,7 +86,10 @@ class DeveloperModeView(BaseView):
         on = not developer_mode()
         set_developer_mode(on)
         db.session.commit()
-        flash("Developer mode is on." if on else "Developer mode is off.", "info")
+        flash(
+            translate("Developer mode is on.") if on else translate("Developer mode is off."),
+            "info",
+        )
         index = self.appbuilder.get_url_for_index
         return redirect(safe_next(request.form.get("next"), index))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from nightpos_app.addons import Manifest
 from nightpos_app.hooks import hookimpl
+from nightpos_app.i18n import N_
 
 manifest = Manifest(
     name="contacts",
@@ -25,8 +26,8 @@ def nightpos_models() -> list[type[Any]]:
 def nightpos_views(views: Any) -> None:
     views.add(
         "res.partner",
-        menu="Contacts",
-        category="Contacts",
+        menu=N_("Contacts"),
+        category=N_("Contacts"),
         icon="fa-address-book",
         category_icon="fa-address-book",
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from nightpos_app.addons import Manifest
 from nightpos_app.hooks import hookimpl
+from nightpos_app.i18n import N_
 
 manifest = Manifest(
     name="sales",
@@ -26,12 +27,12 @@ def nightpos_models() -> list[type[Any]]:
 def nightpos_views(views: Any) -> None:
     views.add(
         "sale.order",
-        menu="Orders",
-        category="Sales",
+        menu=N_("Orders"),
+        category=N_("Sales"),
         icon="fa-file-text-o",
         category_icon="fa-shopping-cart",
     )
-    views.add("res.currency", menu="Currencies", category="Sales", icon="fa-money")
+    views.add("res.currency", menu=N_("Currencies"), category=N_("Sales"), icon="fa-money")
 
 
 @hookimpl

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from flask_appbuilder import Model
 from sqlalchemy.orm import relationship
 
+from nightpos_app.i18n import N_
+
 ORDER_STATES = ("draft", "sent", "sale", "cancel")
 
 
@@ -16,7 +18,7 @@ class Currency(Model):
 
     __tablename__ = "res_currency"
     __model_name__ = "res.currency"
-    __model_description__ = "Currency"
+    __model_description__ = N_("Currency")
     __model_order__ = "name, id"
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -24,10 +26,10 @@ class Currency(Model):
         sa.String(3),
         nullable=False,
         unique=True,
-        info={"label": "Currency", "help": "ISO 4217 code, e.g. USD"},
+        info={"label": N_("Currency"), "help": N_("ISO 4217 code, e.g. USD")},
     )
-    symbol = sa.Column(sa.String(8), nullable=False, info={"label": "Symbol"})
-    active = sa.Column(sa.Boolean, nullable=False, default=True, info={"label": "Active"})
+    symbol = sa.Column(sa.String(8), nullable=False, info={"label": N_("Symbol")})
+    active = sa.Column(sa.Boolean, nullable=False, default=True, info={"label": N_("Active")})
 
     def __str__(self) -> str:
         return self.name or f"Currency #{self.id}"
@@ -38,9 +40,9 @@ class SaleOrder(Model):
 
     __tablename__ = "sale_order"
     __model_name__ = "sale.order"
-    __model_description__ = "Sales Order"
+    __model_description__ = N_("Sales Order")
     __model_order__ = "id desc"
-    __model_computed__ = {"name": "Order Reference"}
+    __model_computed__ = {"name": N_("Order Reference")}
 
     id = sa.Column(sa.Integer, primary_key=True)
     partner_id = sa.Column(
@@ -48,7 +50,7 @@ class SaleOrder(Model):
         sa.ForeignKey("res_partner.id"),
         nullable=False,
         index=True,
-        info={"label": "Customer"},
+        info={"label": N_("Customer")},
     )
     partner = relationship("Partner")
     currency_id = sa.Column(
@@ -56,11 +58,11 @@ class SaleOrder(Model):
         sa.ForeignKey("res_currency.id"),
         nullable=False,
         index=True,
-        info={"label": "Currency"},
+        info={"label": N_("Currency")},
     )
     currency = relationship("Currency")
     date_order = sa.Column(
-        sa.Date, nullable=False, default=dt.date.today, info={"label": "Order Date"}
+        sa.Date, nullable=False, default=dt.date.today, info={"label": N_("Order Date")}
     )
     state = sa.Column(
         sa.Enum(
@@ -73,17 +75,19 @@ class SaleOrder(Model):
         nullable=False,
         default="draft",
         info={
-            "label": "Status",
+            "label": N_("Status"),
             "selection_labels": {
-                "draft": "Quotation",
-                "sent": "Quotation Sent",
-                "sale": "Sales Order",
-                "cancel": "Cancelled",
+                "draft": N_("Quotation"),
+                "sent": N_("Quotation Sent"),
+                "sale": N_("Sales Order"),
+                "cancel": N_("Cancelled"),
             },
         },
     )
-    amount_total = sa.Column(sa.Numeric(14, 2), nullable=False, default=0, info={"label": "Total"})
-    note = sa.Column(sa.Text, info={"label": "Terms and Conditions"})
+    amount_total = sa.Column(
+        sa.Numeric(14, 2), nullable=False, default=0, info={"label": N_("Total")}
+    )
+    note = sa.Column(sa.Text, info={"label": N_("Terms and Conditions")})
 
     @property
     def name(self) -> str:

@@ -9,14 +9,17 @@ import sqlalchemy as sa
 from flask_appbuilder import Model
 from sqlalchemy.orm import relationship
 
+from nightpos_app.i18n import N_
 from nightpos_app.models import utcnow
 
 #: The default Target Record: what another NightPOS sends (`_model`, `_id`) finds the record.
 DEFAULT_TARGET_RECORD = "model.env[payload.get('_model')].browse(int(payload.get('_id')))"
 
 #: Triggers, in the order the screens list them. Record triggers join this list later; the
-#: column has no CHECK constraint so that adding one needs no migration.
-TRIGGERS: dict[str, str] = {"on_webhook": "On webhook"}
+#: column has no CHECK constraint so that adding one needs no migration. Labels (here and in
+#: every ``info``) are English, marked with ``N_``: the screens translate them when they show
+#: them, the record API and the REST API keep them as they are.
+TRIGGERS: dict[str, str] = {"on_webhook": N_("On webhook")}
 
 
 def new_webhook_secret() -> str:
@@ -34,15 +37,15 @@ class AutomationRule(Model):
 
     __tablename__ = "base_automation"
     __model_name__ = "base.automation"
-    __model_description__ = "Automation Rule"
+    __model_description__ = N_("Automation Rule")
     __model_order__ = "name, id"
 
     id = sa.Column(sa.Integer, primary_key=True)
-    name = sa.Column(sa.String(256), nullable=False, info={"label": "Name"})
+    name = sa.Column(sa.String(256), nullable=False, info={"label": N_("Name")})
     model = sa.Column(
         sa.String(128),
         nullable=False,
-        info={"label": "Model", "help": "Technical name, e.g. sale.order"},
+        info={"label": N_("Model"), "help": N_("Technical name, e.g. sale.order")},
     )
     trigger = sa.Column(
         sa.Enum(
@@ -54,38 +57,40 @@ class AutomationRule(Model):
         ),
         nullable=False,
         default="on_webhook",
-        info={"label": "Trigger", "selection_labels": TRIGGERS},
+        info={"label": N_("Trigger"), "selection_labels": TRIGGERS},
     )
-    active = sa.Column(sa.Boolean, nullable=False, default=True, info={"label": "Active"})
+    active = sa.Column(sa.Boolean, nullable=False, default=True, info={"label": N_("Active")})
     webhook_secret = sa.Column(
         sa.String(64),
         nullable=False,
         default=new_webhook_secret,
-        info={"label": "Webhook Secret", "readonly": True},
+        info={"label": N_("Webhook Secret"), "readonly": True},
     )
     webhook_secret_digest = sa.Column(
         sa.String(64),
         nullable=False,
         unique=True,
-        info={"label": "Secret Digest", "readonly": True},
+        info={"label": N_("Secret Digest"), "readonly": True},
     )
     target_record = sa.Column(
         sa.Text,
         nullable=False,
         default=DEFAULT_TARGET_RECORD,
-        info={"label": "Target Record"},
+        info={"label": N_("Target Record")},
     )
-    log_calls = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": "Log Calls"})
-    description = sa.Column(sa.Text, info={"label": "Description"})
+    log_calls = sa.Column(
+        sa.Boolean, nullable=False, default=False, info={"label": N_("Log Calls")}
+    )
+    description = sa.Column(sa.Text, info={"label": N_("Description")})
     created_at = sa.Column(
-        sa.DateTime, nullable=False, default=utcnow, info={"label": "Created", "readonly": True}
+        sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Created"), "readonly": True}
     )
     updated_at = sa.Column(
         sa.DateTime,
         nullable=False,
         default=utcnow,
         onupdate=utcnow,
-        info={"label": "Last Updated", "readonly": True},
+        info={"label": N_("Last Updated"), "readonly": True},
     )
 
     actions = relationship(
@@ -117,7 +122,7 @@ class ServerAction(Model):
 
     __tablename__ = "ir_actions_server"
     __model_name__ = "ir.actions.server"
-    __model_description__ = "Action"
+    __model_description__ = N_("Action")
     __model_order__ = "sequence, id"
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -126,19 +131,21 @@ class ServerAction(Model):
         sa.ForeignKey("base_automation.id", ondelete="CASCADE"),
         nullable=False,
         index=True,
-        info={"label": "Automation Rule"},
+        info={"label": N_("Automation Rule")},
     )
     rule = relationship("AutomationRule", back_populates="actions")
-    sequence = sa.Column(sa.Integer, nullable=False, default=10, info={"label": "Sequence"})
-    name = sa.Column(sa.String(256), nullable=False, info={"label": "Action Name"})
-    action_type = sa.Column(sa.String(64), nullable=False, info={"label": "Type"})
-    settings = sa.Column(sa.JSON, nullable=False, default=dict, info={"label": "Action Details"})
+    sequence = sa.Column(sa.Integer, nullable=False, default=10, info={"label": N_("Sequence")})
+    name = sa.Column(sa.String(256), nullable=False, info={"label": N_("Action Name")})
+    action_type = sa.Column(sa.String(64), nullable=False, info={"label": N_("Type")})
+    settings = sa.Column(
+        sa.JSON, nullable=False, default=dict, info={"label": N_("Action Details")}
+    )
 
     def __str__(self) -> str:
         return self.name or f"Action #{self.id}"
 
 
-CALL_STATUSES = {"ok": "OK", "error": "Error"}
+CALL_STATUSES = {"ok": N_("OK"), "error": N_("Error")}
 
 
 class WebhookCall(Model):
@@ -146,7 +153,7 @@ class WebhookCall(Model):
 
     __tablename__ = "base_automation_call"
     __model_name__ = "base.automation.call"
-    __model_description__ = "Webhook Call"
+    __model_description__ = N_("Webhook Call")
     __model_order__ = "id desc"
     __table_args__ = (sa.Index("ix_base_automation_call_rule_id_id", "rule_id", "id"),)
 
@@ -155,7 +162,7 @@ class WebhookCall(Model):
         sa.Integer,
         sa.ForeignKey("base_automation.id", ondelete="CASCADE"),
         nullable=False,
-        info={"label": "Automation Rule", "readonly": True},
+        info={"label": N_("Automation Rule"), "readonly": True},
     )
     rule = relationship("AutomationRule")
     called_at = sa.Column(
@@ -163,9 +170,9 @@ class WebhookCall(Model):
         nullable=False,
         default=utcnow,
         index=True,
-        info={"label": "Time", "readonly": True},
+        info={"label": N_("Time"), "readonly": True},
     )
-    method = sa.Column(sa.String(8), nullable=False, info={"label": "Method", "readonly": True})
+    method = sa.Column(sa.String(8), nullable=False, info={"label": N_("Method"), "readonly": True})
     status = sa.Column(
         sa.Enum(
             *CALL_STATUSES,
@@ -175,24 +182,24 @@ class WebhookCall(Model):
             create_constraint=True,
         ),
         nullable=False,
-        info={"label": "Status", "selection_labels": CALL_STATUSES, "readonly": True},
+        info={"label": N_("Status"), "selection_labels": CALL_STATUSES, "readonly": True},
     )
     http_status = sa.Column(
-        sa.Integer, nullable=False, info={"label": "HTTP Status", "readonly": True}
+        sa.Integer, nullable=False, info={"label": N_("HTTP Status"), "readonly": True}
     )
-    payload = sa.Column(sa.Text, info={"label": "Payload", "readonly": True})
+    payload = sa.Column(sa.Text, info={"label": N_("Payload"), "readonly": True})
     payload_truncated = sa.Column(
         sa.Boolean,
         nullable=False,
         default=False,
-        info={"label": "Payload Truncated", "readonly": True},
+        info={"label": N_("Payload Truncated"), "readonly": True},
     )
-    error_message = sa.Column(sa.Text, info={"label": "Error", "readonly": True})
-    traceback = sa.Column(sa.Text, info={"label": "Traceback", "readonly": True})
+    error_message = sa.Column(sa.Text, info={"label": N_("Error"), "readonly": True})
+    traceback = sa.Column(sa.Text, info={"label": N_("Traceback"), "readonly": True})
     duration_ms = sa.Column(
-        sa.Float, nullable=False, default=0.0, info={"label": "Duration (ms)", "readonly": True}
+        sa.Float, nullable=False, default=0.0, info={"label": N_("Duration (ms)"), "readonly": True}
     )
-    remote_addr = sa.Column(sa.String(64), info={"label": "Remote Address", "readonly": True})
+    remote_addr = sa.Column(sa.String(64), info={"label": N_("Remote Address"), "readonly": True})
 
     def __str__(self) -> str:
         return f"Call #{self.id}"

@@ -51,7 +51,9 @@ class ActionType:
 
     Class attributes: ``key`` (stored in actions, never change it), ``label`` and
     ``description`` (shown in the type list), ``schema`` (a marshmallow schema of the
-    settings). Override :meth:`check` for checks that need the rule's model, and :meth:`run`.
+    settings). Labels and descriptions are English (the REST API and error messages use them
+    as they are); the screens translate them, so mark them with ``nightpos_app.i18n.N_``.
+    Override :meth:`check` for checks that need the rule's model, and :meth:`run`.
     """
 
     key: ClassVar[str]

@@ -1,6 +1,7 @@
 """The built-in action types: Update Record, Create Record, Execute Code.
 
-They are registered through the same ``nightpos_action_types`` hook as any addon's types.
+They are registered through the same ``nightpos_action_types`` hook as any addon's types. Their
+labels and descriptions are English, marked with ``N_``: the action form translates them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from addons.webhooks.action_types.base import ActionContext, ActionType, SettingsError
+from nightpos_app.i18n import N_
 from nightpos_app.orm.values import convert_values
 from nightpos_app.state import get_state
 
@@ -32,18 +34,20 @@ class FieldValueSchema(Schema):
     field = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
-        metadata={"widget": "field", "label": "Field"},
+        metadata={"widget": "field", "label": N_("Field")},
     )
     value = fields.Raw(
-        allow_none=True, metadata={"widget": "value", "field_from": "field", "label": "Value"}
+        allow_none=True, metadata={"widget": "value", "field_from": "field", "label": N_("Value")}
     )
     expression = fields.String(
         validate=validate.Length(min=1, max=MAX_SOURCE_LENGTH),
         metadata={
             "widget": "expression",
             "alternative_to": "value",
-            "label": "Computed value",
-            "description": "A Python expression evaluated for each record (record, payload, env).",
+            "label": N_("Computed value"),
+            "description": N_(
+                "A Python expression evaluated for each record (record, payload, env)."
+            ),
         },
     )
 
@@ -106,8 +110,10 @@ class UpdateRecord(ActionType):
     """Set a field of the target record to a fixed or computed value."""
 
     key = "update_record"
-    label = "Update Record"
-    description = "Set a field of the target record to a value, or to the result of an expression."
+    label = N_("Update Record")
+    description = N_(
+        "Set a field of the target record to a value, or to the result of an expression."
+    )
     schema = UpdateRecordSchema
 
     def check(
@@ -125,13 +131,13 @@ class CreateRecordSchema(Schema):
     model = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
-        metadata={"widget": "model", "label": "Model"},
+        metadata={"widget": "model", "label": N_("Model")},
     )
     values = fields.List(
         fields.Nested(FieldValueSchema),
         required=True,
         validate=validate.Length(max=200),
-        metadata={"widget": "field_values", "model_from": "model", "label": "Values"},
+        metadata={"widget": "field_values", "model_from": "model", "label": N_("Values")},
     )
 
 
@@ -139,8 +145,10 @@ class CreateRecord(ActionType):
     """Create a record of any model with fixed or computed values."""
 
     key = "create_record"
-    label = "Create Record"
-    description = "Create a new record, its fields set to values or to the results of expressions."
+    label = N_("Create Record")
+    description = N_(
+        "Create a new record, its fields set to values or to the results of expressions."
+    )
     schema = CreateRecordSchema
 
     def check(
@@ -165,8 +173,8 @@ class ExecuteCodeSchema(Schema):
         validate=validate.Length(min=1, max=MAX_SOURCE_LENGTH),
         metadata={
             "widget": "code",
-            "label": "Code",
-            "description": (
+            "label": N_("Code"),
+            "description": N_(
                 "Python run for each record with env, model, record, records, payload, log, "
                 "UserError, datetime, time and json."
             ),
@@ -178,8 +186,8 @@ class ExecuteCode(ActionType):
     """Run Python code in the sandbox with env, model, record(s), payload and helpers."""
 
     key = "execute_code"
-    label = "Execute Code"
-    description = (
+    label = N_("Execute Code")
+    description = N_(
         "Run Python code with env, model, record, records, payload, log, UserError, "
         "datetime, time and json."
     )

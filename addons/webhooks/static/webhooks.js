@@ -1,6 +1,7 @@
 /* Webhook screens: small helpers over FAB's jQuery. Everything works without them (the server
    validates and re-renders); they only save reloads.
-   - [data-copy="<input id>"]: copy that input's text.
+   - [data-copy="<input id>"]: copy that input's text; the button says its data-copied text
+     (in the page's language) for a moment.
    - form[data-confirm]: ask before submitting.
    - The action form: show the chosen type's settings, the chosen source (value/expression),
      the value input that suits the chosen field, the fields of the chosen model. */
@@ -12,7 +13,7 @@
         if (!input) { return; }
         var done = function () {
             var old = button.innerHTML;
-            button.textContent = "Copied";
+            button.textContent = button.getAttribute("data-copied") || "Copied";
             setTimeout(function () { button.innerHTML = old; }, 1500);
         };
         if (navigator.clipboard && window.isSecureContext) {

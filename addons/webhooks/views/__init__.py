@@ -23,6 +23,7 @@ from addons.webhooks.views.calls import WebhookCallView
 from addons.webhooks.views.naming import APP_MODELS, CONTEXT_ARG
 from addons.webhooks.views.rules import AutomationRuleView, WebhookView
 from nightpos_app.crud import ModelViews
+from nightpos_app.i18n import N_, lazy
 from nightpos_app.state import get_state
 
 #: Templates (``webhooks/…``) and static files (``/static/webhooks/…``) of the screens.
@@ -34,7 +35,9 @@ ui_blueprint = Blueprint(
     static_url_path="/static/webhooks",
 )
 
-STUDIO = "Studio"
+#: Menu names are English (FAB names the menu permissions after them); the menu shows them
+#: translated.
+STUDIO = N_("Studio")
 
 
 def register_views(appbuilder: Any, views: ModelViews) -> None:
@@ -43,14 +46,20 @@ def register_views(appbuilder: Any, views: ModelViews) -> None:
     current_app.register_blueprint(ui_blueprint)
     views.add(
         "base.automation",
-        menu="Webhooks",
+        menu=N_("Webhooks"),
         category=STUDIO,
         icon="fa-plug",
         category_icon="fa-magic",
         view_class=WebhookView,
         api_class=rule_api(registry["base.automation"]),
     )
-    appbuilder.add_view(AutomationRuleView, "Automation Rules", icon="fa-bolt", category=STUDIO)
+    appbuilder.add_view(
+        AutomationRuleView,
+        N_("Automation Rules"),
+        icon="fa-bolt",
+        label=lazy("Automation Rules"),
+        category=STUDIO,
+    )
     views.add(
         "ir.actions.server",
         view_class=ServerActionView,
@@ -80,6 +89,6 @@ def register_app_links(app: Flask) -> None:
             f"{category} Webhooks",
             href=f"{route}/list/?{CONTEXT_ARG}={model}",
             icon="fa-plug",
-            label="Webhooks",
+            label=lazy("Webhooks"),
             category=category,
         )

@@ -7,6 +7,9 @@ settings on save (``ActionType.validate``) and its messages are shown next to th
 
 Two JSON endpoints let the form follow the person's choices without a reload: the input for a
 field's value (``Currency`` → the currencies to choose from) and a model's fields.
+
+Types' labels, descriptions and setting labels are English in the registry (a REST client
+reads them so); the form shows them in the user's language.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from addons.webhooks.views.values import value_input
 from addons.webhooks.views.widgets import choices
 from nightpos_app.crud import RecordInterface, RecordModelView
 from nightpos_app.extensions import db
+from nightpos_app.i18n import lazy, translate
 from nightpos_app.state import get_env, get_state
 
 INT32 = 2**31 - 1
@@ -43,20 +47,32 @@ class ActionForm(DynamicForm):
     """What every action has, whatever its type."""
 
     name = StringField(
-        "Action Name",
+        lazy("Action Name"),
         validators=[InputRequired(), Length(max=256), no_nul],
         widget=BS3TextFieldWidget(),
     )
     action_type = SelectField(
-        "Type", validators=[InputRequired()], widget=Select2Widget(), validate_choice=True
+        lazy("Type"), validators=[InputRequired()], widget=Select2Widget(), validate_choice=True
     )
     sequence = IntegerField(
-        "Sequence",
+        lazy("Sequence"),
         default=10,
         validators=[InputRequired(), NumberRange(min=-INT32 - 1, max=INT32)],
         widget=BS3TextFieldWidget(),
-        description="Actions run in this order, lowest first.",
+        description=lazy("Actions run in this order, lowest first."),
     )
+
+
+def type_label(key: str) -> str:
+    """An action type's label in the user's language; an unknown key (its addon is gone) as it
+    is."""
+    types = get_webhooks().action_types
+    return translate(types[key].label) if key in types else key
+
+
+def type_choices() -> list[tuple[str, str]]:
+    """The registered types as (key, label in the user's language), in registration order."""
+    return [(key, translate(label)) for key, label in get_webhooks().action_types.choices()]
 
 
 def _rule_or_404(rule_id: Any) -> AutomationRule:
@@ -73,22 +89,20 @@ class ServerActionView(RecordModelView):
     datamodel = RecordInterface(ServerAction)
     route_base = "/serveractionview"
     form_template = "webhooks/action_form.html"
+    list_title = lazy("Actions")
+    show_title = lazy("Action")
     list_columns = ["rule", "sequence", "name", "action_type"]
     show_columns = ["rule", "sequence", "name", "action_type", "settings"]
     search_columns = ["rule", "name", "action_type"]
     order_columns = ["sequence", "name", "action_type"]
     label_columns = {
-        "rule": "Automation Rule",
-        "sequence": "Sequence",
-        "name": "Action Name",
-        "action_type": "Type",
-        "settings": "Action Details",
+        "rule": lazy("Automation Rule"),
+        "sequence": lazy("Sequence"),
+        "name": lazy("Action Name"),
+        "action_type": lazy("Type"),
+        "settings": lazy("Action Details"),
     }
-    formatters_columns = {
-        "action_type": lambda key: (
-            get_webhooks().action_types[key].label if key in get_webhooks().action_types else key
-        ),
-    }
+    formatters_columns = {"action_type": type_label}
     base_order = ("sequence", "asc")
     # FAB would build forms from the columns at start-up; this form is built per request.
     add_form = ActionForm
@@ -114,7 +128,7 @@ class ServerActionView(RecordModelView):
             if action is None:
                 form.sequence.data = self._next_sequence(rule)
                 form.action_type.data = request.args.get("type") or next(iter(types)).key
-        form.action_type.choices = choices(types.choices())
+        form.action_type.choices = choices(type_choices())
         chosen = form.action_type.data if form.action_type.data in types else None
         sections = {t.key: settings_form.empty(t.key) for t in types}
         if request.method == "POST" and chosen:
@@ -134,9 +148,12 @@ class ServerActionView(RecordModelView):
                 if self._save(action):
                     return redirect(rule_url(rule))
 
+        heading = (
+            translate("Edit an action") if action and action.id else translate("Add an action")
+        )
         return self.render_template(
             self.form_template,
-            title=f"{'Edit' if action and action.id else 'Add'} an action: {rule.name}",
+            title=f"{heading}: {rule.name}",
             form=form,
             rule=rule,
             rule_model_label=model_label(rule.model),
@@ -170,7 +187,7 @@ class ServerActionView(RecordModelView):
         except Exception as exc:  # RecordInterface words database refusals for people
             flash(str(exc), "danger")
             return False
-        flash(f"The action {action.name!r} was saved.", "success")
+        flash(translate("The action %(name)s was saved.", name=repr(action.name)), "success")
         return True
 
     @staticmethod

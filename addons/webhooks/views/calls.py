@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from addons.webhooks.models import CALL_STATUSES, AutomationRule, WebhookCall
 from nightpos_app.crud import RecordInterface, RecordModelView
 from nightpos_app.extensions import db
+from nightpos_app.i18n import lazy, translate
 
 #: The query argument that limits the list to one rule's calls.
 RULE_ARG = "rule_id"
@@ -24,6 +25,14 @@ RULE_ARG = "rule_id"
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _status(value: Any) -> str:
+    return translate(CALL_STATUSES[value]) if value in CALL_STATUSES else _text(value)
+
+
+def _yes_no(value: Any) -> str:
+    return translate("Yes") if value else translate("No")
 
 
 def rule_filter_id() -> int | None:
@@ -38,8 +47,8 @@ class WebhookCallView(RecordModelView):
     datamodel = RecordInterface(WebhookCall)
     route_base = "/webhookcallview"
     include_route_methods = {"list", "show"}
-    list_title = "Webhook Calls"
-    show_title = "Webhook Call"
+    list_title = lazy("Webhook Calls")
+    show_title = lazy("Webhook Call")
     list_columns = [
         "called_at",
         "rule",
@@ -66,21 +75,21 @@ class WebhookCallView(RecordModelView):
     search_columns = ["rule", "status", "http_status", "method"]
     order_columns = ["called_at", "status", "http_status", "duration_ms"]
     label_columns = {
-        "called_at": "Time",
-        "rule": "Automation Rule",
-        "method": "Method",
-        "status": "Status",
-        "http_status": "HTTP Status",
-        "remote_addr": "Remote Address",
-        "duration_ms": "Duration (ms)",
-        "payload": "Payload",
-        "payload_truncated": "Payload Truncated",
-        "error_message": "Error",
-        "traceback": "Traceback",
+        "called_at": lazy("Time"),
+        "rule": lazy("Automation Rule"),
+        "method": lazy("Method"),
+        "status": lazy("Status"),
+        "http_status": lazy("HTTP Status"),
+        "remote_addr": lazy("Remote Address"),
+        "duration_ms": lazy("Duration (ms)"),
+        "payload": lazy("Payload"),
+        "payload_truncated": lazy("Payload Truncated"),
+        "error_message": lazy("Error"),
+        "traceback": lazy("Traceback"),
     }
     formatters_columns = {
-        "status": lambda value: CALL_STATUSES.get(value, _text(value)),
-        "payload_truncated": lambda value: "Yes" if value else "No",
+        "status": _status,
+        "payload_truncated": _yes_no,
         "error_message": _text,
         "traceback": _text,
         "payload": _text,
@@ -104,9 +113,11 @@ class WebhookCallView(RecordModelView):
         try:
             widgets = self._list()
         except FABException as exc:  # as FAB's own list: a bad filter or order argument
-            flash(f"An error occurred: {exc}", "warning")
+            flash(translate("An error occurred: %(error)s", error=exc), "warning")
             return redirect(self.get_redirect())
         rule_id = rule_filter_id()
         rule = db.session.get(AutomationRule, rule_id) if rule_id is not None else None
-        title = f"Logs: {rule.name}" if rule is not None else self.list_title
+        title = str(self.list_title)
+        if rule is not None:
+            title = translate("Logs") + f": {rule.name}"
         return self.render_template(self.list_template, title=title, widgets=widgets)

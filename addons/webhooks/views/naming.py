@@ -4,6 +4,9 @@ Without developer mode people read labels ("Sales Order", "Currency"); with it t
 the technical names a payload or admin code needs ("Sales Order (sale.order)",
 "Currency (currency_id)"). Every webhook screen names things through these functions, so the
 two modes never disagree from one screen to the next.
+
+Labels are shown in the user's language (the registry keeps them in English); technical names
+are never translated.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from flask import request
 
 from nightpos_app.devmode import developer_mode
+from nightpos_app.i18n import translate
 from nightpos_app.orm.fields import FieldInfo
 from nightpos_app.orm.registry import ModelEntry
 from nightpos_app.state import get_state
@@ -36,24 +40,25 @@ def model_label(name: str | None) -> str:
     registry = get_state().registry
     if name not in registry:
         return name
-    return technical(registry[name].description, name)
+    return technical(translate(registry[name].description), name)
 
 
 def field_label(fld: FieldInfo) -> str:
-    return technical(fld.label, fld.name)
+    """How a field is named on screen: its label in the user's language."""
+    return technical(translate(fld.label), fld.name)
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """Every registered model as (technical name, label), in label order."""
-    entries = sorted(get_state().registry, key=lambda e: (e.description.lower(), e.name))
+    """Every registered model as (technical name, label), in the order of the shown labels."""
+    entries = sorted(get_state().registry, key=lambda e: (translate(e.description).lower(), e.name))
     return [(entry.name, model_label(entry.name)) for entry in entries]
 
 
 def writable_fields(entry: ModelEntry) -> list[FieldInfo]:
-    """The fields an action may set: stored, not read-only, in label order."""
+    """The fields an action may set: stored, not read-only, in the order of the shown labels."""
     return sorted(
         (f for f in entry.fields.values() if not f.readonly),
-        key=lambda f: (f.label.lower(), f.name),
+        key=lambda f: (translate(f.label).lower(), f.name),
     )
 
 

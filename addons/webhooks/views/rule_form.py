@@ -4,6 +4,9 @@ The form depends on who opens it and from where: the Model is a drop-down in dev
 ("Sales Order (sale.order)") and when the screens were opened without an app (labels only);
 opened from an app without developer mode, it is a hidden field holding the app's model, as
 the specification asks ("the rule targets the current model by default").
+
+Labels and descriptions are lazy translations (the form classes are built once); the Trigger's
+choices and the validators' messages are translated per request.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from addons.webhooks.models import DEFAULT_TARGET_RECORD, TRIGGERS
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
+from nightpos_app.i18n import lazy, translate
 from nightpos_app.state import get_state
 
 #: Admin code is bounded like any input (the column is TEXT).
@@ -39,13 +43,15 @@ def _problem(message: str) -> ValidationError:
 def no_nul(_form: Any, field: Any) -> None:
     """PostgreSQL cannot store NUL characters; say so on the form rather than fail the save."""
     if isinstance(field.data, str) and "\x00" in field.data:
-        raise ValidationError("Text cannot contain NUL characters.")
+        raise ValidationError(translate("Text cannot contain NUL characters."))
 
 
 def registered_model(_form: Any, field: Any) -> None:
     """The Model must be a registered technical name (a hidden field can be tampered with)."""
     if field.data not in get_state().registry:
-        raise _problem("Choose a model." if not field.data else f"Unknown model {field.data!r}.")
+        if not field.data:
+            raise _problem(translate("Choose a model."))
+        raise _problem(translate("Unknown model %(model)s.", model=repr(field.data)))
 
 
 def compiles_as_expression(_form: Any, field: Any) -> None:
@@ -59,38 +65,39 @@ class RuleForm(DynamicForm):
     """An automation rule, with the Model as a drop-down."""
 
     name = StringField(
-        "Name",
+        lazy("Name"),
         validators=[InputRequired(), Length(max=256), no_nul],
-        description="Say what the webhook is for, e.g. “Set orders to USD”.",
+        description=lazy("Say what the webhook is for, e.g. “Set orders to USD”."),
         widget=BS3TextFieldWidget(),
     )
     model = SelectField(
-        "Model", validators=[registered_model], widget=Select2Widget(), validate_choice=False
+        lazy("Model"), validators=[registered_model], widget=Select2Widget(), validate_choice=False
     )
     trigger = SelectField(
-        "Trigger",
+        lazy("Trigger"),
+        # Translated per request by rule_form(); these are the fallback.
         choices=choices(list(TRIGGERS.items())),
         default="on_webhook",
         validators=[InputRequired()],
         widget=Select2Widget(),
     )
-    active = BooleanField("Active", default=True)
+    active = BooleanField(lazy("Active"), default=True)
     log_calls = BooleanField(
-        "Log Calls",
-        description="Keep a history of the requests made to the URL, for troubleshooting.",
+        lazy("Log Calls"),
+        description=lazy("Keep a history of the requests made to the URL, for troubleshooting."),
     )
     target_record = TextAreaField(
-        "Target Record",
+        lazy("Target Record"),
         default=DEFAULT_TARGET_RECORD,
         validators=[InputRequired(), Length(max=MAX_TARGET_LENGTH), no_nul, compiles_as_expression],
-        description=(
+        description=lazy(
             "Python expression that finds the record(s) to act on, from payload, model and env. "
             "The default reads _model and _id, as another NightPOS sends them."
         ),
         widget=CodeAreaWidget(rows=2),
     )
     description = TextAreaField(
-        "Description",
+        lazy("Description"),
         validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
         widget=BS3TextAreaFieldWidget(),
     )
@@ -99,7 +106,7 @@ class RuleForm(DynamicForm):
 class HiddenModelRuleForm(RuleForm):
     """The same form with the Model fixed by the app the screens were opened from."""
 
-    model = HiddenField("Model", validators=[registered_model])
+    model = HiddenField(lazy("Model"), validators=[registered_model])
 
 
 #: The form's fields in screen order (FAB's form widget renders these rows).
@@ -111,6 +118,7 @@ def rule_form(*, show_model: bool, obj: Any = None, model: str | None = None) ->
     cls = RuleForm if show_model else HiddenModelRuleForm
     defaults = {"model": model} if model and obj is None else {}
     form = cls(obj=obj, **defaults)
+    form.trigger.choices = choices([(key, translate(label)) for key, label in TRIGGERS.items()])
     if show_model:
         form.model.choices = choices([("", ""), *model_choices()])
     return form

@@ -1,6 +1,8 @@
 """What a rule's page shows besides its fields: URL, actions, Logs count, the dry run.
 
-Kept apart from the view class so the page's content can be read (and tested) as data.
+Kept apart from the view class so the page's content can be read (and tested) as data. Words
+are in the user's language; what the sender would get (the response body, the error, the
+log) is shown as the URL would answer it: in English.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import url_for
+from flask_babel import pgettext
 
 from addons.webhooks.changes import Change
 from addons.webhooks.engine import Outcome
@@ -19,9 +22,19 @@ from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import field_label, model_label
 from addons.webhooks.views.settings_form import SettingsForm
 from nightpos_app.extensions import db
+from nightpos_app.i18n import translate
 from nightpos_app.state import get_env, get_state
 
-OPERATIONS = {"create": "Created", "update": "Updated", "delete": "Deleted"}
+
+def operation_label(operation: str) -> str:
+    """What an action did to a record, as the dry run says it. The context sets the verb
+    ("Created") apart from the rule's column "Created" (a date) in other languages."""
+    labels = {
+        "create": pgettext("record operation", "Created"),
+        "update": pgettext("record operation", "Updated"),
+        "delete": pgettext("record operation", "Deleted"),
+    }
+    return str(labels.get(operation, operation))
 
 
 def rule_endpoint(rule: AutomationRule) -> str:
@@ -65,7 +78,9 @@ def action_rows(rule: AutomationRule) -> list[ActionRow]:
                 id=action.id,
                 sequence=action.sequence,
                 name=action.name,
-                type_label=types[action.action_type].label if known else action.action_type,
+                type_label=translate(types[action.action_type].label)
+                if known
+                else action.action_type,
                 details=summary.describe(action.action_type, action.settings or {}),
             )
         )
@@ -108,12 +123,12 @@ def _change_row(change: Change) -> ChangeRow:
         fld = entry.fields.get(name) if entry else None
         label = field_label(fld) if fld else name
         rows.append((label, "" if old is None else str(old), "" if new is None else str(new)))
-    record = change.display_name if change.operation != "create" else "New record"
+    record = change.display_name if change.operation != "create" else translate("New record")
     if change.record_id is not None:
         record = f"{record} (id {change.record_id})"
     return ChangeRow(
         action=change.action,
-        operation=OPERATIONS.get(change.operation, change.operation),
+        operation=operation_label(change.operation),
         model=model_label(change.model),
         record=record,
         fields=rows,
@@ -138,13 +153,15 @@ def dry_run_report(outcome: Outcome) -> DryRunReport:
 def read_payload(text: str, max_bytes: int) -> tuple[Any, str | None]:
     """The pasted payload as data, or why it cannot be (where the URL would answer 400/413)."""
     if len(text.encode("utf-8")) > max_bytes:
-        return None, f"The payload is larger than {max_bytes} bytes."
+        return None, translate("The payload is larger than %(size)s bytes.", size=max_bytes)
     if not text.strip():
         return {}, None
     try:
         data = json.loads(text)
     except ValueError as exc:
-        return None, f"The payload is not valid JSON: {exc}"
+        return None, translate("The payload is not valid JSON: %(error)s", error=exc)
     if not isinstance(data, dict):
-        return None, f"The payload must be a JSON object, got {type(data).__name__}."
+        return None, translate(
+            "The payload must be a JSON object, got %(type)s.", type=type(data).__name__
+        )
     return data, None

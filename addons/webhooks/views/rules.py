@@ -41,6 +41,7 @@ from addons.webhooks.views.rule_page import (
 from nightpos_app.crud import RecordInterface, RecordModelView
 from nightpos_app.devmode import developer_mode
 from nightpos_app.extensions import db
+from nightpos_app.i18n import lazy, translate
 from nightpos_app.state import get_state
 
 LIST_COLUMNS = ["name", "model", "trigger", "active", "log_calls"]
@@ -55,21 +56,26 @@ SHOW_COLUMNS = [
     "created_at",
     "updated_at",
 ]
+#: Built once, rendered in each request's language.
 LABELS = {
-    "name": "Name",
-    "model": "Model",
-    "trigger": "Trigger",
-    "active": "Active",
-    "log_calls": "Log Calls",
-    "target_record": "Target Record",
-    "description": "Description",
-    "created_at": "Created",
-    "updated_at": "Last Updated",
+    "name": lazy("Name"),
+    "model": lazy("Model"),
+    "trigger": lazy("Trigger"),
+    "active": lazy("Active"),
+    "log_calls": lazy("Log Calls"),
+    "target_record": lazy("Target Record"),
+    "description": lazy("Description"),
+    "created_at": lazy("Created"),
+    "updated_at": lazy("Last Updated"),
 }
 
 
 def _yes_no(value: Any) -> str:
-    return "Yes" if value else "No"
+    return translate("Yes") if value else translate("No")
+
+
+def _trigger_label(value: Any) -> str:
+    return translate(TRIGGERS[value]) if value in TRIGGERS else _text(value)
 
 
 def _text(value: Any) -> str:
@@ -117,7 +123,7 @@ class RuleViewBase(RecordModelView):
     label_columns = LABELS
     formatters_columns = {
         "model": model_label,
-        "trigger": lambda value: TRIGGERS.get(value, _text(value)),
+        "trigger": _trigger_label,
         "active": _yes_no,
         "log_calls": _yes_no,
         "description": _text,
@@ -125,9 +131,11 @@ class RuleViewBase(RecordModelView):
     base_order = ("name", "asc")
     page_size = 50
 
-    #: The title of the list, what a new record is called, the trigger ``New`` starts with.
-    list_title = "Automation Rules"
-    record_title = "Automation Rule"
+    #: The title of the list, what a record is called, the title of ``New``, the trigger ``New``
+    #: starts with. The titles are lazy: translated when a page shows them.
+    list_title = lazy("Automation Rules")
+    record_title = lazy("Automation Rule")
+    new_title = lazy("New Automation Rule")
     default_trigger = "on_webhook"
 
     # ------------------------------------------------------------------ list
@@ -152,10 +160,10 @@ class RuleViewBase(RecordModelView):
         try:
             widgets = self._list()
         except FABException as exc:  # as FAB's own list: a bad filter or order argument
-            flash(f"An error occurred: {exc}", "warning")
+            flash(translate("An error occurred: %(error)s", error=exc), "warning")
             return redirect(self.get_redirect())
         return self.render_template(
-            self.list_template, title=self._context_title(self.list_title), widgets=widgets
+            self.list_template, title=self._context_title(str(self.list_title)), widgets=widgets
         )
 
     # ---------------------------------------------------------- add and edit
@@ -246,7 +254,7 @@ class RuleViewBase(RecordModelView):
         widgets = self._add()
         if widgets is None:
             return self.post_add_redirect()
-        title = self._context_title(f"New {self.record_title}")
+        title = self._context_title(str(self.new_title))
         return self.render_template(self.add_template, title=title, widgets=widgets)
 
     # --------------------------------------------------------- the rule page
@@ -323,15 +331,17 @@ class RuleViewBase(RecordModelView):
         if request.method == "GET":
             return self.render_template(
                 "webhooks/rotate_confirm.html",
-                title=f"Rotate Secret: {rule.name}",
+                title=translate("Rotate Secret") + f": {rule.name}",
                 rule=rule,
                 endpoint=self.endpoint,
             )
         rule.rotate_secret()
         db.session.commit()
         flash(
-            "The secret was rotated: the old URL no longer works. "
-            "Give the new URL to the systems that call this webhook.",
+            translate(
+                "The secret was rotated: the old URL no longer works. "
+                "Give the new URL to the systems that call this webhook."
+            ),
             "success",
         )
         return redirect(url_for(f"{self.endpoint}.show", pk=rule.id))
@@ -341,14 +351,16 @@ class WebhookView(RuleViewBase):
     """Studio → Webhooks: the rules triggered ``On webhook``."""
 
     base_filters = [["trigger", FilterEqual, "on_webhook"]]
-    list_title = "Webhooks"
-    record_title = "Webhook"
-    edit_title = "Edit Webhook"
+    list_title = lazy("Webhooks")
+    record_title = lazy("Webhook")
+    new_title = lazy("New Webhook")
+    edit_title = lazy("Edit Webhook")
 
 
 class AutomationRuleView(RuleViewBase):
     """Studio → Automation Rules: every rule, whatever its trigger."""
 
-    list_title = "Automation Rules"
-    record_title = "Automation Rule"
-    edit_title = "Edit Automation Rule"
+    list_title = lazy("Automation Rules")
+    record_title = lazy("Automation Rule")
+    new_title = lazy("New Automation Rule")
+    edit_title = lazy("Edit Automation Rule")

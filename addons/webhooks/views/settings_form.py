@@ -24,6 +24,11 @@ or a computed expression): the form offers a choice and posts only the chosen on
 
 The posted text becomes settings (typed: ids, numbers, booleans), which the action type then
 validates; its messages, keyed by setting name, are shown next to the inputs.
+
+A type's label and description, and its settings' labels, descriptions and choices, are English
+in its class and schema (mark them with ``N_`` for ``make translations``); the sections show
+them in the user's language. The type's validation messages are shown as the type words them
+(the REST API gives the same ones).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from addons.webhooks.views.values import (
     parse_value,
     value_input,
 )
+from nightpos_app.i18n import translate
 from nightpos_app.orm import Environment
 from nightpos_app.orm.fields import FieldInfo
 from nightpos_app.orm.registry import ModelEntry, ModelRegistry
@@ -136,12 +142,12 @@ def _default_widget(fld: ma.Field) -> str:
 def _one_of_choices(fld: ma.Field) -> list[tuple[str, str]]:
     for validator in fld.validators:
         if isinstance(validator, ma_validate.OneOf):
-            return [(str(value), str(label)) for value, label in validator.options()]
+            return [(str(value), translate(str(label))) for value, label in validator.options()]
     return []
 
 
 def _label(key: str, fld: ma.Field) -> str:
-    return str(fld.metadata.get("label") or key.replace("_", " ").capitalize())
+    return translate(str(fld.metadata.get("label") or key.replace("_", " ").capitalize()))
 
 
 class SettingsForm:
@@ -172,7 +178,7 @@ class SettingsForm:
                     key=key,
                     name=f"{type_key}-{key}",
                     label=_label(key, fld),
-                    help=str(fld.metadata.get("description", "")),
+                    help=translate(str(fld.metadata.get("description", ""))),
                     widget=widget,
                     required=bool(fld.required),
                     choices=_one_of_choices(fld) if widget == "select" else [],
@@ -186,7 +192,9 @@ class SettingsForm:
                 if primary is not None:
                     primary.alternatives.append(inp.key)
                     primary.source = primary.source or primary.key
-        return TypeSection(type_key, action_type.label, action_type.description, inputs)
+        return TypeSection(
+            type_key, translate(action_type.label), translate(action_type.description), inputs
+        )
 
     def _model_of(self, section: TypeSection, inp: SettingInput) -> ModelEntry | None:
         """The model whose fields ``inp`` names: the one ``model_from`` names, else the rule's."""
@@ -332,7 +340,7 @@ class SettingsForm:
             try:
                 return True, json.loads(inp.value)
             except ValueError as exc:
-                raise BadInput(f"Not valid JSON: {exc}") from None
+                raise BadInput(translate("Not valid JSON: %(error)s", error=exc)) from None
         return True, inp.value  # marshmallow turns text into numbers, dates...
 
     def _read_rows(self, section: TypeSection, inp: SettingInput) -> list[dict[str, Any]]:
@@ -343,7 +351,7 @@ class SettingsForm:
             if not row.field and not row.text:
                 continue  # a blank line offered for typing in
             if not row.field:
-                problems.append(f"Line {number}: choose a field.")
+                problems.append(translate("Line %(number)s: choose a field.", number=number))
                 continue
             if row.source == "expression":
                 lines.append({"field": row.field, "expression": row.text})
@@ -352,7 +360,9 @@ class SettingsForm:
             try:
                 lines.append({"field": row.field, "value": parse_value(fld, row.text)})
             except BadInput as exc:
-                problems.append(f"Line {number}: {exc}")
+                problems.append(
+                    translate("Line %(number)s: %(problem)s", number=number, problem=exc)
+                )
         if problems:
             raise BadInput(" ".join(problems))
         return lines
@@ -378,7 +388,7 @@ class SettingsForm:
     def describe(self, type_key: str, settings: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
         """(label, text, is code) for each setting, for the rule page's list of actions."""
         if type_key not in self.types:
-            return [("Settings", json.dumps(dict(settings), ensure_ascii=False), True)]
+            return [(translate("Settings"), json.dumps(dict(settings), ensure_ascii=False), True)]
         section = self.section(type_key)
         lines: list[tuple[str, str, bool]] = []
         for inp in section.inputs:
@@ -396,7 +406,7 @@ class SettingsForm:
         if inp.widget == "model":
             return inp.label, model_label(str(stored)), False
         if inp.widget == "checkbox":
-            return inp.label, "Yes" if stored else "No", False
+            return inp.label, translate("Yes") if stored else translate("No"), False
         if inp.widget == "field":
             model = self._model_for_summary(inp, settings)
             fld = model.fields.get(str(stored)) if model else None

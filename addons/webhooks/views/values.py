@@ -5,6 +5,8 @@ field's type (a many-to-one is chosen from the related records, a selection from
 a boolean is Yes/No, numbers and dates get their HTML inputs). The posted text is turned into
 the JSON value the action stores and the record API accepts (an id for a many-to-one, ISO text
 for a date), and the action type validates the result.
+
+What the person reads (labels, notes, messages) is in their language; values never are.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from nightpos_app.i18n import translate
 from nightpos_app.orm import Environment
 from nightpos_app.orm.fields import FieldInfo
 
@@ -49,13 +52,18 @@ def value_input(env: Environment, fld: FieldInfo | None) -> ValueInput:
     if fld.type == "many2one":
         records = env[str(fld.comodel)].search([], limit=MAX_RECORD_CHOICES + 1)
         if len(records) > MAX_RECORD_CHOICES:
-            return ValueInput("integer", note=f"Type the id of the {fld.label} record.")
+            return ValueInput(
+                "integer",
+                note=translate("Type the id of the %(label)s record.", label=translate(fld.label)),
+            )
         choices = [(str(r.id), str(r.display_name)) for r in records]
         return ValueInput("select", [("", ""), *choices])
     if fld.type == "selection":
-        return ValueInput("select", [("", ""), *fld.selection])
+        return ValueInput(
+            "select", [("", ""), *((value, translate(label)) for value, label in fld.selection)]
+        )
     if fld.type == "boolean":
-        return ValueInput("select", [("true", "Yes"), ("false", "No")])
+        return ValueInput("select", [("true", translate("Yes")), ("false", translate("No"))])
     if fld.type in ("integer", "date", "datetime", "json"):
         return ValueInput(fld.type)
     if fld.type == "float":
@@ -75,12 +83,12 @@ def parse_value(fld: FieldInfo | None, text: str) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise BadInput(f"{text!r} is not a whole number.") from None
+            raise BadInput(translate("%(text)s is not a whole number.", text=repr(text))) from None
     if fld.type == "float":
         try:
             number = float(text)
         except ValueError:
-            raise BadInput(f"{text!r} is not a number.") from None
+            raise BadInput(translate("%(text)s is not a number.", text=repr(text))) from None
         # JSON keeps 2 as 2, not 2.0; the record API accepts either.
         return int(number) if number.is_integer() and "." not in text else number
     if fld.type == "boolean":
@@ -89,12 +97,12 @@ def parse_value(fld: FieldInfo | None, text: str) -> Any:
             return True
         if lowered in FALSE_TEXT:
             return False
-        raise BadInput(f"{text!r} is neither yes nor no.")
+        raise BadInput(translate("%(text)s is neither yes nor no.", text=repr(text)))
     if fld.type == "json":
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise BadInput(f"Not valid JSON: {exc}") from None
+            raise BadInput(translate("Not valid JSON: %(error)s", error=exc)) from None
     return text  # char, text, selection, date, datetime: the record API checks them
 
 
@@ -112,14 +120,17 @@ def format_value(fld: FieldInfo | None, value: Any) -> str:
 def display_value(env: Environment, fld: FieldInfo | None, value: Any) -> str:
     """How people read a stored value: the related record's name, a selection's label."""
     if value is None:
-        return "(empty)"
+        return translate("(empty)")
     if fld is None:
         return format_value(None, value)
     if fld.type == "many2one" and isinstance(value, int) and not isinstance(value, bool):
         record = env[str(fld.comodel)].browse(value).exists()
-        return str(record.display_name) if record else f"#{value} (missing)"
+        return str(record.display_name) if record else translate("#%(id)s (missing)", id=value)
     if fld.type == "selection":
-        return dict(fld.selection).get(value, str(value))
+        labels = dict(fld.selection)
+        return (
+            translate(labels[value]) if isinstance(value, str) and value in labels else str(value)
+        )
     if fld.type == "boolean":
-        return "Yes" if value else "No"
+        return translate("Yes") if value else translate("No")
     return format_value(fld, value)
