@@ -3,7 +3,8 @@
 The metadata is the one shared by FAB's tables and every addon's models. It
 holds every table whose model was ever imported in this process, so only some
 are managed: the tables of the models this app registered (its enabled
-addons), with their many-to-many link tables, FAB's (``ab_*``) and the host's
+addons), with their many-to-many link tables and the internal tables a model
+names in ``__owned_tables__``, FAB's (``ab_*``) and the host's
 (``nightpos_*``). A table of an addon that is not enabled, or of a model a
 test fixture imported, is never created or dropped by autogenerate, and a
 table in the database that none of these claim is left alone.
@@ -42,6 +43,9 @@ def model_tables() -> frozenset[str]:
             for rel in mapper.relationships
             if isinstance(rel.secondary, sa.Table)
         )
+        # Internal tables a model owns without being a model of their own (no screens, no
+        # record API), e.g. the webhooks' idempotency keys.
+        tables.update(getattr(entry.model_class, "__owned_tables__", ()))
     return frozenset(tables)
 
 

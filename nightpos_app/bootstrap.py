@@ -46,7 +46,34 @@ def sync_permissions(app: Flask) -> None:
     appbuilder.sm.add_role(appbuilder.sm.auth_role_admin)
     appbuilder.sm.add_role(appbuilder.sm.auth_role_public)
     appbuilder.add_permissions(update_perms=True)
+    sync_addon_roles(app)
     db.session.commit()
+
+
+def sync_addon_roles(app: Flask) -> None:
+    """Create the roles addons declare (``nightpos_roles``) and grant their permissions.
+
+    Only grants: what an admin added to such a role by hand stays. Runs after FAB's
+    ``add_permissions``, so every view's permissions exist and an unknown one is a mistake.
+    """
+    state = get_state(app)
+    sm = app.appbuilder.sm
+    for addon, roles in call_phase(
+        state.plugins, state.addons, "nightpos_roles", appbuilder=app.appbuilder
+    ):
+        for role_name, pairs in (roles or {}).items():
+            role = sm.add_role(role_name)  # the existing role, if there is one
+            if role is None:  # pragma: no cover - FAB logged why
+                raise RuntimeError(f"addon {addon.name!r}: could not create role {role_name!r}")
+            for permission, view_menu in pairs:
+                pv = sm.find_permission_view_menu(permission, view_menu)
+                if pv is None:
+                    raise RuntimeError(
+                        f"addon {addon.name!r}: role {role_name!r} asks for "
+                        f"{permission} on {view_menu}, which does not exist"
+                    )
+                if pv not in role.permissions:
+                    sm.add_permission_role(role, pv)
 
 
 def load_demo_data() -> list[str]:

@@ -8,7 +8,7 @@ does not have and on an implementation of a hook that does not exist (a
 misspelt name would otherwise never be called).
 
 The *phase* hooks (``nightpos_models``, ``nightpos_views``, ``nightpos_ready``,
-``nightpos_demo_data``) are called addon by addon in dependency order, so an
+``nightpos_demo_data``, ``nightpos_roles``) are called addon by addon in dependency order, so an
 addon always runs after the addons it depends on; ``tryfirst``/``trylast`` do
 not apply to them, and they cannot be wrappers. An exception raised by a phase
 hook stops start-up with the addon's name.
@@ -66,6 +66,19 @@ def nightpos_ready(app: Flask) -> None:
 @hookspec
 def nightpos_demo_data(env: Environment) -> None:
     """Create the addon's demo records (``flask nightpos init --demo``, once per database)."""
+
+
+@hookspec
+def nightpos_roles(appbuilder: AppBuilder) -> dict[str, list[tuple[str, str]]]:
+    """Declare roles the addon needs, with their permissions (permission sync).
+
+    Return ``{role name: [(permission, view or menu name), ...]}``, e.g.
+    ``{"Automation Manager": [("can_list", "WebhookView"), ("menu_access", "Studio")]}``.
+    Called by ``sync_permissions`` (``flask nightpos init``, ``make run``) after FAB has
+    created every view's permissions: each role is created if missing and given each listed
+    permission. Permissions an admin added to the role by hand are kept; a pair naming a
+    permission that does not exist stops the sync (a typo would otherwise grant nothing).
+    """
 
 
 @hookspec

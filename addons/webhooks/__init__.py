@@ -13,6 +13,10 @@ from typing import Any
 from nightpos_app.addons import Manifest
 from nightpos_app.hooks import hookimpl
 
+#: The secret part of a webhook URL, as it appears in a request line (up to a ``/``, ``?``, ``#``,
+#: space or quote): redacted from the access logs.
+SECRET_IN_URL = r"/web/hook/[^/?#\s\"']+"  # noqa: S105 (a pattern)
+
 manifest = Manifest(
     name="webhooks",
     version="1.0.0",
@@ -46,6 +50,7 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.views import register_views
     from nightpos_app.addons import call_phase
     from nightpos_app.extensions import csrf
+    from nightpos_app.redaction import redact_in_logs
     from nightpos_app.sandbox import Sandbox
     from nightpos_app.state import get_state
 
@@ -62,9 +67,18 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     # The secret URL is called by other systems: no session, so no CSRF token. The secret
     # in the URL is the credential.
     csrf.exempt(blueprint)
+    # ...and the servers log every request line: keep the credential out of their logs.
+    redact_in_logs(SECRET_IN_URL, "/web/hook/[redacted]")
     current_app.register_blueprint(blueprint)
     current_app.cli.add_command(webhooks_cli)
     register_views(appbuilder, views)
+
+
+@hookimpl
+def nightpos_roles(appbuilder: Any) -> dict[str, list[tuple[str, str]]]:
+    from addons.webhooks.security import AUTOMATION_MANAGER, automation_manager_permissions
+
+    return {AUTOMATION_MANAGER: automation_manager_permissions(appbuilder)}
 
 
 @hookimpl

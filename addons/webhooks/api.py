@@ -22,7 +22,8 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.action_types import SettingsError
 from addons.webhooks.checks import actions_not_suiting
-from addons.webhooks.models import AutomationRule
+from addons.webhooks.guards import parse_allowlist, parse_rate_limit
+from addons.webhooks.models import AUTH_SCHEMES, AutomationRule
 from addons.webhooks.security import SECRET_PERMISSION, can_read_secrets
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.urls import secret_url, webhook_url
@@ -36,9 +37,9 @@ from nightpos_app.extensions import db
 from nightpos_app.orm.registry import ModelEntry
 from nightpos_app.state import get_env, get_state
 
-#: Columns no API caller gets, filters or sorts on (``webhook_secret`` is added back for those
-#: who may read it).
-HIDDEN = ("webhook_secret", "webhook_secret_digest")
+#: Columns no API caller gets, filters or sorts on (``webhook_secret`` and ``signing_secret``
+#: are added back for those who may read secrets).
+HIDDEN = ("webhook_secret", "webhook_secret_digest", "signing_secret")
 
 
 class _ValidatingConverter(ForeignKeySchemaConverter):
@@ -49,6 +50,24 @@ class _ValidatingConverter(ForeignKeySchemaConverter):
     def _meta_schema_factory(self, *args: Any, **kwargs: Any) -> Any:
         schema = super()._meta_schema_factory(*args, **kwargs)
         return type(schema.__name__, (self.checks, schema), {})
+
+
+def guard_problems(data: dict[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with a rule's request-guard settings (addons/webhooks/guards.py)."""
+    errors: dict[str, list[str]] = {}
+    if "auth_scheme" in data and data["auth_scheme"] not in AUTH_SCHEMES:
+        errors["auth_scheme"] = [f"Choose one of {', '.join(AUTH_SCHEMES)}."]
+    if data.get("ip_allowlist"):
+        try:
+            parse_allowlist(data["ip_allowlist"])
+        except ValueError as exc:
+            errors["ip_allowlist"] = [str(exc)]
+    if (data.get("rate_limit") or "").strip():
+        try:
+            parse_rate_limit(data["rate_limit"])
+        except ValueError as exc:
+            errors["rate_limit"] = [str(exc)]
+    return errors
 
 
 class RuleChecks:
@@ -64,6 +83,7 @@ class RuleChecks:
             problem = get_webhooks().sandbox.check(data["target_record"] or "", "eval")
             if problem:
                 errors["target_record"] = [problem]
+        errors.update(guard_problems(data))
         current = getattr(self, "instance", None)
         if (
             not errors
@@ -129,10 +149,13 @@ class RuleApi(RecordRestApi):
     @staticmethod
     def _redact(row: dict[str, Any], secrets: bool) -> None:
         secret = row.pop("webhook_secret", None)
+        signing_secret = row.pop("signing_secret", None)
         row.pop("webhook_secret_digest", None)
         if secrets and secret:
             row["webhook_secret"] = secret
             row["url"] = secret_url(secret)
+        if secrets and signing_secret:
+            row["signing_secret"] = signing_secret
 
     def pre_get(self, data: dict[str, Any]) -> None:
         if isinstance(data.get("result"), dict):
@@ -182,6 +205,47 @@ class RuleApi(RecordRestApi):
         result: dict[str, Any] = {"message": "The secret was rotated."}
         if can_read_secrets():
             result.update(webhook_secret=rule.webhook_secret, url=webhook_url(rule))
+        return self.response(200, id=rule.id, result=result)
+
+    @expose("/<int:pk>/rotate_signing_secret", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def rotate_signing_secret(self, pk: int) -> Response:
+        """Replace a rule's signing secret: requests signed with the old one get 401.
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: >-
+                Rotated; the new signing secret for callers who may read secrets
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        rule = self.datamodel.get(pk, self._base_filters)
+        if rule is None:
+            return self.response_404()
+        rule.rotate_signing_secret()
+        db.session.commit()
+        result: dict[str, Any] = {"message": "The signing secret was rotated."}
+        if can_read_secrets():
+            result["signing_secret"] = rule.signing_secret
         return self.response(200, id=rule.id, result=result)
 
 
@@ -260,8 +324,8 @@ def _columns(entry: ModelEntry) -> dict[str, Any]:
     keep = [c for c in cols.api_read if c not in HIDDEN]
     return {
         # The secret is read (and redacted per caller in ``pre_get``), never searched or sorted.
-        "list_columns": [*keep, "webhook_secret"],
-        "show_columns": [*keep, "webhook_secret"],
+        "list_columns": [*keep, "webhook_secret", "signing_secret"],
+        "show_columns": [*keep, "webhook_secret", "signing_secret"],
         "search_columns": [c for c in cols.api_search if c not in HIDDEN],
         "order_columns": [c for c in cols.api_order if c not in HIDDEN],
     }

@@ -8,7 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from addons.webhooks.database import begin_write, database_errors
 from addons.webhooks.engine import Outcome
+from addons.webhooks.masking import mask_payload
 from addons.webhooks.models import WebhookCall
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
@@ -29,36 +31,72 @@ def payload_text(payload: Any, limit: int) -> tuple[str, bool]:
 #: Retention is applied every this many logged calls (cheap, indexed deletes).
 PRUNE_EVERY = 100
 
+#: A plain INSERT, built once: the ORM's unit of work would cost more than the rule's own
+#: write, and a call-log row is never a record that rules react to. Column defaults (the time)
+#: still apply.
+_INSERT_CALL = sa.insert(WebhookCall.__table__).returning(WebhookCall.__table__.c.id)
+
+
+def add_call(
+    rule_id: int, method: str, payload: Any, outcome: Outcome, remote_addr: str | None
+) -> None:
+    """Add the call's row to the session's transaction, which the caller commits.
+
+    A successful call's row is added to the rule's own transaction: the rule's changes and
+    their log row are kept together, with one commit.
+    """
+    masked = mask_payload(payload, setting("WEBHOOK_LOG_MASKED_KEYS"))
+    text, truncated = payload_text(masked, setting("WEBHOOK_LOG_PAYLOAD_BYTES"))
+    call_id = db.session.execute(
+        _INSERT_CALL,
+        {
+            "rule_id": rule_id,
+            "method": method,
+            "status": "ok" if outcome.ok else "error",
+            "http_status": outcome.http_status,
+            "payload": text,
+            "payload_truncated": truncated,
+            "error_message": outcome.error,
+            "traceback": outcome.traceback,
+            "duration_ms": round(outcome.duration_ms, 3),
+            "remote_addr": remote_addr,
+        },
+    ).scalar_one()
+    if call_id % PRUNE_EVERY == 0:
+        _prune(rule_id, utcnow())
+
 
 def record_call(
     rule_id: int, method: str, payload: Any, outcome: Outcome, remote_addr: str | None
 ) -> None:
-    """Write the call's row in its own transaction (the rule's may have rolled back)."""
-    text, truncated = payload_text(payload, setting("WEBHOOK_LOG_PAYLOAD_BYTES"))
-    call = WebhookCall(
-        rule_id=rule_id,
-        method=method,
-        status="ok" if outcome.ok else "error",
-        http_status=outcome.http_status,
-        payload=text,
-        payload_truncated=truncated,
-        error_message=outcome.error,
-        traceback=outcome.traceback,
-        duration_ms=round(outcome.duration_ms, 3),
-        remote_addr=remote_addr,
-    )
-    db.session.add(call)
-    db.session.commit()
-    if call.id % PRUNE_EVERY == 0:
-        prune_calls(rule_id)
+    """Write the call's row in its own transaction (the rule's may have rolled back).
+
+    Raises :class:`~addons.webhooks.database.DatabaseProblem` if the database is busy or
+    unavailable; nothing is written then.
+    """
+    session = db.session
+    begin_write(session)
+    try:
+        with database_errors():
+            add_call(rule_id, method, payload, outcome, remote_addr)
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def prune_calls(rule_id: int | None = None, now: dt.datetime | None = None) -> int:
-    """Delete calls older than the maximum age and beyond the maximum rows per rule.
+    """Delete calls older than the maximum age and beyond the maximum rows per rule; commit.
 
     Returns how many rows were deleted. ``rule_id`` limits the row-count pruning to one rule.
     """
-    now = now or utcnow()
+    deleted = _prune(rule_id, now or utcnow())
+    db.session.commit()
+    return deleted
+
+
+def _prune(rule_id: int | None, now: dt.datetime) -> int:
+    """The deletes of :func:`prune_calls`, in the session's transaction."""
     cutoff = now - dt.timedelta(days=setting("WEBHOOK_LOG_MAX_AGE_DAYS"))
     deleted = (
         db.session.execute(sa.delete(WebhookCall).where(WebhookCall.called_at < cutoff)).rowcount
@@ -88,5 +126,4 @@ def prune_calls(rule_id: int | None = None, now: dt.datetime | None = None) -> i
                 ).rowcount
                 or 0
             )
-    db.session.commit()
     return deleted

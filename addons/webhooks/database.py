@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import scoped_session
 
 from nightpos_app.orm import store
 
@@ -161,15 +162,23 @@ def database_errors() -> Iterator[None]:
         raise problem from error
 
 
-def begin_write(session: Session) -> None:
-    """Begin ``session``'s transaction for work that writes.
+def begin_write(session: Session | scoped_session[Session]) -> None:
+    """Make ``session``'s transaction ready for work that writes.
 
-    On SQLite this is ``BEGIN IMMEDIATE``: it waits up to the busy timeout for the write lock,
-    so a :class:`DatabaseProblem` from here means the lock was held all that time (``BUSY``:
-    running again at once would only wait again). The session must not be in a transaction.
+    A transaction in progress must only have read (a webhook call looks its rule up first).
+    On SQLite it is ended and a new one begins with ``BEGIN IMMEDIATE``, which waits up to the
+    busy timeout for the write lock: a :class:`DatabaseProblem` from here means the lock was
+    held all that time (``BUSY``: running again at once would only wait again). Elsewhere
+    (PostgreSQL, READ COMMITTED: every statement reads what is committed when it runs) the
+    transaction in progress simply goes on, on the same connection; rows are locked as they
+    are needed (:func:`lock_records`).
     """
+    if isinstance(session, scoped_session):
+        session = session()
     if session.in_transaction():
-        raise RuntimeError("begin_write() needs a session with no transaction in progress")
+        if session.get_bind().dialect.name != "sqlite":
+            return
+        session.rollback()
     try:
         session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
     except sa_exc.SQLAlchemyError as error:
@@ -187,16 +196,21 @@ def lock_records(records: RecordSet) -> None:
 
     On PostgreSQL (READ COMMITTED) a row read before another transaction commits a change to it
     would be stale: ``SELECT ... FOR UPDATE`` waits for that transaction and returns the
-    committed row. Rows are locked in id order so that two calls on overlapping records cannot
-    deadlock each other. The loaded objects replace what the environment had cached
-    (``populate_existing``), so the record API reads the locked values. SQLite has no row locks
-    (the call already holds the database's write lock): there the rows are only reloaded.
+    committed row. The loaded objects replace what the session had (``populate_existing``), so
+    the record API reads the locked values, with no query of its own. Rows are locked in id
+    order so that two calls on overlapping records cannot deadlock each other.
+
+    SQLite has no row locks and needs none: a webhook call's transaction holds the database's
+    write lock from its first statement (:func:`begin_write`), so nothing it reads can change
+    under it.
     """
     # The record API keeps its session and cache private from admin code; the engine is host
     # code and works with them as nightpos_app.orm.store does.
     env = records.env
-    entry = records._entry
     session = env._session
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    entry = records._entry
     cls = entry.model_class
     ids = sorted(set(store.storable(entry, records.ids)))
     for start in range(0, len(ids), LOCK_CHUNK):

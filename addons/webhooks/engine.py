@@ -14,11 +14,12 @@ import logging
 import time
 import traceback
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from addons.webhooks.action_types import ActionContext
-from addons.webhooks.changes import Change, recording_changes
+from addons.webhooks.changes import Change, ChangeRecorder, recording_changes
 from addons.webhooks.database import (
     DatabaseProblem,
     database_errors,
@@ -73,7 +74,38 @@ def find_target(model_name: str, target_record: str, names: dict[str, Any]) -> R
     return target
 
 
-def execute_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Outcome:
+@dataclass(frozen=True)
+class RuleSpec:
+    """What running a rule needs from it, read once.
+
+    It outlives the transaction it was read in: a webhook call reads its rule, ends that read
+    transaction, and runs the rule in a write transaction of its own (maybe more than once).
+    """
+
+    id: int
+    name: str
+    model: str
+    target_record: str
+    #: (name, type key, settings) of each action, in order.
+    actions: tuple[tuple[str, str, dict[str, Any]], ...]
+
+    @classmethod
+    def of(cls, rule: AutomationRule) -> RuleSpec:
+        with database_errors():
+            return cls(
+                id=rule.id,
+                name=rule.name,
+                model=rule.model,
+                target_record=rule.target_record,
+                actions=tuple(
+                    (a.name, a.action_type, dict(a.settings or {})) for a in rule.actions
+                ),
+            )
+
+
+def execute_rule(
+    rule: AutomationRule | RuleSpec, payload: Any, *, dry_run: bool = False
+) -> Outcome:
     """Run ``rule`` on ``payload`` in the session's current transaction.
 
     The work is flushed but neither committed nor rolled back: the caller ends the
@@ -87,23 +119,19 @@ def execute_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -
     session = db.session
     env = get_env()
     logs: list[str] = []
-    with database_errors():
-        # Read the rule before anything can expire it (a rollback would reload it).
-        rule_id, rule_name, model_name, target_record = (
-            rule.id,
-            rule.name,
-            rule.model,
-            rule.target_record,
-        )
-        actions = [(a.name, a.action_type, dict(a.settings or {})) for a in rule.actions]
+    spec = rule if isinstance(rule, RuleSpec) else RuleSpec.of(rule)
+    registry = get_state().registry
     outcome: Outcome
-    with recording_changes(session, get_state().registry) as recorder:
+    # Only the dry run reports changes: a real call is spared the per-flush history walk.
+    with (
+        recording_changes(session, registry) if dry_run else nullcontext(ChangeRecorder(registry))
+    ) as recorder:
         try:
             helpers = webhooks.helpers(logs.append)
-            model = env[model_name]
+            model = env[spec.model]
             base_names = {**helpers, "env": env, "model": model, "payload": payload}
             records = find_target(
-                model_name, target_record, {**base_names, "record": model, "records": model}
+                spec.model, spec.target_record, {**base_names, "record": model, "records": model}
             )
             # Actions often read a record and write it back (a counter, a status): lock the
             # rows now, and read them as the last call committed them.
@@ -119,12 +147,12 @@ def execute_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -
                 sandbox=webhooks.sandbox,
                 records=records,
                 helpers=helpers,
-                rule_name=rule_name,
+                rule_name=spec.name,
             )
             for record in records:
-                for action_name, type_key, settings in actions:
+                for action_name, type_key, settings in spec.actions:
                     recorder.current_action = action_name
-                    webhooks.action_types[type_key].run(context, record, settings)
+                    webhooks.action_types[type_key].run(context, record, dict(settings))
             session.flush()
             outcome = Outcome(200, {"status": "ok"}, targets=targets)
             if dry_run:
@@ -141,7 +169,7 @@ def execute_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -
             _raise_database_problem(exc)
             reference = uuid.uuid4().hex[:12]
             logger.exception(
-                "webhook rule %s failed unexpectedly (reference %s)", rule_id, reference
+                "webhook rule %s failed unexpectedly (reference %s)", spec.id, reference
             )
             message = f"An unexpected error occurred (reference {reference})."
             outcome = Outcome(

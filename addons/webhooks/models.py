@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 
@@ -27,6 +28,20 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_signing_secret() -> str:
+    """A Standard Webhooks style secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+#: How a rule's webhook authenticates its callers (besides knowing the URL). Off by default.
+AUTH_SCHEMES: dict[str, str] = {
+    "none": N_("None (the URL is the credential)"),
+    "standard": N_("Standard Webhooks signature"),
+    "github": N_("GitHub signature (X-Hub-Signature-256)"),
+    "header": N_("Shared secret header"),
+}
+
+
 def secret_digest(secret: str) -> str:
     """The indexed lookup key of a secret: the database never compares the secret itself."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -39,6 +54,9 @@ class AutomationRule(Model):
     __model_name__ = "base.automation"
     __model_description__ = N_("Automation Rule")
     __model_order__ = "name, id"
+    #: Managed by migrations with the rule (migrations/env.py) but not a model of its own:
+    #: idempotency keys get no screens and no record API.
+    __owned_tables__ = ("base_automation_request",)
 
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(256), nullable=False, info={"label": N_("Name")})
@@ -82,6 +100,40 @@ class AutomationRule(Model):
         sa.Boolean, nullable=False, default=False, info={"label": N_("Log Calls")}
     )
     description = sa.Column(sa.Text, info={"label": N_("Description")})
+    # Request guards (addons/webhooks/guards.py): each is off until set.
+    auth_scheme = sa.Column(
+        sa.String(16),
+        nullable=False,
+        default="none",
+        server_default="none",
+        info={"label": N_("Request Authentication"), "selection_labels": AUTH_SCHEMES},
+    )
+    signing_secret = sa.Column(
+        sa.String(128),
+        nullable=False,
+        default=new_signing_secret,
+        info={"label": N_("Signing Secret"), "readonly": True},
+    )
+    auth_header = sa.Column(
+        sa.String(64),
+        nullable=False,
+        default="X-Webhook-Token",
+        server_default="X-Webhook-Token",
+        info={"label": N_("Secret Header Name")},
+    )
+    ip_allowlist = sa.Column(
+        sa.Text, info={"label": N_("Allowed IP Addresses"), "help": N_("One CIDR a line")}
+    )
+    rate_limit = sa.Column(
+        sa.String(64), info={"label": N_("Rate Limit"), "help": N_("e.g. 60/minute")}
+    )
+    idempotency = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+        info={"label": N_("Idempotency Keys")},
+    )
     created_at = sa.Column(
         sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Created"), "readonly": True}
     )
@@ -106,6 +158,10 @@ class AutomationRule(Model):
         self.webhook_secret = new_webhook_secret()
         self.webhook_secret_digest = secret_digest(self.webhook_secret)
 
+    def rotate_signing_secret(self) -> None:
+        """Replace the signing secret: senders must sign with the new one from now on."""
+        self.signing_secret = new_signing_secret()
+
     def __str__(self) -> str:
         return self.name or f"Rule #{self.id}"
 
@@ -115,6 +171,8 @@ def _fill_secret_digest(_mapper: object, _connection: object, rule: AutomationRu
     if not rule.webhook_secret:
         rule.webhook_secret = new_webhook_secret()
     rule.webhook_secret_digest = secret_digest(rule.webhook_secret)
+    if not rule.signing_secret:
+        rule.signing_secret = new_signing_secret()
 
 
 class ServerAction(Model):
@@ -203,3 +261,24 @@ class WebhookCall(Model):
 
     def __str__(self) -> str:
         return f"Call #{self.id}"
+
+
+class WebhookRequest(Model):
+    """A request key (``Idempotency-Key`` or ``webhook-id``) seen by a rule, and its answer.
+
+    The row is inserted before the rule runs (``http_status`` empty while it runs), so that a
+    concurrent duplicate hits the unique constraint instead of running too; the answer is
+    filled in afterwards and replayed to later duplicates. Rows older than a day are pruned.
+    """
+
+    __tablename__ = "base_automation_request"
+    __table_args__ = (sa.UniqueConstraint("rule_id", "key", name="uq_base_automation_request_key"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    rule_id = sa.Column(
+        sa.Integer, sa.ForeignKey("base_automation.id", ondelete="CASCADE"), nullable=False
+    )
+    key = sa.Column(sa.String(255), nullable=False)
+    http_status = sa.Column(sa.Integer)
+    body = sa.Column(sa.JSON)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)

@@ -3,11 +3,15 @@
 The secret is the credential of the webhook URL: whoever reads it can act on the database.
 Reading rules is not enough to see it; a separate permission, ``can_read_secret`` on the rule
 REST resource, is needed, on the screens as in the API. The Admin role gets every permission
-when permissions are synced, so today admins see secrets and nobody else does; a role made
-later (an "Automation Manager") can be given it explicitly.
+when permissions are synced; the ``Automation Manager`` role (declared by this addon through
+the ``nightpos_roles`` hook, created at permission sync) gets every permission on the addon's
+screens, REST resources and menus, ``can_read_secret`` included, and nothing else. Every other
+role sees no rule, action, secret, URL or call log: 403 in the screens and the API.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import current_app
 
@@ -15,6 +19,10 @@ from nightpos_app.state import get_state
 
 SECRET_PERMISSION = "can_read_secret"  # noqa: S105 (a permission's name, not a secret)
 RULE_MODEL = "base.automation"
+#: The role that manages automation rules without being an admin.
+AUTOMATION_MANAGER = "Automation Manager"
+#: The models whose screens and REST resources belong to this addon.
+ADDON_MODELS = ("base.automation", "ir.actions.server", "base.automation.call")
 
 
 def secret_view_name() -> str:
@@ -28,3 +36,44 @@ def secret_view_name() -> str:
 def can_read_secrets() -> bool:
     """Whether the current user (session or JWT) may see webhook secrets and URLs."""
     return bool(current_app.appbuilder.sm.has_access(SECRET_PERMISSION, secret_view_name()))
+
+
+def addon_view_names(appbuilder: Any) -> list[str]:
+    """The FAB view names (permission holders) of the addon's screens and REST resources."""
+    from addons.webhooks.views.rules import AutomationRuleView
+
+    views = get_state().views
+    if views is None:  # pragma: no cover - start-up order
+        raise RuntimeError("the webhooks views are not registered")
+    # The instance's name: FAB fills ``class_permission_name`` in when it builds the view.
+    names = [v.class_permission_name for v in appbuilder.baseviews if type(v) is AutomationRuleView]
+    for model in ADDON_MODELS:
+        names += [views.views[model].class_permission_name, views.apis[model].class_permission_name]
+    return names
+
+
+def addon_menu_names() -> list[str]:
+    """The menu entries the addon adds: the Studio category, its items, each app's link."""
+    from addons.webhooks.views import STUDIO
+    from addons.webhooks.views.naming import APP_MODELS
+
+    return [STUDIO, "Webhooks", "Automation Rules", *(f"{cat} Webhooks" for cat, _ in APP_MODELS)]
+
+
+def automation_manager_permissions(appbuilder: Any) -> list[tuple[str, str]]:
+    """Every permission that exists on the addon's views, APIs and menus, as (name, view).
+
+    Read from the database after FAB's sync, so a permission a view gains later (a new
+    ``@permission_name``) is granted without listing it here. A menu entry whose app is not
+    installed (no ``Contacts Webhooks`` without contacts) has no permission and is skipped.
+    """
+    sm = appbuilder.sm
+    pairs: list[tuple[str, str]] = []
+    for name in addon_view_names(appbuilder):
+        view_menu = sm.find_view_menu(name)
+        for pv in sm.find_permissions_view_menu(view_menu) if view_menu else []:
+            pairs.append((pv.permission.name, name))
+    for name in addon_menu_names():
+        if sm.find_permission_view_menu("menu_access", name) is not None:
+            pairs.append(("menu_access", name))
+    return pairs

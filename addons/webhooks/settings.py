@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import current_app
 
+from addons.webhooks.masking import DEFAULT_MASKED_KEYS
+
 DEFAULTS: dict[str, Any] = {
     # Requests above this size get 413 without the body being read.
     "WEBHOOK_MAX_BODY_BYTES": 1024 * 1024,
@@ -19,6 +21,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_LOG_PAYLOAD_BYTES": 16 * 1024,
     "WEBHOOK_LOG_MAX_AGE_DAYS": 30,
     "WEBHOOK_LOG_MAX_ROWS_PER_RULE": 10_000,
+    # Payload keys containing one of these words (any case) are logged as "***".
+    "WEBHOOK_LOG_MASKED_KEYS": DEFAULT_MASKED_KEYS,
+    # Request guards: how many reverse proxies in front of the app append X-Forwarded-For
+    # (0: the socket's peer is the caller; a spoofed header is ignored), and where the rate
+    # limits count (memory:// counts per process; redis://… counts across processes).
+    "WEBHOOK_TRUSTED_PROXIES": int(os.environ.get("WEBHOOK_TRUSTED_PROXIES", "0")),
+    "WEBHOOK_RATELIMIT_STORAGE_URI": os.environ.get("WEBHOOK_RATELIMIT_STORAGE_URI"),
+    # Idempotency keys (and Standard Webhooks ids) are remembered this long.
+    "WEBHOOK_IDEMPOTENCY_HOURS": 24,
     # The public base URL webhook URLs are built from (e.g. https://erp.example.com); when
     # unset, the URL the admin's browser used.
     "NIGHTPOS_BASE_URL": os.environ.get("NIGHTPOS_BASE_URL"),

@@ -21,9 +21,10 @@ from flask_appbuilder.fieldwidgets import (
 from flask_appbuilder.forms import DynamicForm
 from markupsafe import escape
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from addons.webhooks.models import DEFAULT_TARGET_RECORD, TRIGGERS
+from addons.webhooks.guards import parse_allowlist, parse_rate_limit
+from addons.webhooks.models import AUTH_SCHEMES, DEFAULT_TARGET_RECORD, TRIGGERS
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
@@ -59,6 +60,27 @@ def compiles_as_expression(_form: Any, field: Any) -> None:
     problem = get_webhooks().sandbox.check(field.data or "", "eval")
     if problem:
         raise _problem(problem)
+
+
+def valid_allowlist(_form: Any, field: Any) -> None:
+    """Every line of the IP allowlist must be an address or a CIDR network."""
+    try:
+        parse_allowlist(field.data or "")
+    except ValueError as exc:
+        raise _problem(translate("Allowed IP Addresses: %(problem)s", problem=str(exc))) from None
+
+
+def valid_rate_limit(_form: Any, field: Any) -> None:
+    """The rate limit must read as a number of calls per period (``60/minute``)."""
+    if (field.data or "").strip():
+        try:
+            parse_rate_limit(field.data)
+        except ValueError as exc:
+            raise _problem(str(exc)) from None
+
+
+#: An HTTP header name (RFC 9110 token characters).
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 
 
 class RuleForm(DynamicForm):
@@ -101,6 +123,43 @@ class RuleForm(DynamicForm):
         validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
         widget=BS3TextAreaFieldWidget(),
     )
+    # Request guards (addons/webhooks/guards.py), all off by default.
+    auth_scheme = SelectField(
+        lazy("Request Authentication"),
+        choices=choices(list(AUTH_SCHEMES.items())),
+        default="none",
+        validators=[InputRequired()],
+        description=lazy(
+            "Besides the URL, callers must prove they know the rule's signing secret."
+        ),
+        widget=Select2Widget(),
+    )
+    auth_header = StringField(
+        lazy("Secret Header Name"),
+        default="X-Webhook-Token",
+        validators=[InputRequired(), Length(max=64), Regexp(HEADER_NAME)],
+        description=lazy("The header that carries the secret (Shared secret header)."),
+        widget=BS3TextFieldWidget(),
+    )
+    ip_allowlist = TextAreaField(
+        lazy("Allowed IP Addresses"),
+        validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul, valid_allowlist],
+        description=lazy("One address or CIDR network a line (IPv4 or IPv6). Empty: any address."),
+        widget=BS3TextAreaFieldWidget(),
+    )
+    rate_limit = StringField(
+        lazy("Rate Limit"),
+        validators=[Optional(), Length(max=64), no_nul, valid_rate_limit],
+        description=lazy("Calls allowed per period, e.g. 60/minute. Empty: no limit."),
+        widget=BS3TextFieldWidget(),
+    )
+    idempotency = BooleanField(
+        lazy("Idempotency Keys"),
+        description=lazy(
+            "A request repeating an Idempotency-Key header within 24 hours gets the first "
+            "answer again, without running the rule."
+        ),
+    )
 
 
 class HiddenModelRuleForm(RuleForm):
@@ -110,7 +169,20 @@ class HiddenModelRuleForm(RuleForm):
 
 
 #: The form's fields in screen order (FAB's form widget renders these rows).
-FORM_COLUMNS = ["name", "model", "trigger", "active", "log_calls", "target_record", "description"]
+FORM_COLUMNS = [
+    "name",
+    "model",
+    "trigger",
+    "active",
+    "log_calls",
+    "target_record",
+    "description",
+    "auth_scheme",
+    "auth_header",
+    "ip_allowlist",
+    "rate_limit",
+    "idempotency",
+]
 
 
 def rule_form(*, show_model: bool, obj: Any = None, model: str | None = None) -> RuleForm:
@@ -119,6 +191,9 @@ def rule_form(*, show_model: bool, obj: Any = None, model: str | None = None) ->
     defaults = {"model": model} if model and obj is None else {}
     form = cls(obj=obj, **defaults)
     form.trigger.choices = choices([(key, translate(label)) for key, label in TRIGGERS.items()])
+    form.auth_scheme.choices = choices(
+        [(key, translate(label)) for key, label in AUTH_SCHEMES.items()]
+    )
     if show_model:
         form.model.choices = choices([("", ""), *model_choices()])
     return form

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.engine import run_rule
-from addons.webhooks.models import TRIGGERS, AutomationRule
+from addons.webhooks.models import AUTH_SCHEMES, TRIGGERS, AutomationRule
 from addons.webhooks.security import can_read_secrets
 from addons.webhooks.settings import setting
 from addons.webhooks.urls import curl_command, sample_payload, webhook_url
@@ -53,6 +53,11 @@ SHOW_COLUMNS = [
     "log_calls",
     "target_record",
     "description",
+    "auth_scheme",
+    "auth_header",
+    "ip_allowlist",
+    "rate_limit",
+    "idempotency",
     "created_at",
     "updated_at",
 ]
@@ -65,6 +70,11 @@ LABELS = {
     "log_calls": lazy("Log Calls"),
     "target_record": lazy("Target Record"),
     "description": lazy("Description"),
+    "auth_scheme": lazy("Request Authentication"),
+    "auth_header": lazy("Secret Header Name"),
+    "ip_allowlist": lazy("Allowed IP Addresses"),
+    "rate_limit": lazy("Rate Limit"),
+    "idempotency": lazy("Idempotency Keys"),
     "created_at": lazy("Created"),
     "updated_at": lazy("Last Updated"),
 }
@@ -76,6 +86,10 @@ def _yes_no(value: Any) -> str:
 
 def _trigger_label(value: Any) -> str:
     return translate(TRIGGERS[value]) if value in TRIGGERS else _text(value)
+
+
+def _auth_label(value: Any) -> str:
+    return translate(AUTH_SCHEMES[value]) if value in AUTH_SCHEMES else _text(value)
 
 
 def _text(value: Any) -> str:
@@ -127,6 +141,11 @@ class RuleViewBase(RecordModelView):
         "active": _yes_no,
         "log_calls": _yes_no,
         "description": _text,
+        "auth_scheme": _auth_label,
+        "auth_header": _text,
+        "ip_allowlist": _text,
+        "rate_limit": _text,
+        "idempotency": _yes_no,
     }
     base_order = ("name", "asc")
     page_size = 50
@@ -213,6 +232,8 @@ class RuleViewBase(RecordModelView):
         for name in FORM_COLUMNS:
             setattr(rule, name, form[name].data)
         rule.description = rule.description or None
+        rule.ip_allowlist = (rule.ip_allowlist or "").strip() or None
+        rule.rate_limit = (rule.rate_limit or "").strip() or None
 
     def _save(self, rule: AutomationRule, *, adding: bool) -> bool:
         try:

@@ -12,7 +12,12 @@ from flask import Flask
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 
-RULE_TABLES = ("base_automation_call", "ir_actions_server", "base_automation")
+RULE_TABLES = (
+    "base_automation_call",
+    "base_automation_request",
+    "ir_actions_server",
+    "base_automation",
+)
 
 
 @pytest.fixture

@@ -1,0 +1,103 @@
+"""A webhook call's transaction: the write lock, the rule, its call-log row, and retries.
+
+One call is one transaction. It begins holding the write lock on SQLite (``BEGIN
+IMMEDIATE``; PostgreSQL locks the Target Record's rows instead, see
+:func:`addons.webhooks.database.lock_records`), runs the rule, and on success adds the
+call-log row to the same transaction before the commit, so the rule's changes and their log
+row are kept together. A failed rule is rolled back and its log row written in a transaction
+of its own.
+
+When the database makes the transaction lose a race (a deadlock, a serialization failure),
+nothing was kept, so the whole transaction runs again, a few times at most, after a short
+random pause. A database that stays busy or is unavailable is raised to the caller as a
+:class:`~addons.webhooks.database.DatabaseProblem` (a 503 for the system that called): nothing
+was kept and no call-log row is written, since the database cannot take one either.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from addons.webhooks.calllog import add_call, record_call
+from addons.webhooks.database import DatabaseProblem, begin_write, database_errors
+from addons.webhooks.engine import Outcome, RuleSpec, execute_rule
+from nightpos_app.extensions import db
+
+logger = logging.getLogger(__name__)
+
+#: Runs of one call's transaction at most (the first and the retries after conflicts).
+MAX_ATTEMPTS = 4
+#: The pause before retry n is random, up to this many seconds times 2**n (so that the calls
+#: that collided do not collide again).
+RETRY_PAUSE_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class CallLog:
+    """Where a call-log row goes and what it says about the caller (Log Calls on)."""
+
+    rule_id: int
+    method: str
+    remote_addr: str | None
+
+
+def run_call(rule: RuleSpec, payload: Any, log: CallLog | None) -> Outcome:
+    """Run ``rule`` for one webhook call and log it when ``log`` is given.
+
+    The session may still be in the transaction that looked the rule up, if that only read
+    (see :func:`~addons.webhooks.database.begin_write`). Returns the rule's outcome (200 or
+    500); raises :class:`DatabaseProblem` when the database was busy or unavailable.
+    """
+    session = db.session
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _run_once(rule, payload, log)
+        except DatabaseProblem as problem:
+            session.rollback()
+            if not problem.retryable or attempt == MAX_ATTEMPTS:
+                raise
+            logger.info(
+                "webhook call: the database made attempt %d give up (%s); running it again",
+                attempt,
+                problem.detail,
+            )
+            # Jitter, not a secret: S311 does not apply.
+            time.sleep(random.random() * RETRY_PAUSE_SECONDS * 2**attempt)  # noqa: S311
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _run_once(rule: RuleSpec, payload: Any, log: CallLog | None) -> Outcome:
+    session = db.session
+    begin_write(session)
+    outcome = execute_rule(rule, payload)
+    if not outcome.ok:
+        session.rollback()
+        if log is not None:
+            log_failure(log, payload, outcome)
+        return outcome
+    with database_errors():
+        if log is not None:
+            add_call(log.rule_id, log.method, payload, outcome, log.remote_addr)
+        session.commit()
+    return outcome
+
+
+def log_failure(log: CallLog, payload: Any, outcome: Outcome) -> None:
+    """Log a call that failed, in its own transaction.
+
+    The answer stays the call's own: a database too busy to take the row only costs the row
+    (with a warning in the server log), never a different answer to the caller.
+    """
+    try:
+        record_call(log.rule_id, log.method, payload, outcome, log.remote_addr)
+    except DatabaseProblem as problem:
+        logger.warning(
+            "webhook call to rule %s answered %s but could not be logged: %s",
+            log.rule_id,
+            outcome.http_status,
+            problem.detail,
+        )
