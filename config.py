@@ -18,6 +18,8 @@ SQLALCHEMY_DATABASE_URI = os.environ.get(
 )
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# SQLite: how long a writer waits for another's lock before the call answers 503.
+NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS", "30000"))
 
 # --- Secret key: from the environment, else generated once and kept in instance/.
 SECRET_KEY = os.environ.get("NIGHTPOS_SECRET_KEY")  # None: see nightpos_app.secrets

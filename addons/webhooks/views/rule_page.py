@@ -18,6 +18,7 @@ from flask_babel import pgettext
 from addons.webhooks.changes import Change
 from addons.webhooks.engine import Outcome
 from addons.webhooks.models import AutomationRule, WebhookCall
+from addons.webhooks.payloads import PayloadError, parse_json_text
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import field_label, model_label
 from addons.webhooks.views.settings_form import SettingsForm
@@ -156,12 +157,8 @@ def read_payload(text: str, max_bytes: int) -> tuple[Any, str | None]:
         return None, translate("The payload is larger than %(size)s bytes.", size=max_bytes)
     if not text.strip():
         return {}, None
+    # The same reading as the URL's, so the dry run refuses exactly what a call would.
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        return None, translate("The payload is not valid JSON: %(error)s", error=exc)
-    if not isinstance(data, dict):
-        return None, translate(
-            "The payload must be a JSON object, got %(type)s.", type=type(data).__name__
-        )
-    return data, None
+        return parse_json_text(text), None
+    except PayloadError as exc:
+        return None, exc.message
