@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import scoped_session
 
@@ -32,9 +31,6 @@ if TYPE_CHECKING:
 #: The connection execution option that makes SQLite's BEGIN an IMMEDIATE one
 #: (read by the begin listener in ``nightpos_app._configure_sqlite``; other databases ignore it).
 SQLITE_BEGIN_IMMEDIATE = "sqlite_begin_immediate"
-
-#: Rows locked per ``SELECT ... FOR UPDATE`` (far below the bound-parameter limits).
-LOCK_CHUNK = 1000
 
 
 class Kind(enum.Enum):
@@ -204,22 +200,4 @@ def lock_records(records: RecordSet) -> None:
     write lock from its first statement (:func:`begin_write`), so nothing it reads can change
     under it.
     """
-    # The record API keeps its session and cache private from admin code; the engine is host
-    # code and works with them as nightpos_app.orm.store does.
-    env = records.env
-    session = env._session
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    entry = records._entry
-    cls = entry.model_class
-    ids = sorted(set(store.storable(entry, records.ids)))
-    for start in range(0, len(ids), LOCK_CHUNK):
-        query = (
-            sa.select(cls)
-            .where(cls.id.in_(ids[start : start + LOCK_CHUNK]))
-            .order_by(cls.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        for obj in session.scalars(query):
-            env._loaded[cls, obj.id] = obj
+    store.lock_for_update(records)

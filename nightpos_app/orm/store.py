@@ -19,6 +19,7 @@ from nightpos_app.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from nightpos_app.orm.environment import Environment
+    from nightpos_app.orm.recordset import RecordSet
     from nightpos_app.orm.registry import ModelEntry
 
 #: Ids per ``IN (...)``: far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -110,3 +111,30 @@ def savepoint(env: Environment, entry: ModelEntry, action: str) -> Iterator[None
             f"{entry.name}: cannot {action}: the database refused it "
             f"({reason or 'a constraint was violated'})"
         ) from None
+
+
+def lock_for_update(records: RecordSet) -> None:
+    """Lock the rows of ``records`` until the transaction ends, and load their current values.
+
+    ``SELECT ... FOR UPDATE`` waits for any transaction that changed a row and returns the
+    committed values, which replace what the environment had (``populate_existing``), so later
+    reads see them without another query. Rows are locked in id order so that two transactions
+    on overlapping records cannot deadlock. Host code only (the engine of a rule run).
+
+    SQLite has no row locks: a writer there holds the whole database's write lock from its
+    ``BEGIN IMMEDIATE``, so nothing it reads can change under it, and nothing is done here.
+    """
+    env, entry = records._env, records._entry
+    if env._dialect == "sqlite":
+        return
+    cls = entry.model_class
+    for chunk in _chunks(sorted(set(storable(entry, records.ids)))):
+        query = (
+            sa.select(cls)
+            .where(cls.id.in_(chunk))
+            .order_by(cls.id)
+            .execution_options(populate_existing=True)
+            .with_for_update()
+        )
+        for obj in env._session.scalars(query):
+            env._loaded[cls, obj.id] = obj
