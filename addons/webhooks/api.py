@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from marshmallow import ValidationError, validates_schema
@@ -23,8 +24,9 @@ from werkzeug.wrappers import Response
 from addons.webhooks.action_types import SettingsError
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.guards import parse_allowlist, parse_rate_limit
-from addons.webhooks.models import AUTH_SCHEMES, AutomationRule
+from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, AutomationRule
 from addons.webhooks.security import SECRET_PERMISSION, can_read_secrets
+from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.urls import secret_url, webhook_url
 from nightpos_app.crud import (
@@ -39,7 +41,7 @@ from nightpos_app.state import get_env, get_state
 
 #: Columns no API caller gets, filters or sorts on (``webhook_secret`` and ``signing_secret``
 #: are added back for those who may read secrets).
-HIDDEN = ("webhook_secret", "webhook_secret_digest", "signing_secret")
+HIDDEN = ("webhook_secret", "webhook_secret_digest", "previous_secret_digest", "signing_secret")
 
 
 class _ValidatingConverter(ForeignKeySchemaConverter):
@@ -67,6 +69,10 @@ def guard_problems(data: dict[str, Any]) -> dict[str, list[str]]:
             parse_rate_limit(data["rate_limit"])
         except ValueError as exc:
             errors["rate_limit"] = [str(exc)]
+    # The per-rule CPU budget, capped by the server's ceiling (settings.py).
+    problem = cpu_limit_problem(data.get("cpu_seconds"))
+    if problem:
+        errors["cpu_seconds"] = [problem]
     return errors
 
 
@@ -151,6 +157,7 @@ class RuleApi(RecordRestApi):
         secret = row.pop("webhook_secret", None)
         signing_secret = row.pop("signing_secret", None)
         row.pop("webhook_secret_digest", None)
+        row.pop("previous_secret_digest", None)
         if secrets and secret:
             row["webhook_secret"] = secret
             row["url"] = secret_url(secret)
@@ -171,9 +178,20 @@ class RuleApi(RecordRestApi):
     @safe
     @permission_name("put")
     def rotate_secret(self, pk: int) -> Response:
-        """Replace a rule's secret: its old URL answers 404 from now on.
+        """Replace a rule's secret: its old URL answers 404 from now on, or after a grace period.
         ---
         post:
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    grace:
+                      type: string
+                      enum: [none, 1h, 24h, 7d]
+                      description: How long the old URL keeps working (default none)
           parameters:
           - in: path
             schema:
@@ -192,6 +210,8 @@ class RuleApi(RecordRestApi):
                         type: integer
                       result:
                         type: object
+            400:
+              $ref: '#/components/responses/400'
             401:
               $ref: '#/components/responses/401'
             404:
@@ -200,9 +220,15 @@ class RuleApi(RecordRestApi):
         rule = self.datamodel.get(pk, self._base_filters)
         if rule is None:
             return self.response_404()
-        rule.rotate_secret()
+        body = request.get_json(silent=True) if request.content_length else None
+        grace_key = body.get("grace", "none") if isinstance(body, dict) else "none"
+        if grace_key not in ROTATION_GRACE:
+            return self.response_400(f"grace must be one of {', '.join(ROTATION_GRACE)}.")
+        rule.rotate_secret(ROTATION_GRACE[grace_key][1])
         db.session.commit()
         result: dict[str, Any] = {"message": "The secret was rotated."}
+        if rule.previous_secret_expires_at is not None:
+            result["previous_url_works_until"] = rule.previous_secret_expires_at.isoformat() + "Z"
         if can_read_secrets():
             result.update(webhook_secret=rule.webhook_secret, url=webhook_url(rule))
         return self.response(200, id=rule.id, result=result)

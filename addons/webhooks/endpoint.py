@@ -26,6 +26,7 @@ from addons.webhooks.payloads import PayloadError, parse_payload
 from addons.webhooks.settings import setting
 from addons.webhooks.transactions import CallLog, log_failure, run_call
 from nightpos_app.extensions import db
+from nightpos_app.models import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,14 @@ _FIND_RULE = (
         _ACTIONS.c.settings.label("action_settings"),
     )
     .outerjoin(_ACTIONS, _ACTIONS.c.rule_id == _RULES.c.id)
-    .where(_RULES.c.webhook_secret_digest == sa.bindparam("digest"))
+    # The current secret, or the previous one during a rotation's grace period: both columns
+    # are indexed, so this stays two index look-ups.
+    .where(
+        sa.or_(
+            _RULES.c.webhook_secret_digest == sa.bindparam("digest"),
+            _RULES.c.previous_secret_digest == sa.bindparam("digest"),
+        )
+    )
     .order_by(_ACTIONS.c.sequence, _ACTIONS.c.id)
 )
 
@@ -64,11 +72,23 @@ def find_rule(secret: str) -> tuple[sa.Row[Any], RuleSpec] | None:
     """
     if len(secret) > MAX_SECRET_LENGTH:
         return None
-    rows = db.session.execute(_FIND_RULE, {"digest": secret_digest(secret)}).all()
-    if not rows:
+    digest = secret_digest(secret)
+    found = db.session.execute(_FIND_RULE, {"digest": digest}).all()
+    if not found:
         return None
-    rule = rows[0]
-    if not hmac.compare_digest(rule.webhook_secret.encode(), secret.encode()):
+    # A secret is some rule's current one or (in a grace period) another's previous one;
+    # prefer the current match, and keep only that rule's rows.
+    rule = next((r for r in found if r.webhook_secret_digest == digest), found[0])
+    rows = [r for r in found if r.id == rule.id]
+    if hmac.compare_digest(rule.webhook_secret_digest.encode(), digest.encode()):
+        if not hmac.compare_digest(rule.webhook_secret.encode(), secret.encode()):
+            return None
+    elif not (
+        # Only the previous secret's digest is stored: compare digests, in constant time too.
+        hmac.compare_digest((rule.previous_secret_digest or "").encode(), digest.encode())
+        and rule.previous_secret_expires_at is not None
+        and rule.previous_secret_expires_at > utcnow()
+    ):
         return None
     if not rule.active or rule.trigger != "on_webhook":
         return None
@@ -82,6 +102,7 @@ def find_rule(secret: str) -> tuple[sa.Row[Any], RuleSpec] | None:
             for row in rows
             if row.action_name is not None
         ),
+        cpu_seconds=rule.cpu_seconds,
     )
     return rule, spec
 

@@ -10,13 +10,14 @@ anything else with a generic message and a reference that is also in the server 
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import traceback
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from addons.webhooks.action_types import ActionContext
 from addons.webhooks.changes import Change, ChangeRecorder, recording_changes
@@ -27,11 +28,15 @@ from addons.webhooks.database import (
     lock_records,
 )
 from addons.webhooks.models import AutomationRule
+from addons.webhooks.settings import rule_cpu_seconds
 from addons.webhooks.state import get_webhooks
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.state import get_env, get_state
+
+if TYPE_CHECKING:
+    from nightpos_app.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +62,14 @@ class Outcome:
         return self.http_status == 200
 
 
-def find_target(model_name: str, target_record: str, names: dict[str, Any]) -> RecordSet:
-    """Evaluate a rule's Target Record and check it gives records of the rule's model."""
-    sandbox = get_webhooks().sandbox
+def find_target(
+    model_name: str, target_record: str, names: dict[str, Any], sandbox: Sandbox | None = None
+) -> RecordSet:
+    """Evaluate a rule's Target Record and check it gives records of the rule's model.
+
+    ``sandbox`` is the rule's (with its CPU budget); the app's by default.
+    """
+    sandbox = sandbox or get_webhooks().sandbox
     target = sandbox.evaluate(target_record, names, filename="<target record>")
     if target is None or target is False or (isinstance(target, RecordSet) and not target):
         raise UserError(NO_TARGET)
@@ -88,6 +98,8 @@ class RuleSpec:
     target_record: str
     #: (name, type key, settings) of each action, in order.
     actions: tuple[tuple[str, str, dict[str, Any]], ...]
+    #: The rule's CPU Time Limit as saved (None: the default); see :func:`rule_sandbox`.
+    cpu_seconds: float | None = None
 
     @classmethod
     def of(cls, rule: AutomationRule) -> RuleSpec:
@@ -100,7 +112,21 @@ class RuleSpec:
                 actions=tuple(
                     (a.name, a.action_type, dict(a.settings or {})) for a in rule.actions
                 ),
+                cpu_seconds=rule.cpu_seconds,
             )
+
+
+def rule_sandbox(spec: RuleSpec) -> Sandbox:
+    """The app's sandbox with the rule's CPU budget as every call's default.
+
+    Each sandbox call of the run (the Target Record, each action on each record) gets the
+    rule's budget, as each got the global default before. A shallow copy rather than a
+    ``cpu_seconds=`` argument threaded through every action type: action types written
+    elsewhere keep calling ``context.sandbox.evaluate(...)`` and are bounded all the same.
+    """
+    sandbox = copy.copy(get_webhooks().sandbox)
+    sandbox.cpu_seconds = rule_cpu_seconds(spec.cpu_seconds)
+    return sandbox
 
 
 def execute_rule(
@@ -130,8 +156,12 @@ def execute_rule(
             helpers = webhooks.helpers(logs.append)
             model = env[spec.model]
             base_names = {**helpers, "env": env, "model": model, "payload": payload}
+            sandbox = rule_sandbox(spec)
             records = find_target(
-                spec.model, spec.target_record, {**base_names, "record": model, "records": model}
+                spec.model,
+                spec.target_record,
+                {**base_names, "record": model, "records": model},
+                sandbox,
             )
             # Actions often read a record and write it back (a counter, a status): lock the
             # rows now, and read them as the last call committed them.
@@ -144,7 +174,7 @@ def execute_rule(
             context = ActionContext(
                 env=env,
                 payload=payload,
-                sandbox=webhooks.sandbox,
+                sandbox=sandbox,
                 records=records,
                 helpers=helpers,
                 rule_name=spec.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import secrets
 
@@ -31,6 +32,15 @@ def new_webhook_secret() -> str:
 def new_signing_secret() -> str:
     """A Standard Webhooks style secret: ``whsec_`` and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+#: How long Rotate Secret may keep the previous URL working, in the order the form lists them.
+ROTATION_GRACE: dict[str, tuple[str, dt.timedelta | None]] = {
+    "none": (N_("None: the old URL stops at once"), None),
+    "1h": (N_("1 hour"), dt.timedelta(hours=1)),
+    "24h": (N_("24 hours"), dt.timedelta(hours=24)),
+    "7d": (N_("7 days"), dt.timedelta(days=7)),
+}
 
 
 #: How a rule's webhook authenticates its callers (besides knowing the URL). Off by default.
@@ -90,6 +100,14 @@ class AutomationRule(Model):
         unique=True,
         info={"label": N_("Secret Digest"), "readonly": True},
     )
+    # After a rotation with a grace period: the previous secret's digest (never the secret
+    # itself) and when it stops working. Both empty otherwise.
+    previous_secret_digest = sa.Column(
+        sa.String(64), index=True, info={"label": N_("Previous Secret Digest"), "readonly": True}
+    )
+    previous_secret_expires_at = sa.Column(
+        sa.DateTime, info={"label": N_("Previous URL Works Until"), "readonly": True}
+    )
     target_record = sa.Column(
         sa.Text,
         nullable=False,
@@ -134,6 +152,9 @@ class AutomationRule(Model):
         server_default=sa.false(),
         info={"label": N_("Idempotency Keys")},
     )
+    # Empty: the WEBHOOK_CPU_SECONDS default. Capped by WEBHOOK_CPU_SECONDS_MAX on save and
+    # at run time (addons/webhooks/settings.py).
+    cpu_seconds = sa.Column(sa.Float, info={"label": N_("CPU Time Limit (s)")})
     created_at = sa.Column(
         sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Created"), "readonly": True}
     )
@@ -153,10 +174,27 @@ class AutomationRule(Model):
         passive_deletes=True,
     )
 
-    def rotate_secret(self) -> None:
-        """Replace the secret at once: the old URL stops working."""
+    def rotate_secret(self, grace: dt.timedelta | None = None) -> None:
+        """Replace the secret; the old URL keeps working for ``grace`` (None: stops at once).
+
+        Only the old secret's digest is kept: the webhook looks secrets up by digest anyway,
+        and a leaked database row then cannot be turned back into the old URL.
+        """
+        if grace is not None and grace > dt.timedelta(0):
+            self.previous_secret_digest = self.webhook_secret_digest or secret_digest(
+                self.webhook_secret
+            )
+            self.previous_secret_expires_at = utcnow() + grace
+        else:
+            self.previous_secret_digest = None
+            self.previous_secret_expires_at = None
         self.webhook_secret = new_webhook_secret()
         self.webhook_secret_digest = secret_digest(self.webhook_secret)
+
+    def previous_url_works(self) -> bool:
+        """Whether a rotation's grace period is still running."""
+        expires = self.previous_secret_expires_at
+        return bool(self.previous_secret_digest) and expires is not None and expires > utcnow()
 
     def rotate_signing_secret(self) -> None:
         """Replace the signing secret: senders must sign with the new one from now on."""

@@ -12,8 +12,10 @@ from addons.webhooks.masking import DEFAULT_MASKED_KEYS
 DEFAULTS: dict[str, Any] = {
     # Requests above this size get 413 without the body being read.
     "WEBHOOK_MAX_BODY_BYTES": 1024 * 1024,
-    # CPU seconds a rule's code may use per call.
+    # CPU seconds a rule's code may use per sandbox call, unless the rule sets its own
+    # CPU Time Limit; no rule may set (or run with) more than the ceiling.
     "WEBHOOK_CPU_SECONDS": 2.0,
+    "WEBHOOK_CPU_SECONDS_MAX": 10.0,
     # Memory a rule's code may allocate per call.
     "WEBHOOK_MEMORY_MB": 128,
     # Call log: payloads are kept up to this size; rows older than this many days, or beyond
@@ -39,3 +41,27 @@ DEFAULTS: dict[str, Any] = {
 def setting(name: str) -> Any:
     """The app's value for ``name``, else the default."""
     return current_app.config.get(name, DEFAULTS[name])
+
+
+def cpu_limit_problem(value: float | None) -> str | None:
+    """Why a rule's CPU Time Limit cannot be saved, or None (empty means the default)."""
+    if value is None:
+        return None
+    ceiling = float(setting("WEBHOOK_CPU_SECONDS_MAX"))
+    # NaN compares false with everything: refuse it explicitly.
+    if not value > 0:
+        return "The CPU time limit must be more than 0 seconds."
+    if value > ceiling:
+        return f"The CPU time limit cannot be more than {ceiling:g} seconds."
+    return None
+
+
+def rule_cpu_seconds(value: float | None) -> float:
+    """The CPU seconds a rule's code gets per sandbox call: its own limit, else the default.
+
+    Clamped to the ceiling at run time too, so that lowering ``WEBHOOK_CPU_SECONDS_MAX`` binds
+    rules saved before it was lowered.
+    """
+    ceiling = float(setting("WEBHOOK_CPU_SECONDS_MAX"))
+    chosen = float(setting("WEBHOOK_CPU_SECONDS")) if value is None else float(value)
+    return min(chosen, ceiling)

@@ -20,11 +20,19 @@ from flask_appbuilder.fieldwidgets import (
 )
 from flask_appbuilder.forms import DynamicForm
 from markupsafe import escape
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FloatField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from addons.webhooks.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.models import AUTH_SCHEMES, DEFAULT_TARGET_RECORD, TRIGGERS
+from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
@@ -79,6 +87,13 @@ def valid_rate_limit(_form: Any, field: Any) -> None:
             raise _problem(str(exc)) from None
 
 
+def valid_cpu_limit(_form: Any, field: Any) -> None:
+    """The CPU Time Limit must be above 0 and at most the ceiling the server sets."""
+    problem = cpu_limit_problem(field.data)
+    if problem:
+        raise _problem(problem)
+
+
 #: An HTTP header name (RFC 9110 token characters).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 
@@ -117,6 +132,12 @@ class RuleForm(DynamicForm):
             "The default reads _model and _id, as another NightPOS sends them."
         ),
         widget=CodeAreaWidget(rows=2),
+    )
+    cpu_seconds = FloatField(
+        lazy("CPU Time Limit (s)"),
+        validators=[Optional(), valid_cpu_limit],
+        description=lazy("CPU seconds the rule's code may use per step. Empty: the default."),
+        widget=BS3TextFieldWidget(),
     )
     description = TextAreaField(
         lazy("Description"),
@@ -176,6 +197,7 @@ FORM_COLUMNS = [
     "active",
     "log_calls",
     "target_record",
+    "cpu_seconds",
     "description",
     "auth_scheme",
     "auth_header",

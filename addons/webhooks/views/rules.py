@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.engine import run_rule
-from addons.webhooks.models import AUTH_SCHEMES, TRIGGERS, AutomationRule
+from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, TRIGGERS, AutomationRule
 from addons.webhooks.security import can_read_secrets
 from addons.webhooks.settings import setting
 from addons.webhooks.urls import curl_command, sample_payload, webhook_url
@@ -45,22 +45,8 @@ from nightpos_app.i18n import lazy, translate
 from nightpos_app.state import get_state
 
 LIST_COLUMNS = ["name", "model", "trigger", "active", "log_calls"]
-SHOW_COLUMNS = [
-    "name",
-    "model",
-    "trigger",
-    "active",
-    "log_calls",
-    "target_record",
-    "description",
-    "auth_scheme",
-    "auth_header",
-    "ip_allowlist",
-    "rate_limit",
-    "idempotency",
-    "created_at",
-    "updated_at",
-]
+#: The show page lists what the form edits, then when the rule was made and changed.
+SHOW_COLUMNS = [*FORM_COLUMNS, "created_at", "updated_at"]
 #: Built once, rendered in each request's language.
 LABELS = {
     "name": lazy("Name"),
@@ -69,6 +55,7 @@ LABELS = {
     "active": lazy("Active"),
     "log_calls": lazy("Log Calls"),
     "target_record": lazy("Target Record"),
+    "cpu_seconds": lazy("CPU Time Limit (s)"),
     "description": lazy("Description"),
     "auth_scheme": lazy("Request Authentication"),
     "auth_header": lazy("Secret Header Name"),
@@ -90,6 +77,14 @@ def _trigger_label(value: Any) -> str:
 
 def _auth_label(value: Any) -> str:
     return translate(AUTH_SCHEMES[value]) if value in AUTH_SCHEMES else _text(value)
+
+
+def _cpu_label(value: Any) -> str:
+    """A rule's CPU Time Limit; empty shows the default it runs with (clamped as at run time)."""
+    if value is None:
+        seconds = min(setting("WEBHOOK_CPU_SECONDS"), setting("WEBHOOK_CPU_SECONDS_MAX"))
+        return translate("Default (%(seconds)s s)", seconds=f"{seconds:g}")
+    return f"{value:g}"
 
 
 def _text(value: Any) -> str:
@@ -146,6 +141,7 @@ class RuleViewBase(RecordModelView):
         "ip_allowlist": _text,
         "rate_limit": _text,
         "idempotency": _yes_no,
+        "cpu_seconds": _cpu_label,
     }
     base_order = ("name", "asc")
     page_size = 50
@@ -355,16 +351,25 @@ class RuleViewBase(RecordModelView):
                 title=translate("Rotate Secret") + f": {rule.name}",
                 rule=rule,
                 endpoint=self.endpoint,
+                graces=[(key, translate(label)) for key, (label, _) in ROTATION_GRACE.items()],
             )
-        rule.rotate_secret()
+        grace_key = request.form.get("grace", "none")
+        if grace_key not in ROTATION_GRACE:
+            abort(400)
+        rule.rotate_secret(ROTATION_GRACE[grace_key][1])
         db.session.commit()
-        flash(
-            translate(
+        if rule.previous_secret_expires_at is None:
+            message = translate(
                 "The secret was rotated: the old URL no longer works. "
                 "Give the new URL to the systems that call this webhook."
-            ),
-            "success",
-        )
+            )
+        else:
+            message = translate(
+                "The secret was rotated. The previous URL keeps working until %(until)s UTC: "
+                "give the new URL to the systems that call this webhook before then.",
+                until=f"{rule.previous_secret_expires_at:%Y-%m-%d %H:%M}",
+            )
+        flash(message, "success")
         return redirect(url_for(f"{self.endpoint}.show", pk=rule.id))
 
 
