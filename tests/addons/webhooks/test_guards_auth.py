@@ -199,3 +199,28 @@ def test_shared_secret_header(app, client, make_rule):
     for headers in ({"X-Shop-Token": secret[:-1]}, {"X-Webhook-Token": secret}, {}):
         assert post(client, rule, body_for("hdr bad"), headers).status_code == 401
     assert runs(app, "hdr ok") == 1 and runs(app, "hdr bad") == 0
+
+
+def test_signatures_made_by_the_standard_webhooks_library_pass(app, client, standard_rule):
+    """Interoperability: a sender using the reference library (standardwebhooks) is accepted."""
+    import datetime as dt
+
+    from standardwebhooks.webhooks import Webhook
+
+    body = body_for("signed by the library")
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    now = dt.datetime.now(dt.UTC)
+    signature = Webhook(standard_rule["signing_secret"]).sign(msg_id, now, body.decode())
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+    response = post(client, standard_rule, body, headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert runs(app, "signed by the library") == 1
+
+    # The same library-made headers on another body are refused.
+    tampered = body_for("tampered")
+    assert post(client, standard_rule, tampered, headers).status_code == 401
+    assert runs(app, "tampered") == 0
