@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
-from addons.webhooks.engine import Outcome, RuleSpec
+from addons.webhooks.engine import ActionSpec, Outcome, RuleSpec
 from addons.webhooks.guards import RuleGuards, admit, request_key
 from addons.webhooks.idempotency import Answer, once
 from addons.webhooks.models import AutomationRule, ServerAction, secret_digest
@@ -48,11 +48,13 @@ _ACTIONS = ServerAction.__table__
 _FIND_RULE = (
     sa.select(
         _RULES,
+        _ACTIONS.c.id.label("action_id"),
         _ACTIONS.c.name.label("action_name"),
         _ACTIONS.c.action_type.label("action_type"),
         _ACTIONS.c.settings.label("action_settings"),
     )
-    .outerjoin(_ACTIONS, _ACTIONS.c.rule_id == _RULES.c.id)
+    # Only active actions (a webhook receiver answering 410 Gone deactivates a Send Webhook).
+    .outerjoin(_ACTIONS, sa.and_(_ACTIONS.c.rule_id == _RULES.c.id, _ACTIONS.c.active.is_(True)))
     # The current secret, or the previous one during a rotation's grace period: both columns
     # are indexed, so this stays two index look-ups.
     .where(
@@ -98,9 +100,11 @@ def find_rule(secret: str) -> tuple[sa.Row[Any], RuleSpec] | None:
         model=rule.model,
         target_record=rule.target_record,
         actions=tuple(
-            (row.action_name, row.action_type, dict(row.action_settings or {}))
+            ActionSpec(
+                row.action_id, row.action_name, row.action_type, dict(row.action_settings or {})
+            )
             for row in rows
-            if row.action_name is not None
+            if row.action_id is not None
         ),
         cpu_seconds=rule.cpu_seconds,
     )

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from addons.webhooks.action_types import ActionContext
+from addons.webhooks.action_types import ActionContext, ActionType
 from addons.webhooks.changes import Change, ChangeRecorder, recording_changes
 from addons.webhooks.database import (
     DatabaseProblem,
@@ -30,6 +30,7 @@ from addons.webhooks.database import (
 from addons.webhooks.models import AutomationRule
 from addons.webhooks.settings import rule_cpu_seconds
 from addons.webhooks.state import get_webhooks
+from addons.webhooks.triggers import fire_pending, running_rule
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.orm import Environment, RecordSet
@@ -85,6 +86,16 @@ def find_target(
 
 
 @dataclass(frozen=True)
+class ActionSpec:
+    """One action of a rule, as the run needs it."""
+
+    id: int
+    name: str
+    type_key: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """What running a rule needs from it, read once.
 
@@ -96,8 +107,8 @@ class RuleSpec:
     name: str
     model: str
     target_record: str
-    #: (name, type key, settings) of each action, in order.
-    actions: tuple[tuple[str, str, dict[str, Any]], ...]
+    #: Each active action, in order.
+    actions: tuple[ActionSpec, ...]
     #: The rule's CPU Time Limit as saved (None: the default); see :func:`rule_sandbox`.
     cpu_seconds: float | None = None
 
@@ -110,7 +121,9 @@ class RuleSpec:
                 model=rule.model,
                 target_record=rule.target_record,
                 actions=tuple(
-                    (a.name, a.action_type, dict(a.settings or {})) for a in rule.actions
+                    ActionSpec(a.id, a.name, a.action_type, dict(a.settings or {}))
+                    for a in rule.actions
+                    if a.active is not False
                 ),
                 cpu_seconds=rule.cpu_seconds,
             )
@@ -178,12 +191,14 @@ def execute_rule(
                 records=records,
                 helpers=helpers,
                 rule_name=spec.name,
+                rule_id=spec.id,
             )
-            for record in records:
-                for action_name, type_key, settings in spec.actions:
-                    recorder.current_action = action_name
-                    webhooks.action_types[type_key].run(context, record, dict(settings))
-            session.flush()
+            with running_rule(session, spec.id):
+                run_actions(spec, context, recorder)
+            # Record rules that these changes trigger run now, in this transaction: their
+            # failure is this call's failure, and a dry run shows their changes too.
+            recorder.current_action = ""
+            fire_pending(session)
             outcome = Outcome(200, {"status": "ok"}, targets=targets)
             if dry_run:
                 outcome.changes = describe_changes(env, recorder.changes)
@@ -211,6 +226,57 @@ def execute_rule(
     outcome.logs = logs
     outcome.duration_ms = (time.perf_counter() - started) * 1000
     return outcome
+
+
+def run_actions(spec: RuleSpec, context: ActionContext, recorder: ChangeRecorder | None) -> None:
+    """Each action of ``spec`` on each record of ``context.records``, in order."""
+    for record in context.records:
+        for action in spec.actions:
+            context.action_id, context.action_name = action.id, action.name
+            if recorder is not None:
+                recorder.current_action = action.name
+            action_type(action.name, action.type_key).run(context, record, dict(action.settings))
+
+
+def run_on_records(
+    rule_id: int,
+    records: RecordSet,
+    event: str,
+    deleted_values: dict[int, dict[str, Any]] | None = None,
+) -> None:
+    """Run a record rule's actions on ``records`` for a change (``create``, ``write`` or
+    ``unlink``) in the current transaction; errors are raised to the trigger machinery."""
+    spec = RuleSpec.of(db.session.get(AutomationRule, rule_id))
+    logs: list[str] = []
+    webhooks = get_webhooks()
+    context = ActionContext(
+        env=records.env,
+        payload={},
+        sandbox=rule_sandbox(spec),
+        records=records,
+        helpers=webhooks.helpers(logs.append),
+        rule_name=spec.name,
+        rule_id=spec.id,
+        event=event,
+        deleted_values=deleted_values or {},
+    )
+    try:
+        run_actions(spec, context, None)
+    finally:
+        for line in logs:
+            logger.info("automation rule %s: %s", spec.id, line)
+
+
+def action_type(action_name: str, type_key: str) -> ActionType:
+    """The registered type of an action; a ``UserError`` saying so when no enabled addon
+    provides it (its addon was disabled or uninstalled after the action was saved)."""
+    types = get_webhooks().action_types
+    if type_key not in types:
+        raise UserError(
+            f"The action {action_name!r} is of type {type_key!r}, which no enabled addon "
+            "provides: enable the addon that provides it, or change the action."
+        )
+    return types[type_key]
 
 
 def _raise_database_problem(error: BaseException) -> None:

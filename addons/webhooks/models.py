@@ -17,11 +17,25 @@ from nightpos_app.models import utcnow
 #: The default Target Record: what another NightPOS sends (`_model`, `_id`) finds the record.
 DEFAULT_TARGET_RECORD = "model.env[payload.get('_model')].browse(int(payload.get('_id')))"
 
-#: Triggers, in the order the screens list them. Record triggers join this list later; the
-#: column has no CHECK constraint so that adding one needs no migration. Labels (here and in
-#: every ``info``) are English, marked with ``N_``: the screens translate them when they show
-#: them, the record API and the REST API keep them as they are.
-TRIGGERS: dict[str, str] = {"on_webhook": N_("On webhook")}
+#: Triggers, in the order the screens list them: a call to the rule's URL, or a change of a
+#: record of the rule's model (addons/webhooks/triggers.py). The column has no CHECK
+#: constraint so that adding one needs no migration. Labels (here and in every ``info``) are
+#: English, marked with ``N_``: the screens translate them when they show them, the record API
+#: and the REST API keep them as they are.
+TRIGGERS: dict[str, str] = {
+    "on_webhook": N_("On webhook"),
+    "on_create": N_("On create"),
+    "on_write": N_("On update"),
+    "on_create_or_write": N_("On create or update"),
+    "on_unlink": N_("On delete"),
+}
+#: The record triggers, and which kinds of change each reacts to.
+RECORD_TRIGGERS: dict[str, frozenset[str]] = {
+    "on_create": frozenset({"create"}),
+    "on_write": frozenset({"write"}),
+    "on_create_or_write": frozenset({"create", "write"}),
+    "on_unlink": frozenset({"unlink"}),
+}
 
 
 def new_webhook_secret() -> str:
@@ -155,6 +169,30 @@ class AutomationRule(Model):
     # Empty: the WEBHOOK_CPU_SECONDS default. Capped by WEBHOOK_CPU_SECONDS_MAX on save and
     # at run time (addons/webhooks/settings.py).
     cpu_seconds = sa.Column(sa.Float, info={"label": N_("CPU Time Limit (s)")})
+    # Record triggers (addons/webhooks/triggers.py). Domains are written as in Odoo, a Python
+    # list literal: [("state", "=", "sale")]. Empty: every record.
+    filter_domain = sa.Column(
+        sa.Text,
+        info={
+            "label": N_("Apply On"),
+            "help": N_("Only records matching this domain, e.g. [('state', '=', 'sale')]"),
+        },
+    )
+    filter_pre_domain = sa.Column(
+        sa.Text,
+        info={
+            "label": N_("Before Update Domain"),
+            "help": N_("On update: only records that matched this domain before the change"),
+        },
+    )
+    # On update: a comma-separated list of field names; empty means any field.
+    trigger_fields = sa.Column(
+        sa.Text,
+        info={
+            "label": N_("Trigger Fields"),
+            "help": N_("On update: only when one of these fields changes (comma-separated)"),
+        },
+    )
     created_at = sa.Column(
         sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Created"), "readonly": True}
     )
@@ -236,6 +274,47 @@ class ServerAction(Model):
     settings = sa.Column(
         sa.JSON, nullable=False, default=dict, info={"label": N_("Action Details")}
     )
+    # Off when the action must not run any more (a webhook receiver answered 410 Gone).
+    active = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=True,
+        server_default=sa.true(),
+        info={"label": N_("Active")},
+    )
+    # Send Webhook Notification signs its messages with this (Standard Webhooks); after a
+    # rotation the previous secret signs too until it expires, so receivers can switch over.
+    signing_secret = sa.Column(
+        sa.String(128),
+        nullable=False,
+        default=new_signing_secret,
+        info={"label": N_("Signing Secret"), "readonly": True},
+    )
+    previous_signing_secret = sa.Column(
+        sa.String(128), info={"label": N_("Previous Signing Secret"), "readonly": True}
+    )
+    previous_signing_secret_expires_at = sa.Column(
+        sa.DateTime, info={"label": N_("Previous Secret Signs Until"), "readonly": True}
+    )
+
+    def rotate_signing_secret(self, grace: dt.timedelta | None = None) -> None:
+        """Replace the signing secret; the old one keeps signing too for ``grace``."""
+        if grace is not None and grace > dt.timedelta(0):
+            self.previous_signing_secret = self.signing_secret
+            self.previous_signing_secret_expires_at = utcnow() + grace
+        else:
+            self.previous_signing_secret = None
+            self.previous_signing_secret_expires_at = None
+        self.signing_secret = new_signing_secret()
+
+    def signing_secrets(self) -> list[str]:
+        """The secrets messages are signed with now: the current one, and the previous one
+        while its grace period runs."""
+        secrets_now = [self.signing_secret]
+        expires = self.previous_signing_secret_expires_at
+        if self.previous_signing_secret and expires is not None and expires > utcnow():
+            secrets_now.append(self.previous_signing_secret)
+        return secrets_now
 
     def __str__(self) -> str:
         return self.name or f"Action #{self.id}"
@@ -320,3 +399,144 @@ class WebhookRequest(Model):
     http_status = sa.Column(sa.Integer)
     body = sa.Column(sa.JSON)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
+
+
+#: Where an outgoing message is: waiting (maybe for its next retry), being sent by a worker,
+#: received, refused for good (a 4xx, a refused address), or out of retries.
+DELIVERY_STATES: dict[str, str] = {
+    "pending": N_("Pending"),
+    "sending": N_("Sending"),
+    "delivered": N_("Delivered"),
+    "failed": N_("Failed"),
+    "dead": N_("Dead"),
+}
+
+
+class WebhookDelivery(Model):
+    """One outgoing webhook message (the outbox): written in the transaction of the change
+    it reports, sent by a worker after the commit, retried until delivered or dead.
+
+    ``message_id`` is the Standard Webhooks ``webhook-id``: the same on every attempt, so a
+    receiver can drop a message it has already handled.
+    """
+
+    __tablename__ = "webhook_delivery"
+    __model_name__ = "webhook.delivery"
+    __model_description__ = N_("Webhook Delivery")
+    __model_order__ = "id desc"
+    __table_args__ = (
+        # What a worker's claim query walks: due messages, oldest first.
+        sa.Index("ix_webhook_delivery_state_next_attempt_at", "state", "next_attempt_at"),
+        sa.Index("ix_webhook_delivery_rule_id_id", "rule_id", "id"),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    message_id = sa.Column(
+        sa.String(64),
+        nullable=False,
+        unique=True,
+        info={"label": N_("Message ID"), "readonly": True},
+    )
+    rule_id = sa.Column(
+        sa.Integer,
+        sa.ForeignKey("base_automation.id", ondelete="CASCADE"),
+        nullable=False,
+        info={"label": N_("Automation Rule"), "readonly": True},
+    )
+    rule = relationship("AutomationRule")
+    action_id = sa.Column(
+        sa.Integer,
+        sa.ForeignKey("ir_actions_server.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+        info={"label": N_("Action"), "readonly": True},
+    )
+    action = relationship("ServerAction")
+    model = sa.Column(sa.String(128), nullable=False, info={"label": N_("Model"), "readonly": True})
+    record_id = sa.Column(sa.Integer, info={"label": N_("Record ID"), "readonly": True})
+    url = sa.Column(sa.Text, nullable=False, info={"label": N_("URL"), "readonly": True})
+    # The exact bytes sent (and signed), as text.
+    body = sa.Column(sa.Text, nullable=False, info={"label": N_("Body"), "readonly": True})
+    headers = sa.Column(
+        sa.JSON, nullable=False, default=dict, info={"label": N_("Extra Headers"), "readonly": True}
+    )
+    timeout_seconds = sa.Column(
+        sa.Float, nullable=False, default=10.0, info={"label": N_("Timeout (s)"), "readonly": True}
+    )
+    state = sa.Column(
+        sa.Enum(
+            *DELIVERY_STATES,
+            name="webhook_delivery_state",
+            native_enum=False,
+            length=16,
+            create_constraint=True,
+        ),
+        nullable=False,
+        default="pending",
+        info={"label": N_("State"), "selection_labels": DELIVERY_STATES, "readonly": True},
+    )
+    attempt_count = sa.Column(
+        sa.Integer, nullable=False, default=0, info={"label": N_("Attempts"), "readonly": True}
+    )
+    next_attempt_at = sa.Column(
+        sa.DateTime, default=utcnow, info={"label": N_("Next Attempt"), "readonly": True}
+    )
+    # A worker's claim: which worker is sending it, and until when; a claim that runs out (the
+    # worker died) makes the message due again.
+    claimed_by = sa.Column(sa.String(64), info={"label": N_("Worker"), "readonly": True})
+    claimed_until = sa.Column(sa.DateTime, info={"label": N_("Claimed Until"), "readonly": True})
+    last_status_code = sa.Column(
+        sa.Integer, info={"label": N_("Last HTTP Status"), "readonly": True}
+    )
+    last_error = sa.Column(sa.Text, info={"label": N_("Last Error"), "readonly": True})
+    created_at = sa.Column(
+        sa.DateTime,
+        nullable=False,
+        default=utcnow,
+        index=True,
+        info={"label": N_("Created"), "readonly": True},
+    )
+    delivered_at = sa.Column(sa.DateTime, info={"label": N_("Delivered"), "readonly": True})
+
+    attempts = relationship(
+        "WebhookDeliveryAttempt",
+        back_populates="delivery",
+        order_by="WebhookDeliveryAttempt.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __str__(self) -> str:
+        return self.message_id or f"Delivery #{self.id}"
+
+
+class WebhookDeliveryAttempt(Model):
+    """One try at sending a message: when, what came back, how long it took."""
+
+    __tablename__ = "webhook_delivery_attempt"
+    __model_name__ = "webhook.delivery.attempt"
+    __model_description__ = N_("Delivery Attempt")
+    __model_order__ = "id"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    delivery_id = sa.Column(
+        sa.Integer,
+        sa.ForeignKey("webhook_delivery.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+        info={"label": N_("Delivery"), "readonly": True},
+    )
+    delivery = relationship("WebhookDelivery", back_populates="attempts")
+    attempted_at = sa.Column(
+        sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Time"), "readonly": True}
+    )
+    status_code = sa.Column(sa.Integer, info={"label": N_("HTTP Status"), "readonly": True})
+    duration_ms = sa.Column(
+        sa.Float, nullable=False, default=0.0, info={"label": N_("Duration (ms)"), "readonly": True}
+    )
+    error = sa.Column(sa.Text, info={"label": N_("Error"), "readonly": True})
+    response_excerpt = sa.Column(sa.Text, info={"label": N_("Response Excerpt"), "readonly": True})
+    worker = sa.Column(sa.String(64), info={"label": N_("Worker"), "readonly": True})
+
+    def __str__(self) -> str:
+        return f"Attempt #{self.id}"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from flask import g
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla import Model
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from nightpos_app.crud.columns import _description, _out_of_range, number_range
+from nightpos_app.exceptions import UserError
 
 # --------------------------------------------------------------------------
 # Database errors users can read
@@ -88,24 +90,32 @@ class RecordInterface(SQLAInterface):
     def add(self, item: Model, commit: bool = True) -> None:
         try:
             super().add(item, commit)
-        except (SQLAlchemyError, DatabaseException) as exc:
-            _refuse(exc, item, "save")
+        except (SQLAlchemyError, DatabaseException, UserError) as exc:
+            self._refuse(exc, item, "save")
 
     def edit(self, item: Model, commit: bool = True) -> None:
         try:
             super().edit(item, commit)
-        except (SQLAlchemyError, DatabaseException) as exc:
-            _refuse(exc, item, "save")
+        except (SQLAlchemyError, DatabaseException, UserError) as exc:
+            self._refuse(exc, item, "save")
 
     def delete(self, item: Model, commit: bool = True) -> None:
         try:
             super().delete(item, commit)
-        except (SQLAlchemyError, DatabaseException) as exc:
-            _refuse(exc, item, "delete")
+        except (SQLAlchemyError, DatabaseException, UserError) as exc:
+            self._refuse(exc, item, "delete")
 
-
-def _refuse(exc: BaseException, item: Any, action: str) -> NoReturn:
-    original = exc.__cause__ if isinstance(exc, DatabaseException) else exc
-    message = describe_database_error(original or exc, item, action)
-    # FAB's API formats its 422 from ``__cause__``; the screens flash ``str()``.
-    raise DatabaseException(message) from RecordError(message)
+    def _refuse(self, exc: BaseException, item: Any, action: str) -> NoReturn:
+        """Raise the refusal as one sentence. A ``UserError`` raised while committing (an
+        automation rule the change triggered failed) is said in its own words; FAB rolls
+        back only its database errors, so the transaction is rolled back here for it."""
+        if isinstance(exc, UserError):
+            self.session.rollback()
+            message = exc.message
+        else:
+            original = exc.__cause__ if isinstance(exc, DatabaseException) else exc
+            message = describe_database_error(original or exc, item, action)
+        # FAB's edit screen flashes a fixed message: the view shows this one instead.
+        g.nightpos_record_error = message
+        # FAB's API formats its 422 from ``__cause__``; the screens flash ``str()``.
+        raise DatabaseException(message) from RecordError(message)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g
 from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import BooleanField, Field, SelectField
@@ -123,6 +124,12 @@ class RecordModelView(ModelView):
     the sortable columns, so anything else is dropped and the default order
     applies.
     """
+
+    @property
+    def database_error_message(self) -> str:  # type: ignore[override]
+        """What FAB's edit screen flashes when a save fails: the refusal in words (set by
+        :class:`~nightpos_app.crud.errors.RecordInterface`), not a fixed "Database error"."""
+        return g.get("nightpos_record_error") or str(ModelView.database_error_message)
 
     def _get_list_widget(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import marshmallow
@@ -32,6 +32,15 @@ class ActionContext:
     #: Standard names for admin code (datetime, json, log, UserError...).
     helpers: Mapping[str, Any]
     rule_name: str = ""
+    rule_id: int = 0
+    #: What started the run: ``webhook``, or the change of a record trigger (``create``,
+    #: ``write``, ``unlink``).
+    event: str = "webhook"
+    #: The action running now (the engine sets them before each ``run``).
+    action_id: int = 0
+    action_name: str = ""
+    #: On delete: the deleted records' last field values, by id (the rows are gone).
+    deleted_values: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
     def names(self, record: RecordSet) -> dict[str, Any]:
         """The names admin code gets: env, model, record, records, payload and the helpers."""

@@ -11,6 +11,7 @@ choices and the validators' messages are translated per request.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask_appbuilder.fieldwidgets import (
@@ -34,10 +35,11 @@ from addons.webhooks.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.models import AUTH_SCHEMES, DEFAULT_TARGET_RECORD, TRIGGERS
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.state import get_webhooks
+from addons.webhooks.triggers import filter_problems
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
 from nightpos_app.i18n import lazy, translate
-from nightpos_app.state import get_state
+from nightpos_app.state import get_env, get_state
 
 #: Admin code is bounded like any input (the column is TEXT).
 MAX_TARGET_LENGTH = 64 * 1024
@@ -181,6 +183,49 @@ class RuleForm(DynamicForm):
             "answer again, without running the rule."
         ),
     )
+    # Record triggers (addons/webhooks/triggers.py); checked together in validate().
+    filter_domain = TextAreaField(
+        lazy("Apply On"),
+        validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
+        description=lazy(
+            "Record triggers: only records matching this domain, e.g. [('state', '=', 'sale')]. "
+            "Empty: every record."
+        ),
+        widget=CodeAreaWidget(rows=2),
+    )
+    filter_pre_domain = TextAreaField(
+        lazy("Before Update Domain"),
+        validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
+        description=lazy("On update: only records that matched this domain before the change."),
+        widget=CodeAreaWidget(rows=2),
+    )
+    trigger_fields = StringField(
+        lazy("Trigger Fields"),
+        validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
+        description=lazy(
+            "On update: only when one of these fields changes (technical names, separated by "
+            "commas). Empty: any field."
+        ),
+        widget=BS3TextFieldWidget(),
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The fields one by one, then the record filters against the chosen Model."""
+        valid = super().validate(extra_validators)
+        registry = get_state().registry
+        if self.model.data not in registry:
+            return valid
+        problems = filter_problems(
+            registry[self.model.data],
+            get_env(),
+            self.trigger.data,
+            self.filter_domain.data,
+            self.filter_pre_domain.data,
+            self.trigger_fields.data,
+        )
+        for name, problem in problems.items():
+            self[name].errors = [*self[name].errors, str(escape(problem))]
+        return valid and not problems
 
 
 class HiddenModelRuleForm(RuleForm):
@@ -204,15 +249,33 @@ FORM_COLUMNS = [
     "ip_allowlist",
     "rate_limit",
     "idempotency",
+    "filter_domain",
+    "filter_pre_domain",
+    "trigger_fields",
 ]
+#: The fields only record triggers use (the Webhooks screens leave them out).
+RECORD_FILTER_COLUMNS = ["filter_domain", "filter_pre_domain", "trigger_fields"]
 
 
-def rule_form(*, show_model: bool, obj: Any = None, model: str | None = None) -> RuleForm:
-    """A bound rule form for this request (posted data, else ``obj``, else defaults)."""
+def rule_form(
+    *,
+    show_model: bool,
+    obj: Any = None,
+    model: str | None = None,
+    triggers: Collection[str] | None = None,
+) -> RuleForm:
+    """A bound rule form for this request (posted data, else ``obj``, else defaults);
+    ``triggers`` limits the Trigger's choices (default: all)."""
     cls = RuleForm if show_model else HiddenModelRuleForm
     defaults = {"model": model} if model and obj is None else {}
     form = cls(obj=obj, **defaults)
-    form.trigger.choices = choices([(key, translate(label)) for key, label in TRIGGERS.items()])
+    form.trigger.choices = choices(
+        [
+            (key, translate(label))
+            for key, label in TRIGGERS.items()
+            if triggers is None or key in triggers
+        ]
+    )
     form.auth_scheme.choices = choices(
         [(key, translate(label)) for key, label in AUTH_SCHEMES.items()]
     )

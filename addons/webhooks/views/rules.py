@@ -12,6 +12,7 @@ run: a pasted payload run through the same code as a real call, everything rolle
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask import abort, flash, g, redirect, request, url_for
@@ -30,7 +31,12 @@ from addons.webhooks.security import can_read_secrets
 from addons.webhooks.settings import setting
 from addons.webhooks.urls import curl_command, sample_payload, webhook_url
 from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
-from addons.webhooks.views.rule_form import FORM_COLUMNS, RuleForm, rule_form
+from addons.webhooks.views.rule_form import (
+    FORM_COLUMNS,
+    RECORD_FILTER_COLUMNS,
+    RuleForm,
+    rule_form,
+)
 from addons.webhooks.views.rule_page import (
     DryRunReport,
     action_rows,
@@ -59,6 +65,9 @@ LABELS = {
     "description": lazy("Description"),
     "auth_scheme": lazy("Request Authentication"),
     "auth_header": lazy("Secret Header Name"),
+    "filter_domain": lazy("Apply On"),
+    "filter_pre_domain": lazy("Before Update Domain"),
+    "trigger_fields": lazy("Trigger Fields"),
     "ip_allowlist": lazy("Allowed IP Addresses"),
     "rate_limit": lazy("Rate Limit"),
     "idempotency": lazy("Idempotency Keys"),
@@ -91,16 +100,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _hidden(form: RuleForm) -> list[str]:
-    """Hidden fields get no row of their own (``hidden_tag`` writes them)."""
-    return [f.name for f in form if f.type == "HiddenField"]
+def _hidden(form: RuleForm, left_out: list[str]) -> list[str]:
+    """Hidden fields get no row of their own (``hidden_tag`` writes them); ``left_out`` are
+    fields this screen does not show at all."""
+    return [f.name for f in form if f.type == "HiddenField"] + left_out
 
 
-def _with_visible_errors(form: RuleForm) -> RuleForm:
+def _with_visible_errors(form: RuleForm, triggers: Collection[str] | None) -> RuleForm:
     """A refused hidden Model (tampered with) comes back as a drop-down showing its error."""
     if request.method != "POST" or not form.model.errors or form.model.type != "HiddenField":
         return form
-    visible = rule_form(show_model=True)
+    visible = rule_form(show_model=True, triggers=triggers)
     visible.validate()
     return visible
 
@@ -138,6 +148,9 @@ class RuleViewBase(RecordModelView):
         "description": _text,
         "auth_scheme": _auth_label,
         "auth_header": _text,
+        "filter_domain": _text,
+        "filter_pre_domain": _text,
+        "trigger_fields": _text,
         "ip_allowlist": _text,
         "rate_limit": _text,
         "idempotency": _yes_no,
@@ -152,6 +165,10 @@ class RuleViewBase(RecordModelView):
     record_title = lazy("Automation Rule")
     new_title = lazy("New Automation Rule")
     default_trigger = "on_webhook"
+    #: The triggers ``New`` and ``Edit`` offer (None: all of them), and the form fields this
+    #: screen leaves out.
+    triggers: Collection[str] | None = None
+    left_out_columns: list[str] = []
 
     # ------------------------------------------------------------------ list
 
@@ -189,7 +206,9 @@ class RuleViewBase(RecordModelView):
 
     def _new_rule_form(self) -> RuleForm:
         model = context_model()
-        form = rule_form(show_model=self._show_model_choice(model), model=model)
+        form = rule_form(
+            show_model=self._show_model_choice(model), model=model, triggers=self.triggers
+        )
         if request.method == "GET":
             form.trigger.data = self.default_trigger
         return form
@@ -202,8 +221,8 @@ class RuleViewBase(RecordModelView):
             if self._save(rule, adding=True):
                 g.webhooks_saved_rule = rule.id
                 return None
-        form = _with_visible_errors(form)
-        return self._get_add_widget(form=form, exclude_cols=_hidden(form))
+        form = _with_visible_errors(form, self.triggers)
+        return self._get_add_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
 
     def _edit(self, pk: Any) -> dict[str, Any] | None:
         rule = self.datamodel.get(pk, self._base_filters)
@@ -212,16 +231,20 @@ class RuleViewBase(RecordModelView):
         registered = rule.model in get_state().registry
         show_model = developer_mode() or not registered
         if request.method == "POST":
-            form = rule_form(show_model=show_model)
+            form = rule_form(show_model=show_model, triggers=self._edit_triggers(rule))
             if form.validate() and self._actions_fit(rule, form):
                 self._fill(rule, form)
                 if self._save(rule, adding=False):
                     g.webhooks_saved_rule = rule.id
                     return None
         else:
-            form = rule_form(show_model=show_model, obj=rule)
-        form = _with_visible_errors(form)
-        return self._get_edit_widget(form=form, exclude_cols=_hidden(form))
+            form = rule_form(show_model=show_model, obj=rule, triggers=self._edit_triggers(rule))
+        form = _with_visible_errors(form, self._edit_triggers(rule))
+        return self._get_edit_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
+
+    def _edit_triggers(self, rule: AutomationRule) -> Collection[str] | None:
+        """The screen's triggers, and always the rule's own (it stays a valid choice)."""
+        return None if self.triggers is None else {*self.triggers, rule.trigger}
 
     @staticmethod
     def _fill(rule: AutomationRule, form: RuleForm) -> None:
@@ -230,6 +253,8 @@ class RuleViewBase(RecordModelView):
         rule.description = rule.description or None
         rule.ip_allowlist = (rule.ip_allowlist or "").strip() or None
         rule.rate_limit = (rule.rate_limit or "").strip() or None
+        for name in RECORD_FILTER_COLUMNS:
+            setattr(rule, name, (getattr(rule, name) or "").strip() or None)
 
     def _save(self, rule: AutomationRule, *, adding: bool) -> bool:
         try:
@@ -377,6 +402,8 @@ class WebhookView(RuleViewBase):
     """Studio → Webhooks: the rules triggered ``On webhook``."""
 
     base_filters = [["trigger", FilterEqual, "on_webhook"]]
+    triggers = ("on_webhook",)
+    left_out_columns = RECORD_FILTER_COLUMNS
     list_title = lazy("Webhooks")
     record_title = lazy("Webhook")
     new_title = lazy("New Webhook")

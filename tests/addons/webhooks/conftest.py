@@ -13,6 +13,8 @@ from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 
 RULE_TABLES = (
+    "webhook_delivery_attempt",
+    "webhook_delivery",
     "base_automation_call",
     "base_automation_request",
     "ir_actions_server",
@@ -21,12 +23,20 @@ RULE_TABLES = (
 
 
 @pytest.fixture
-def clean_rules(app: Flask, demo: None) -> Iterator[None]:
+def clean_rules(app: Flask, request: pytest.FixtureRequest) -> Iterator[None]:
+    """No rules, then the demo data; no rules after the test either: a record rule left
+    behind would react to the next test's changes (its demo data being loaded, for one)."""
+    delete_rules(app)
+    request.getfixturevalue("demo")
+    yield
+    delete_rules(app)
+
+
+def delete_rules(app: Flask) -> None:
     with app.app_context():
         for table in RULE_TABLES:
             db.session.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (fixed names)
         db.session.commit()
-    yield
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: the outbox, the sender and the worker that delivers messages."""
