@@ -14,7 +14,9 @@ from nightpos_app.bootstrap import describe_login, initialise
 
 
 def main() -> None:
-    app = create_app()
+    # The dev server sends outgoing webhooks from a background thread unless told otherwise
+    # (NIGHTPOS_OUTBOX_WORKER=off); production runs `flask nightpos worker` processes.
+    app = create_app({"NIGHTPOS_OUTBOX_WORKER": os.environ.get("NIGHTPOS_OUTBOX_WORKER", "thread")})
     login = initialise(app, demo=True)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))

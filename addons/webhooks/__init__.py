@@ -26,9 +26,15 @@ manifest = Manifest(
 
 @hookimpl
 def nightpos_models() -> list[type[Any]]:
-    from addons.webhooks.models import AutomationRule, ServerAction, WebhookCall
+    from addons.webhooks.models import (
+        AutomationRule,
+        ServerAction,
+        WebhookCall,
+        WebhookDelivery,
+        WebhookDeliveryAttempt,
+    )
 
-    return [AutomationRule, ServerAction, WebhookCall]
+    return [AutomationRule, ServerAction, WebhookCall, WebhookDelivery, WebhookDeliveryAttempt]
 
 
 @hookimpl
@@ -45,11 +51,14 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.action_types import ActionTypeRegistry
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.endpoint import blueprint
+    from addons.webhooks.outgoing.command import worker_command
     from addons.webhooks.settings import setting
     from addons.webhooks.state import EXTENSION_KEY, Webhooks
+    from addons.webhooks.triggers import install as install_triggers
     from addons.webhooks.views import register_views
     from nightpos_app.addons import call_phase
-    from nightpos_app.extensions import csrf
+    from nightpos_app.cli import nightpos_cli
+    from nightpos_app.extensions import csrf, db
     from nightpos_app.redaction import redact_in_logs
     from nightpos_app.sandbox import Sandbox
     from nightpos_app.state import get_state
@@ -64,6 +73,8 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
         cpu_seconds=setting("WEBHOOK_CPU_SECONDS"), memory_mb=setting("WEBHOOK_MEMORY_MB")
     )
     current_app.extensions[EXTENSION_KEY] = Webhooks(action_types=action_types, sandbox=sandbox)
+    # Record triggers watch every session of the app, whatever writes through it.
+    install_triggers(db.session)
     # The secret URL is called by other systems: no session, so no CSRF token. The secret
     # in the URL is the credential.
     csrf.exempt(blueprint)
@@ -71,6 +82,8 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     redact_in_logs(SECRET_IN_URL, "/web/hook/[redacted]")
     current_app.register_blueprint(blueprint)
     current_app.cli.add_command(webhooks_cli)
+    # `flask nightpos worker`: the process that sends outgoing webhooks.
+    nightpos_cli.add_command(worker_command)
     register_views(appbuilder, views)
 
 
@@ -83,6 +96,12 @@ def nightpos_roles(appbuilder: Any) -> dict[str, list[tuple[str, str]]]:
 
 @hookimpl
 def nightpos_ready(app: Any) -> None:
+    from addons.webhooks.outgoing.worker import start_thread_worker
+    from addons.webhooks.settings import setting
     from addons.webhooks.views import register_app_links
 
     register_app_links(app)
+    # The dev server (run.py) sends the outbox from a thread; production runs
+    # `flask nightpos worker` processes instead, and tests start their workers themselves.
+    if str(setting("NIGHTPOS_OUTBOX_WORKER")).strip().lower() == "thread":
+        start_thread_worker(app)

@@ -35,12 +35,51 @@ DEFAULTS: dict[str, Any] = {
     # The public base URL webhook URLs are built from (e.g. https://erp.example.com); when
     # unset, the URL the admin's browser used.
     "NIGHTPOS_BASE_URL": os.environ.get("NIGHTPOS_BASE_URL"),
+    # --- Outgoing webhooks (addons/webhooks/outgoing). Each can also come from the environment.
+    # Internal networks webhooks may be sent to after all (CIDRs; a comma-separated list in the
+    # environment). Empty: loopback, private, link-local, shared and metadata addresses are
+    # refused.
+    "WEBHOOK_OUTGOING_ALLOWED_CIDRS": os.environ.get("WEBHOOK_OUTGOING_ALLOWED_CIDRS", ""),
+    # Seconds to wait before each retry (timeouts, connection errors, 429, 5xx): one attempt
+    # more than delays, 8 in all by default, the last about 27 hours after the first.
+    "WEBHOOK_RETRY_SCHEDULE": os.environ.get(
+        "WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000"
+    ),
+    # Each delay is moved by up to this fraction either way, so that the retries of messages
+    # that failed together (a receiver's outage) do not all come back at the same second.
+    "WEBHOOK_RETRY_JITTER": float(os.environ.get("WEBHOOK_RETRY_JITTER", "0.2")),
+    # A receiver's Retry-After is honoured when longer than the scheduled delay, up to this.
+    "WEBHOOK_RETRY_AFTER_MAX_SECONDS": float(
+        os.environ.get("WEBHOOK_RETRY_AFTER_MAX_SECONDS", str(24 * 3600))
+    ),
+    # How long a worker's claim on a message lasts before another worker may take it over (the
+    # first one died). Must exceed the longest send: messages are claimed for at least their
+    # timeout and a margin whatever this says.
+    "WEBHOOK_OUTBOX_CLAIM_SECONDS": float(os.environ.get("WEBHOOK_OUTBOX_CLAIM_SECONDS", "60")),
+    # How often an idle worker looks for due messages (a commit in its own process that added
+    # messages wakes it at once).
+    "WEBHOOK_OUTBOX_POLL_SECONDS": float(os.environ.get("WEBHOOK_OUTBOX_POLL_SECONDS", "1")),
+    # How many messages a worker claims at a time: small, so that other workers share the work.
+    "WEBHOOK_OUTBOX_BATCH": int(os.environ.get("WEBHOOK_OUTBOX_BATCH", "10")),
+    # How much of a receiver's answer is kept with each attempt.
+    "WEBHOOK_RESPONSE_EXCERPT_BYTES": 2048,
+    # "thread": the app sends the outbox from a background thread (run.py's default); "off":
+    # it does not, and `flask nightpos worker` processes do (production, tests).
+    "NIGHTPOS_OUTBOX_WORKER": os.environ.get("NIGHTPOS_OUTBOX_WORKER", "off"),
 }
 
 
 def setting(name: str) -> Any:
     """The app's value for ``name``, else the default."""
     return current_app.config.get(name, DEFAULTS[name])
+
+
+def number_list(value: Any) -> list[float]:
+    """A list of numbers from a list or a comma-separated string (a setting from the
+    environment); ValueError if one is not a number."""
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    return [float(item) for item in value or ()]
 
 
 def cpu_limit_problem(value: float | None) -> str | None:
