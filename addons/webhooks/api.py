@@ -8,7 +8,15 @@
 * ``/api/v1/ir_actions_server/`` — actions. Their ``settings`` are validated by their type
   (``ActionType.validate``); errors come back as a 422 keyed by setting:
   ``{"message": {"settings": {"field": ["sale.order has no writable field 'x'."]}}}``.
+  Their signing secrets (Send Webhook Notification signs with them) are returned only to
+  callers with ``can_read_secret``, never filtered or sorted on;
+  ``POST /api/v1/ir_actions_server/<id>/rotate_signing_secret`` (``{"grace": "24h"}``) replaces
+  the signing secret, the previous one signing too for the grace period.
 * ``/api/v1/base_automation_call/`` — the call log, read-only.
+* ``/api/v1/webhook_delivery/`` and ``/api/v1/webhook_delivery_attempt/`` — the outbox and its
+  attempts, read-only (a message's extra headers only for ``can_read_secret``: they often carry
+  a receiver's credentials). ``POST /api/v1/webhook_delivery/<id>/retry`` makes a failed or dead
+  message due again, ``POST …/<id>/replay`` sends a delivered one again (same message id).
 """
 
 from __future__ import annotations
@@ -21,13 +29,15 @@ from flask_appbuilder.security.decorators import permission_name
 from marshmallow import ValidationError, validates_schema
 from werkzeug.wrappers import Response
 
-from addons.webhooks.action_types import SettingsError
+from addons.webhooks.action_types import ActionType, SettingsError
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.guards import parse_allowlist, parse_rate_limit
-from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, AutomationRule
+from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, TRIGGERS, AutomationRule
+from addons.webhooks.outgoing import outbox
 from addons.webhooks.security import SECRET_PERMISSION, can_read_secrets
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.state import get_webhooks
+from addons.webhooks.triggers import filter_problems
 from addons.webhooks.urls import secret_url, webhook_url
 from nightpos_app.crud import (
     ForeignKeySchemaConverter,
@@ -42,6 +52,8 @@ from nightpos_app.state import get_env, get_state
 #: Columns no API caller gets, filters or sorts on (``webhook_secret`` and ``signing_secret``
 #: are added back for those who may read secrets).
 HIDDEN = ("webhook_secret", "webhook_secret_digest", "previous_secret_digest", "signing_secret")
+#: An action's secrets: read only with ``can_read_secret``, never filtered or sorted on.
+ACTION_SECRETS = ("signing_secret", "previous_signing_secret")
 
 
 class _ValidatingConverter(ForeignKeySchemaConverter):
@@ -76,6 +88,33 @@ def guard_problems(data: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+def record_trigger_problems(
+    data: dict[str, Any], current: AutomationRule | None
+) -> dict[str, list[str]]:
+    """What is wrong with a rule's record filters (its domains, its Trigger Fields), given
+    what the request changes and, on an update, what the rule already has."""
+    registry = get_state().registry
+
+    def value(name: str, default: Any = None) -> Any:
+        return data[name] if name in data else getattr(current, name, default)
+
+    model = value("model")
+    if model not in registry:
+        return {}  # reported with the model
+    trigger = value("trigger", "on_webhook")
+    if trigger not in TRIGGERS:
+        return {"trigger": [f"Choose one of {', '.join(TRIGGERS)}."]}
+    problems = filter_problems(
+        registry[model],
+        get_env(),
+        trigger,
+        value("filter_domain"),
+        value("filter_pre_domain"),
+        value("trigger_fields"),
+    )
+    return {name: [problem] for name, problem in problems.items()}
+
+
 class RuleChecks:
     """A rule's Model is a registered technical name; its Target Record compiles."""
 
@@ -91,6 +130,7 @@ class RuleChecks:
                 errors["target_record"] = [problem]
         errors.update(guard_problems(data))
         current = getattr(self, "instance", None)
+        errors.update(record_trigger_problems(data, current))
         if (
             not errors
             and current is not None
@@ -275,28 +315,159 @@ class RuleApi(RecordRestApi):
         return self.response(200, id=rule.id, result=result)
 
 
-class CallApi(RecordRestApi):
-    """The call log over REST, read-only: POST, PUT and DELETE answer 405.
+def describe_action_type(action_type: ActionType) -> dict[str, Any]:
+    """An action type as the API lists it: what a client needs to fill in its settings."""
+    settings = [
+        {
+            "name": name,
+            "kind": type(field).__name__,
+            "required": field.required,
+            "label": str(field.metadata.get("label", name)),
+            "description": str(field.metadata.get("description", "")),
+        }
+        for name, field in action_type.schema().fields.items()
+    ]
+    return {
+        "key": action_type.key,
+        "label": str(action_type.label),
+        "description": str(action_type.description),
+        "settings": settings,
+    }
+
+
+class ActionApi(RecordRestApi):
+    """Actions over REST; their signing secrets only for ``can_read_secret``."""
+
+    @staticmethod
+    def _redact(row: dict[str, Any], secrets: bool) -> None:
+        for name in ACTION_SECRETS:
+            value = row.pop(name, None)
+            if secrets:
+                row[name] = value
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        if isinstance(data.get("result"), dict):
+            self._redact(data["result"], can_read_secrets())
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        secrets = can_read_secrets()
+        for row in data.get("result", []):
+            self._redact(row, secrets)
+
+    @expose("/action_types", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def action_types(self) -> Response:
+        """The action types the enabled addons provide, with their settings.
+        ---
+        get:
+          responses:
+            200:
+              description: >-
+                Each type's key (the action_type of an action), label, description, and
+                settings (name, kind, whether required, label, description)
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        type: array
+                        items:
+                          type: object
+            401:
+              $ref: '#/components/responses/401'
+        """
+        return self.response(
+            200, result=[describe_action_type(t) for t in get_webhooks().action_types]
+        )
+
+    @expose("/<int:pk>/rotate_signing_secret", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def rotate_signing_secret(self, pk: int) -> Response:
+        """Replace an action's signing secret; the old one keeps signing for a grace period.
+        ---
+        post:
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    grace:
+                      type: string
+                      enum: [none, 1h, 24h, 7d]
+                      description: How long the old secret keeps signing too (default none)
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: >-
+                Rotated; the new signing secret for callers who may read secrets
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        action = self.datamodel.get(pk, self._base_filters)
+        if action is None:
+            return self.response_404()
+        body = request.get_json(silent=True) if request.content_length else None
+        grace_key = body.get("grace", "none") if isinstance(body, dict) else "none"
+        if grace_key not in ROTATION_GRACE:
+            return self.response_400(f"grace must be one of {', '.join(ROTATION_GRACE)}.")
+        action.rotate_signing_secret(ROTATION_GRACE[grace_key][1])
+        db.session.commit()
+        result: dict[str, Any] = {"message": "The signing secret was rotated."}
+        expires = action.previous_signing_secret_expires_at
+        if expires is not None:
+            result["previous_secret_signs_until"] = expires.isoformat() + "Z"
+        if can_read_secrets():
+            result["signing_secret"] = action.signing_secret
+        return self.response(200, id=action.id, result=result)
+
+
+class ReadOnlyApi(RecordRestApi):
+    """A resource that only reads: POST, PUT and DELETE answer 405.
 
     The write routes stay (authenticated like every route: 401 without a JWT) so that the
-    resource has the same shape as the others; they only refuse. The log is written by the
-    webhook endpoint alone, so that it tells what really happened.
+    resource has the same shape as the others; they only refuse.
     """
 
+    read_only_message = "This resource is read-only."
+
     def _read_only(self) -> Response:
-        return self.response(405, message="The webhook call log is read-only.")
+        return self.response(405, message=self.read_only_message)
 
     @expose("/", methods=["POST"])
     @protect()
     @safe
     @permission_name("post")
     def post(self) -> Response:
-        """The call log is read-only.
+        """The resource is read-only.
         ---
         post:
           responses:
             405:
-              description: The call log is read-only
+              description: The resource is read-only
             401:
               $ref: '#/components/responses/401'
         """
@@ -307,7 +478,7 @@ class CallApi(RecordRestApi):
     @safe
     @permission_name("put")
     def put(self, pk: Any) -> Response:
-        """The call log is read-only.
+        """The resource is read-only.
         ---
         put:
           parameters:
@@ -317,7 +488,7 @@ class CallApi(RecordRestApi):
             name: pk
           responses:
             405:
-              description: The call log is read-only
+              description: The resource is read-only
             401:
               $ref: '#/components/responses/401'
         """
@@ -328,7 +499,7 @@ class CallApi(RecordRestApi):
     @safe
     @permission_name("delete")
     def delete(self, pk: Any) -> Response:
-        """The call log is read-only (old calls are pruned by ``flask webhooks prune-calls``).
+        """The resource is read-only.
         ---
         delete:
           parameters:
@@ -338,11 +509,112 @@ class CallApi(RecordRestApi):
             name: pk
           responses:
             405:
-              description: The call log is read-only
+              description: The resource is read-only
             401:
               $ref: '#/components/responses/401'
         """
         return self._read_only()
+
+
+class CallApi(ReadOnlyApi):
+    """The call log over REST, read-only. The log is written by the webhook endpoint alone, so
+    that it tells what really happened (old calls are pruned by ``flask webhooks
+    prune-calls``)."""
+
+    read_only_message = "The webhook call log is read-only."
+
+
+class DeliveryApi(ReadOnlyApi):
+    """The outbox over REST: read-only, but a message can be sent again.
+
+    Messages are written by Send Webhook Notification in the transaction of the change they
+    report, and their state by the worker; ``retry`` and ``replay`` only make one due again.
+    A message's extra headers are returned to callers with ``can_read_secret`` alone.
+    """
+
+    read_only_message = "Webhook deliveries are read-only."
+
+    @staticmethod
+    def _redact(row: dict[str, Any], secrets: bool) -> None:
+        headers = row.pop("headers", None)
+        if secrets:
+            row["headers"] = headers
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        if isinstance(data.get("result"), dict):
+            self._redact(data["result"], can_read_secrets())
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        secrets = can_read_secrets()
+        for row in data.get("result", []):
+            self._redact(row, secrets)
+
+    def _send_again(self, pk: int, how: Any, done: str) -> Response:
+        delivery = self.datamodel.get(pk, self._base_filters)
+        if delivery is None:
+            return self.response_404()
+        try:
+            how(db.session, delivery)
+        except ValueError as exc:
+            return self.response(409, message=str(exc))
+        db.session.commit()
+        return self.response(200, id=delivery.id, result={"message": done, "state": "pending"})
+
+    @expose("/<int:pk>/retry", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("resend")
+    def retry(self, pk: int) -> Response:
+        """Make a failed or dead message due again at once.
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The message is pending again
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              description: The message is not failed or dead
+        """
+        return self._send_again(pk, outbox.retry_now, "The message will be sent again.")
+
+    @expose("/<int:pk>/replay", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("resend")
+    def replay(self, pk: int) -> Response:
+        """Send a delivered message again, with the same message id.
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The message is pending again
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              description: The message was not delivered
+        """
+        return self._send_again(pk, outbox.replay, "The message will be sent again.")
+
+
+class AttemptApi(ReadOnlyApi):
+    """Delivery attempts over REST, read-only: written by the worker alone."""
+
+    read_only_message = "Delivery attempts are read-only."
 
 
 def _columns(entry: ModelEntry) -> dict[str, Any]:
@@ -364,8 +636,35 @@ def rule_api(entry: ModelEntry) -> type[RecordRestApi]:
 
 
 def action_api(entry: ModelEntry) -> type[RecordRestApi]:
-    return build_model_api(entry, base=RecordRestApi, model2schemaconverter=ActionConverter)
+    cols = columns_for(entry)
+    keep = [c for c in cols.api_read if c not in ACTION_SECRETS]
+    return build_model_api(
+        entry,
+        base=ActionApi,
+        model2schemaconverter=ActionConverter,
+        # The secrets are read (and redacted per caller in ``pre_get``), never searched or
+        # sorted: a filter would tell them a character at a time.
+        list_columns=[*keep, *ACTION_SECRETS],
+        show_columns=[*keep, *ACTION_SECRETS],
+        search_columns=[c for c in cols.api_search if c not in ACTION_SECRETS],
+        order_columns=[c for c in cols.api_order if c not in ACTION_SECRETS],
+    )
 
 
 def call_api(entry: ModelEntry) -> type[RecordRestApi]:
     return build_model_api(entry, base=CallApi)
+
+
+def delivery_api(entry: ModelEntry) -> type[RecordRestApi]:
+    cols = columns_for(entry)
+    return build_model_api(
+        entry,
+        base=DeliveryApi,
+        # Headers may hold credentials: shown per caller, never searched or sorted on.
+        search_columns=[c for c in cols.api_search if c != "headers"],
+        order_columns=[c for c in cols.api_order if c != "headers"],
+    )
+
+
+def attempt_api(entry: ModelEntry) -> type[RecordRestApi]:
+    return build_model_api(entry, base=AttemptApi)

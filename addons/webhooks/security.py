@@ -6,7 +6,11 @@ REST resource, is needed, on the screens as in the API. The Admin role gets ever
 when permissions are synced; the ``Automation Manager`` role (declared by this addon through
 the ``nightpos_roles`` hook, created at permission sync) gets every permission on the addon's
 screens, REST resources and menus, ``can_read_secret`` included, and nothing else. Every other
-role sees no rule, action, secret, URL or call log: 403 in the screens and the API.
+role sees no rule, action, secret, URL, call log or delivery: 403 in the screens and the API.
+
+The same permission guards the other secrets of the addon: an action's signing secret (Send
+Webhook Notification) and the extra headers of an outgoing message (often a receiver's
+credentials).
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ RULE_MODEL = "base.automation"
 #: The role that manages automation rules without being an admin.
 AUTOMATION_MANAGER = "Automation Manager"
 #: The models whose screens and REST resources belong to this addon.
-ADDON_MODELS = ("base.automation", "ir.actions.server", "base.automation.call")
+ADDON_MODELS = (
+    "base.automation",
+    "ir.actions.server",
+    "base.automation.call",
+    "webhook.delivery",
+    "webhook.delivery.attempt",
+)
 
 
 def secret_view_name() -> str:
@@ -57,7 +67,13 @@ def addon_menu_names() -> list[str]:
     from addons.webhooks.views import STUDIO
     from addons.webhooks.views.naming import APP_MODELS
 
-    return [STUDIO, "Webhooks", "Automation Rules", *(f"{cat} Webhooks" for cat, _ in APP_MODELS)]
+    return [
+        STUDIO,
+        "Webhooks",
+        "Automation Rules",
+        "Deliveries",
+        *(f"{cat} Webhooks" for cat, _ in APP_MODELS),
+    ]
 
 
 def automation_manager_permissions(appbuilder: Any) -> list[tuple[str, str]]:

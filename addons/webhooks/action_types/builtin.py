@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from addons.webhooks.action_types.base import ActionContext, ActionType, SettingsError
+from addons.webhooks.action_types.send_webhook import SendWebhook
 from nightpos_app.i18n import N_
 from nightpos_app.orm.values import convert_values
 from nightpos_app.state import get_state
@@ -204,4 +205,9 @@ class ExecuteCode(ActionType):
         context.sandbox.execute(settings["code"], context.names(record), filename="<code>")
 
 
-BUILTIN_ACTION_TYPES: list[type[ActionType]] = [UpdateRecord, CreateRecord, ExecuteCode]
+BUILTIN_ACTION_TYPES: list[type[ActionType]] = [
+    UpdateRecord,
+    CreateRecord,
+    ExecuteCode,
+    SendWebhook,
+]

@@ -4,7 +4,8 @@
      (in the page's language) for a moment.
    - form[data-confirm]: ask before submitting.
    - The action form: show the chosen type's settings, the chosen source (value/expression),
-     the value input that suits the chosen field, the fields of the chosen model. */
+     the value input that suits the chosen field, the fields of the chosen model, and the
+     sample of a type that has one (Send Webhook Notification's JSON), as settings change. */
 (function ($) {
     "use strict";
 
@@ -110,6 +111,19 @@
         if (base) { table.find("tbody").append(clone); }
     }
 
+    function refreshPreview(section, form) {
+        var pre = section.querySelector(".webhook-preview");
+        if (!pre) { return; }
+        var url = form.getAttribute("data-preview-url") +
+            "&action_type=" + encodeURIComponent(section.getAttribute("data-action-type")) +
+            "&name=" + encodeURIComponent($(form).find("#name").val() || "") +
+            "&" + $(section).find(":input").serialize();
+        $.getJSON(url, function (data) {
+            pre.textContent = data.preview;
+            pre.setAttribute("data-updated", String(Date.now()));
+        });
+    }
+
     function showChosen(form) {
         var chosen = $(form).find("#action_type").val();
         $(form).find(".webhook-settings").each(function () {
@@ -142,5 +156,16 @@
             $(form).on("change", "#" + box.getAttribute("data-model-from"), function () { refreshRowFields(box, form); });
         });
         $(form).on("click", ".webhook-add-row", function () { addRow(this); });
+        var timers = {};
+        var previewSoon = function (section) {
+            var key = section.getAttribute("data-action-type");
+            clearTimeout(timers[key]);
+            timers[key] = setTimeout(function () { refreshPreview(section, form); }, 250);
+        };
+        $(form).find(".webhook-settings").has(".webhook-preview").each(function () {
+            var section = this;
+            $(section).on("change input", ":input", function () { previewSoon(section); });
+            $(form).on("change input", "#name", function () { previewSoon(section); });
+        });
     });
 }(window.jQuery));

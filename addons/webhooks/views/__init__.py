@@ -8,6 +8,11 @@ a rule's page                          ``/webhookview/show/<id>`` — URL, Rotat
                                        Actions To Do, dry run, curl
 Add an action                          ``/serveractionview/add?rule_id=<id>``
 Logs                                   ``/webhookcallview/list/?rule_id=<id>``
+an action's page                       ``/serveractionview/show/<id>`` — signing secret, Rotate
+Studio → Deliveries                    ``/webhookdeliveryview/list/`` (``?rule_id=``,
+                                       ``?action_id=``, ``?state=``); a message's page
+                                       ``/webhookdeliveryview/show/<id>`` — attempts, body,
+                                       Retry now, Replay
 =====================================  =========================================================
 """
 
@@ -17,9 +22,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app
 
-from addons.webhooks.api import action_api, call_api, rule_api
+from addons.webhooks.api import action_api, attempt_api, call_api, delivery_api, rule_api
 from addons.webhooks.views.actions import ServerActionView
 from addons.webhooks.views.calls import WebhookCallView
+from addons.webhooks.views.deliveries import WebhookDeliveryAttemptView, WebhookDeliveryView
 from addons.webhooks.views.naming import APP_MODELS, CONTEXT_ARG
 from addons.webhooks.views.rules import AutomationRuleView, WebhookView
 from nightpos_app.crud import ModelViews
@@ -41,7 +47,8 @@ STUDIO = N_("Studio")
 
 
 def register_views(appbuilder: Any, views: ModelViews) -> None:
-    """Views phase: the Studio menu, the rule, action and call screens, the REST resources."""
+    """Views phase: the Studio menu, the rule, action, call and delivery screens, the REST
+    resources."""
     registry = views.registry
     current_app.register_blueprint(ui_blueprint)
     views.add(
@@ -69,6 +76,19 @@ def register_views(appbuilder: Any, views: ModelViews) -> None:
         "base.automation.call",
         view_class=WebhookCallView,
         api_class=call_api(registry["base.automation.call"]),
+    )
+    views.add(
+        "webhook.delivery",
+        menu=N_("Deliveries"),
+        category=STUDIO,
+        icon="fa-paper-plane",
+        view_class=WebhookDeliveryView,
+        api_class=delivery_api(registry["webhook.delivery"]),
+    )
+    views.add(
+        "webhook.delivery.attempt",
+        view_class=WebhookDeliveryAttemptView,
+        api_class=attempt_api(registry["webhook.delivery.attempt"]),
     )
 
 

@@ -5,8 +5,12 @@ Name, sequence and the type list come first; the type list is the registry's
 its schema (:mod:`addons.webhooks.views.settings_form`). The chosen type validates the
 settings on save (``ActionType.validate``) and its messages are shown next to the inputs.
 
-Two JSON endpoints let the form follow the person's choices without a reload: the input for a
-field's value (``Currency`` → the currencies to choose from) and a model's fields.
+Three JSON endpoints let the form follow the person's choices without a reload: the input for a
+field's value (``Currency`` → the currencies to choose from), a model's fields, and the sample
+of a type that has one (Send Webhook Notification: the exact JSON it would send).
+
+The action's page (``/serveractionview/show/<id>``) shows its details and, for Send Webhook
+Notification, the signing secret to those who may read secrets, with Rotate Signing Secret.
 
 Types' labels, descriptions and setting labels are English in the registry (a REST client
 reads them so); the form shows them in the user's language.
@@ -17,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, jsonify, redirect, request
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -27,7 +31,9 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from addons.webhooks.action_types import SettingsError
-from addons.webhooks.models import AutomationRule, ServerAction
+from addons.webhooks.engine import action_type
+from addons.webhooks.models import ROTATION_GRACE, AutomationRule, ServerAction
+from addons.webhooks.security import can_read_secrets
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import field_choices, model_label
 from addons.webhooks.views.rule_form import no_nul
@@ -36,11 +42,21 @@ from addons.webhooks.views.settings_form import SettingsForm, TypeSection
 from addons.webhooks.views.values import value_input
 from addons.webhooks.views.widgets import choices
 from nightpos_app.crud import RecordInterface, RecordModelView
+from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
-from nightpos_app.i18n import lazy, translate
+from nightpos_app.i18n import N_, lazy, translate
 from nightpos_app.state import get_env, get_state
 
 INT32 = 2**31 - 1
+
+#: The grace periods of Rotate Signing Secret, worded for signing (the keys and periods are the
+#: rule's ROTATION_GRACE, so the REST API takes the same ones).
+SIGNING_GRACE_LABELS: dict[str, str] = {
+    "none": N_("None: the old secret stops signing at once"),
+    "1h": N_("1 hour"),
+    "24h": N_("24 hours"),
+    "7d": N_("7 days"),
+}
 
 
 class ActionForm(DynamicForm):
@@ -73,6 +89,15 @@ def type_label(key: str) -> str:
 def type_choices() -> list[tuple[str, str]]:
     """The registered types as (key, label in the user's language), in registration order."""
     return [(key, translate(label)) for key, label in get_webhooks().action_types.choices()]
+
+
+def unknown_type_warning(action: ServerAction) -> None:
+    """Say why an action's type is not in the list: no enabled addon provides it (the words
+    its webhook calls fail with)."""
+    try:
+        action_type(action.name, action.action_type)
+    except UserError as exc:
+        flash(exc.message, "warning")
 
 
 def _rule_or_404(rule_id: Any) -> AutomationRule:
@@ -130,6 +155,8 @@ class ServerActionView(RecordModelView):
                 form.action_type.data = request.args.get("type") or next(iter(types)).key
         form.action_type.choices = choices(type_choices())
         chosen = form.action_type.data if form.action_type.data in types else None
+        if request.method == "GET" and action is not None and action.action_type not in types:
+            unknown_type_warning(action)
         sections = {t.key: settings_form.empty(t.key) for t in types}
         if request.method == "POST" and chosen:
             sections[chosen] = settings_form.from_form(chosen, request.form)
@@ -148,6 +175,8 @@ class ServerActionView(RecordModelView):
                 if self._save(action):
                     return redirect(rule_url(rule))
 
+        for section in sections.values():
+            self._preview(settings_form, section, form.name.data or "", action and action.id)
         heading = (
             translate("Edit an action") if action and action.id else translate("Add an action")
         )
@@ -160,6 +189,20 @@ class ServerActionView(RecordModelView):
             sections=list(sections.values()),
             chosen=chosen,
             back_url=rule_url(rule),
+            action=action if action is not None and action.id else None,
+        )
+
+    @staticmethod
+    def _preview(
+        settings_form: SettingsForm, section: TypeSection, name: str, action_id: Any
+    ) -> None:
+        """Fill in the section's sample when its type makes one (``preview``)."""
+        preview = getattr(settings_form.types[section.key], "preview", None)
+        if preview is None:
+            return
+        settings = settings_form.read_quietly(section)
+        section.preview = preview(
+            settings_form.env, settings_form.entry, settings, name, action_id or "new"
         )
 
     @staticmethod
@@ -210,6 +253,57 @@ class ServerActionView(RecordModelView):
             abort(404)
         return self._handle(action.rule, action)
 
+    # ------------------------------------------------------- the action's page
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk: Any) -> str:
+        """The action's details and, for a signed type, its signing secret (if allowed)."""
+        action = self.datamodel.get(pk, self._base_filters)
+        if action is None:
+            abort(404)
+        widgets = self._show(pk)
+        return self.render_template(
+            "webhooks/action_show.html",
+            pk=action.id,
+            title=f"{self.show_title}: {action.name}",
+            widgets=widgets,
+            action=action,
+            rule=action.rule,
+            back_url=rule_url(action.rule),
+            signs=action.action_type == "send_webhook",
+            can_read_secrets=can_read_secrets(),
+            graces=[(key, translate(label)) for key, label in SIGNING_GRACE_LABELS.items()],
+        )
+
+    @expose("/rotate_signing_secret/<pk>", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def rotate_signing_secret(self, pk: Any) -> Response:
+        """Replace the action's signing secret; the old one may keep signing for a while."""
+        action = self.datamodel.get(pk, self._base_filters)
+        if action is None:
+            abort(404)
+        grace_key = request.form.get("grace", "none")
+        if grace_key not in ROTATION_GRACE:
+            abort(400)
+        action.rotate_signing_secret(ROTATION_GRACE[grace_key][1])
+        db.session.commit()
+        until = action.previous_signing_secret_expires_at
+        if until is None:
+            message = translate(
+                "The signing secret was rotated: messages are signed with the new secret only. "
+                "Give it to the receivers."
+            )
+        else:
+            message = translate(
+                "The signing secret was rotated. Messages are signed with both secrets until "
+                "%(until)s UTC: give the new one to the receivers before then.",
+                until=f"{until:%Y-%m-%d %H:%M}",
+            )
+        flash(message, "success")
+        return redirect(url_for(f"{self.endpoint}.show", pk=action.id))
+
     def pre_delete(self, item: ServerAction) -> None:
         g.webhooks_deleted_from = item.rule
 
@@ -247,3 +341,26 @@ class ServerActionView(RecordModelView):
         if model not in registry:
             abort(404)
         return jsonify({"fields": [list(c) for c in field_choices(registry[model])]})
+
+    @expose("/preview")
+    @has_access
+    @permission_name("edit")
+    def preview(self) -> Response:
+        """The sample of a type that has one, for the settings in the query string (as the
+        form would post them). It reads a record of the rule's model: the right to edit
+        actions, as for the other endpoints of the form."""
+        rule = _rule_or_404(request.args.get("rule_id"))
+        key = request.args.get("action_type", "")
+        types = get_webhooks().action_types
+        if key not in types or getattr(types[key], "preview", None) is None:
+            abort(404)
+        settings_form = self._settings_form(rule)
+        section = settings_form.from_form(key, request.args)
+        action_id = request.args.get("action_id", "")
+        self._preview(
+            settings_form,
+            section,
+            request.args.get("name", "")[:256],
+            int(action_id) if action_id.isdigit() and len(action_id) < 10 else None,
+        )
+        return jsonify({"preview": section.preview})

@@ -14,6 +14,9 @@ addon's too) gets a section of the action form built from its schema. A schema f
 ``model``          a registered model
 ``field_values``   lines of (field, value or expression) of the model named by ``model_from``
 ``textarea``       multi-line text
+``url``            a URL (a text input; the type checks it)
+``field_list``     several fields of the rule's model (a multi-select; a list of names)
+``headers``        HTTP headers, one ``Name: value`` a line (a mapping of names to values)
 (none)             Boolean: checkbox; Integer/Float/Decimal: number; Date/DateTime: date inputs;
                    String with ``OneOf``: drop-down; String: text; anything else: JSON text
 =================  ===========================================================================
@@ -29,6 +32,10 @@ A type's label and description, and its settings' labels, descriptions and choic
 in its class and schema (mark them with ``N_`` for ``make translations``); the sections show
 them in the user's language. The type's validation messages are shown as the type words them
 (the REST API gives the same ones).
+
+A type with a ``preview(env, model, settings, action_name, action_id)`` method (Send Webhook
+Notification) gets a sample under its settings, kept up to date by the form's script through
+``/serveractionview/preview``.
 """
 
 from __future__ import annotations
@@ -43,8 +50,15 @@ from marshmallow import fields as ma
 from marshmallow import validate as ma_validate
 
 from addons.webhooks.action_types import ActionType
+from addons.webhooks.action_types.send_webhook import sendable_fields
 from addons.webhooks.checks import flatten_messages
-from addons.webhooks.views.naming import field_choices, field_label, model_choices, model_label
+from addons.webhooks.views.naming import (
+    field_choices,
+    field_label,
+    model_choices,
+    model_label,
+    technical,
+)
 from addons.webhooks.views.values import (
     BadInput,
     ValueInput,
@@ -62,6 +76,8 @@ from nightpos_app.orm.registry import ModelEntry, ModelRegistry
 BLANK_ROWS = 2
 #: Lines of a ``field_values`` input read from a post (the schema allows 200).
 MAX_ROWS = 200
+#: Lines of a ``headers`` input read from a post (the type refuses more than a few anyway).
+MAX_HEADER_LINES = 100
 
 FormData = Mapping[str, str]
 
@@ -99,6 +115,8 @@ class SettingInput:
     #: For ``field_values``: the lines, and the fields they may set.
     rows: list[ValueRow] = field(default_factory=list)
     field_choices: list[tuple[str, str]] = field(default_factory=list)
+    #: For ``field_list``: the chosen names, in order.
+    values: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +134,8 @@ class TypeSection:
     inputs: list[SettingInput]
     #: Messages not about one setting (e.g. the settings as a whole).
     errors: list[str] = field(default_factory=list)
+    #: For a type that has ``preview``: what it would produce with these settings.
+    preview: str | None = None
 
     def input(self, key: str) -> SettingInput:
         return next(i for i in self.inputs if i.key == key)
@@ -219,6 +239,9 @@ class SettingsForm:
             elif inp.widget == "field":
                 model = self._model_of(section, inp)
                 inp.choices = [("", ""), *field_choices(model)] if model else []
+            elif inp.widget == "field_list":
+                model = self._model_of(section, inp)
+                inp.choices = _readable_choices(model) if model else []
             elif inp.widget == "value":
                 inp.value_input = value_input(self.env, self._field_of(section, inp))
             elif inp.widget == "field_values":
@@ -248,6 +271,11 @@ class SettingsForm:
                 inp.value = json.dumps(stored, ensure_ascii=False, indent=2)
             elif inp.widget == "field_values":
                 inp.rows = self._rows_from_settings(section, inp, stored)
+            elif inp.widget == "field_list":
+                inp.values = [str(v) for v in stored] if isinstance(stored, list) else []
+            elif inp.widget == "headers":
+                pairs = stored.items() if isinstance(stored, Mapping) else []
+                inp.value = "\n".join(f"{name}: {value}" for name, value in pairs)
             elif inp.widget == "value":
                 continue  # needs the field, read below
             else:
@@ -279,6 +307,9 @@ class SettingsForm:
         for inp in section.inputs:
             if inp.widget == "field_values":
                 inp.rows = self._rows_from_form(inp, form)
+            elif inp.widget == "field_list":
+                posted = form.getlist(inp.name) if hasattr(form, "getlist") else []
+                inp.values = [str(v) for v in posted if v][:MAX_ROWS]
             else:
                 inp.value = form.get(inp.name, "")
             if inp.alternatives:
@@ -332,6 +363,10 @@ class SettingsForm:
             return True, bool(inp.value)
         if inp.widget == "field_values":
             return True, self._read_rows(section, inp)
+        if inp.widget == "field_list":
+            return True, list(inp.values)
+        if inp.widget == "headers":
+            return True, _read_headers(inp.value)
         if inp.widget == "value":
             return True, parse_value(self._field_of(section, inp), inp.value)
         if inp.value == "":
@@ -366,6 +401,18 @@ class SettingsForm:
         if problems:
             raise BadInput(" ".join(problems))
         return lines
+
+    def read_quietly(self, section: TypeSection) -> dict[str, Any]:
+        """The settings as far as they can be read, nothing reported (for a preview)."""
+        settings: dict[str, Any] = {}
+        for inp in section.inputs:
+            try:
+                present, value = self._read_input(section, inp)
+            except BadInput:
+                continue
+            if present:
+                settings[inp.key] = value
+        return settings
 
     # -------------------------------------------------------------------- errors
 
@@ -419,6 +466,17 @@ class SettingsForm:
         if inp.widget == "field_values":
             model = self._model_for_summary(inp, settings)
             return inp.label, self._describe_rows(model, stored), False
+        if inp.widget == "field_list":
+            model = self._model_for_summary(inp, settings)
+            names = stored if isinstance(stored, list) else []
+            known = dict(_readable_choices(model)) if model else {}
+            labels = [known.get(str(n), str(n)) for n in names]
+            return inp.label, ", ".join(labels), False
+        if inp.widget == "headers":
+            # Names only: a header's value is often a credential (Authorization), and the
+            # rule's page is read by people who may not see secrets.
+            names = list(stored) if isinstance(stored, Mapping) else []
+            return inp.label, ", ".join(str(n) for n in names), False
         if isinstance(stored, (dict, list)):
             return inp.label, json.dumps(stored, ensure_ascii=False), True
         return inp.label, str(stored), False
@@ -445,3 +503,36 @@ class SettingsForm:
             else:
                 parts.append(f"{label} = {display_value(self.env, fld, line.get('value'))}")
         return "; ".join(parts)
+
+
+def _readable_choices(entry: ModelEntry) -> list[tuple[str, str]]:
+    """The fields a message may carry, as (technical name, label), in the order of the labels."""
+    found = sorted(sendable_fields(entry).items(), key=lambda f: (translate(f[1]).lower(), f[0]))
+    return [(name, technical(translate(label), name)) for name, label in found]
+
+
+def _read_headers(text: str) -> dict[str, str]:
+    """``Name: value`` lines as a mapping; the action type checks names and values."""
+    headers: dict[str, str] = {}
+    problems: list[str] = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    for number, line in enumerate(lines[:MAX_HEADER_LINES], start=1):
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            problems.append(
+                translate("Line %(number)s: write the header as Name: value.", number=number)
+            )
+        elif name.lower() in {n.lower() for n in headers}:
+            problems.append(
+                translate(
+                    "Line %(number)s: the header %(name)s is given twice.",
+                    number=number,
+                    name=name,
+                )
+            )
+        else:
+            headers[name] = value.strip()
+    if problems:
+        raise BadInput(" ".join(problems))
+    return headers

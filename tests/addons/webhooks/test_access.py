@@ -88,7 +88,14 @@ def users(app: Flask) -> None:
     _user(app, MANAGER, AUTOMATION_MANAGER, [])  # the role as the permission sync made it
     editor = [
         (p, view)
-        for view in ("WebhookView", "BaseAutomationApi", "ServerActionView")
+        for view in (
+            "WebhookView",
+            "BaseAutomationApi",
+            "ServerActionView",
+            "IrActionsServerApi",
+            "WebhookDeliveryView",
+            "WebhookDeliveryApi",
+        )
         for p in ("can_list", "can_show", "can_edit", "can_get", "can_put")
         if p.startswith("can_")
     ]
@@ -107,7 +114,29 @@ def rule(app: Flask, make_rule, users: None) -> dict[str, Any]:
         made["call"] = read(app, "base.automation.call", [("rule_id", "=", made["id"])], [])[0][
             "id"
         ]
+    made["delivery"] = failed_delivery(app, made["id"], made["action"])
     return made
+
+
+def failed_delivery(app: Flask, rule_id: int, action_id: int) -> int:
+    """A message in the outbox that failed for good (as the worker would leave it)."""
+    from addons.webhooks.outgoing import outbox
+
+    with app.app_context():
+        delivery = outbox.enqueue(
+            db.session,
+            rule_id=rule_id,
+            action_id=action_id,
+            model="sale.order",
+            record_id=7,
+            url="https://receiver.example/hook",
+            body='{"_model":"sale.order","_id":7}',
+            headers={"Authorization": "Bearer receiver-token"},
+            timeout_seconds=10,
+        )
+        delivery.state = "failed"
+        db.session.commit()
+        return int(delivery.id)
 
 
 def snapshot(app: Flask) -> list[list[dict[str, Any]]]:
@@ -116,6 +145,7 @@ def snapshot(app: Flask) -> list[list[dict[str, Any]]]:
         read(app, "base.automation", [], ["name", "webhook_secret", "active", "model"]),
         read(app, "ir.actions.server", [], ["name", "settings", "sequence"]),
         read(app, "base.automation.call", [], ["status"]),
+        read(app, "webhook.delivery", [], ["state", "attempt_count", "next_attempt_at"]),
     ]
 
 
@@ -149,6 +179,12 @@ def screen_gets(rule: dict[str, Any]) -> list[str]:
         f"/webhookcallview/show/{cid}",
         "/serveractionview/value_choices?model=sale.order&field=currency_id",
         "/serveractionview/model_fields?model=sale.order",
+        f"/serveractionview/show/{aid}",
+        f"/serveractionview/preview?rule_id={rid}&action_type=send_webhook",
+        "/webhookdeliveryview/list/",
+        f"/webhookdeliveryview/list/?rule_id={rid}&state=failed",
+        f"/webhookdeliveryview/show/{rule['delivery']}",
+        "/webhookdeliveryattemptview/list/",
     ]
 
 
@@ -169,15 +205,19 @@ def screen_posts(rule: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
         (f"/serveractionview/add?rule_id={rid}", action),
         (f"/serveractionview/edit/{aid}", action),
         (f"/serveractionview/delete/{aid}", {}),
+        (f"/serveractionview/rotate_signing_secret/{aid}", {}),
+        (f"/webhookdeliveryview/retry/{rule['delivery']}", {}),
+        (f"/webhookdeliveryview/replay/{rule['delivery']}", {}),
     ]
 
 
 def api_calls(rule: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
-    rid, aid, cid = rule["id"], rule["action"], rule["call"]
-    rules, actions, calls = (
+    rid, aid, cid, did = rule["id"], rule["action"], rule["call"], rule["delivery"]
+    rules, actions, calls, deliveries = (
         "/api/v1/base_automation/",
         "/api/v1/ir_actions_server/",
         "/api/v1/base_automation_call/",
+        "/api/v1/webhook_delivery/",
     )
     return [
         ("GET", rules, None),
@@ -197,6 +237,15 @@ def api_calls(rule: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | Non
         ("POST", calls, {"rule_id": rid}),
         ("PUT", f"{calls}{cid}", {"status": "ok"}),
         ("DELETE", f"{calls}{cid}", None),
+        ("POST", f"{actions}{aid}/rotate_signing_secret", None),
+        ("GET", deliveries, None),
+        ("GET", f"{deliveries}{did}", None),
+        ("POST", deliveries, {"rule_id": rid}),
+        ("PUT", f"{deliveries}{did}", {"state": "pending"}),
+        ("DELETE", f"{deliveries}{did}", None),
+        ("POST", f"{deliveries}{did}/retry", None),
+        ("POST", f"{deliveries}{did}/replay", None),
+        ("GET", "/api/v1/webhook_delivery_attempt/", None),
     ]
 
 
@@ -218,12 +267,25 @@ def test_the_automation_manager_role_has_exactly_the_addons_permissions(
         "BaseAutomationApi",
         "IrActionsServerApi",
         "BaseAutomationCallApi",
+        "WebhookDeliveryView",
+        "WebhookDeliveryApi",
+        "WebhookDeliveryAttemptView",
+        "WebhookDeliveryAttemptApi",
     }
-    menus = {"Studio", "Webhooks", "Automation Rules", "Sales Webhooks", "Contacts Webhooks"}
+    menus = {
+        "Studio",
+        "Webhooks",
+        "Automation Rules",
+        "Deliveries",
+        "Sales Webhooks",
+        "Contacts Webhooks",
+    }
     assert {view for _, view in granted} == views | menus
     assert (SECRET_PERMISSION, "BaseAutomationApi") in granted
     assert ("can_edit", "ServerActionView") in granted  # value choices, model fields
     assert ("can_edit", "WebhookView") in granted  # rotate, dry run
+    assert ("can_resend", "WebhookDeliveryView") in granted  # Retry now, Replay
+    assert ("can_resend", "WebhookDeliveryApi") in granted
     assert {p for p, v in granted if v in menus} == {"menu_access"}
     # Nothing of the business apps or of user administration.
     assert not {v for _, v in granted} & {*SALES_VIEWS, "Sales", "UserDBModelView", "RoleModelView"}
@@ -246,7 +308,7 @@ def test_other_users_get_403_from_every_screen_and_nothing_changes(
     assert snapshot(app) == before
     # No menu entry leads there either.
     home = page_text(web.get("/"))
-    for link in ("/webhookview/", "/automationruleview/", "/webhookcallview/"):
+    for link in ("/webhookview/", "/automationruleview/", "/webhookcallview/", "/webhookdelivery"):
         assert link not in home
     if who is SALES:  # the Sales user still uses Sales: only webhooks are closed
         assert web.get("/saleorderview/list/").status_code == 200
@@ -301,6 +363,7 @@ def test_the_automation_manager_uses_every_screen(app: Flask, rule: dict[str, An
     assert web.get("/serveractionview/value_choices?model=sale.order&field=currency_id").is_json
     home = page_text(web.get("/"))
     assert "/webhookview/list/" in home and "/automationruleview/list/" in home
+    assert "/webhookdeliveryview/list/" in home
 
     # Add and edit a rule; add, edit and delete an action; dry run; rotate; delete the rule.
     new_id = create_rule(web, "/webhookview/add", name="Manager's rule", model="sale.order")
@@ -422,3 +485,35 @@ def test_an_editor_without_can_read_secret_never_gets_the_secret(
         result = response.get_json()["result"]
         for row in result if isinstance(result, list) else [result]:
             assert "webhook_secret" not in row and "url" not in row
+
+    # An action's signing secret and a message's extra headers are secrets too.
+    action = read(app, "ir.actions.server", [("id", "=", rule["action"])], ["signing_secret"])[0]
+    signing = action["signing_secret"]
+    for url in (
+        f"/serveractionview/show/{rule['action']}",
+        f"/serveractionview/edit/{rule['action']}",
+        f"/webhookdeliveryview/show/{rule['delivery']}",
+        "/webhookdeliveryview/list/",
+    ):
+        response = web.get(url)
+        assert response.status_code == 200, url
+        text = response.get_data(as_text=True)
+        assert signing not in text and "receiver-token" not in text, url
+    actions = "/api/v1/ir_actions_server/"
+    for response in (
+        api.get(actions),
+        api.get(f"{actions}{rule['action']}"),
+        api.post(f"{actions}{rule['action']}/rotate_signing_secret", {"grace": "1h"}),
+        api.get("/api/v1/webhook_delivery/"),
+        api.get(f"/api/v1/webhook_delivery/{rule['delivery']}"),
+    ):
+        assert response.status_code == 200, response.get_json()
+        text = response.get_data(as_text=True)
+        assert "whsec_" not in text and "receiver-token" not in text
+        result = response.get_json()["result"]
+        for row in result if isinstance(result, list) else [result]:
+            assert "signing_secret" not in row and "previous_signing_secret" not in row
+            assert "headers" not in row
+    # Nobody filters on a secret, whatever they may read.
+    flt = "(filters:!((col:signing_secret,opr:sw,value:whsec_)))"
+    assert api.get(f"{actions}?q={flt}").status_code == 400

@@ -144,7 +144,7 @@ def test_use_case_2_through_the_api(app: Flask, api: ApiClient) -> None:
             {
                 "action_type": [
                     "Unknown action type 'send_fax' "
-                    "(known: update_record, create_record, execute_code)."
+                    "(known: update_record, create_record, execute_code, send_webhook)."
                 ]
             },
         ),

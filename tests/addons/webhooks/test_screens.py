@@ -66,6 +66,7 @@ def test_studio_and_app_menus(admin_web: WebClient) -> None:
     assert menu(page, "Studio") == [
         ("/webhookview/list/", "Webhooks"),
         ("/automationruleview/list/", "Automation Rules"),
+        ("/webhookdeliveryview/list/", "Deliveries"),
     ]
     assert ("/webhookview/list/?model=sale.order", "Webhooks") in menu(page, "Sales")
     assert ("/webhookview/list/?model=res.partner", "Webhooks") in menu(page, "Contacts")
