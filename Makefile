@@ -14,8 +14,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(BIN)/.installed-test: $(BIN)/.installed
+# The tests install a third-party addon distribution too (docs/action-types.md).
+EXAMPLE_ADDON := tests/fixtures/nightpos-example-action
+$(BIN)/.installed-test: $(BIN)/.installed $(EXAMPLE_ADDON)/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e $(EXAMPLE_ADDON)
 	touch $@
 
 venv: $(BIN)/.installed
