@@ -218,6 +218,7 @@ def test_thai_menus(thai_web: WebClient) -> None:
     assert dropdown(page, "สตูดิโอ") == [
         ("/webhookview/list/", "เว็บฮุค"),
         ("/automationruleview/list/", "ระบบอัตโนมัติ"),
+        ("/webhookdeliveryview/list/", "การส่งข้อความ"),
     ]
     assert "เปิดใช้งานโหมดนักพัฒนา" in page and "ออกจากระบบ" in page
 

@@ -6,7 +6,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -18,16 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import free_port, wait_until_serving
 from tests.support.web import csrf_token_from
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -59,16 +53,6 @@ def make_run(instance: Path, **extra_env: str) -> Iterator[tuple[int, list[str]]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-
-
-def wait_until_serving(port: int) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the server did not answer")
 
 
 def log_in(port: int, username: str, password: str) -> str:

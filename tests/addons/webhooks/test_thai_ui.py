@@ -114,6 +114,7 @@ def test_sales_menu_shows_webhooks_in_thai(thai_web: WebClient) -> None:
     assert menu(page, "สตูดิโอ") == [
         ("/webhookview/list/", "เว็บฮุค"),
         ("/automationruleview/list/", "ระบบอัตโนมัติ"),
+        ("/webhookdeliveryview/list/", "การส่งข้อความ"),
     ]
 
 
