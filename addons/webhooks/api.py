@@ -183,6 +183,13 @@ class ActionConverter(_ValidatingConverter):
     checks = ActionChecks
 
 
+def requested_grace() -> Any:
+    """The ``grace`` a rotation request asks for (a ROTATION_GRACE key; ``none`` when the body
+    says nothing). Anything else is returned as it is, for the caller to refuse."""
+    body = request.get_json(silent=True) if request.content_length else None
+    return body.get("grace", "none") if isinstance(body, dict) else "none"
+
+
 class RuleApi(RecordRestApi):
     """Automation rules over REST; secrets and URLs only for ``can_read_secret``."""
 
@@ -260,8 +267,7 @@ class RuleApi(RecordRestApi):
         rule = self.datamodel.get(pk, self._base_filters)
         if rule is None:
             return self.response_404()
-        body = request.get_json(silent=True) if request.content_length else None
-        grace_key = body.get("grace", "none") if isinstance(body, dict) else "none"
+        grace_key = requested_grace()
         if grace_key not in ROTATION_GRACE:
             return self.response_400(f"grace must be one of {', '.join(ROTATION_GRACE)}.")
         rule.rotate_secret(ROTATION_GRACE[grace_key][1])
@@ -430,8 +436,7 @@ class ActionApi(RecordRestApi):
         action = self.datamodel.get(pk, self._base_filters)
         if action is None:
             return self.response_404()
-        body = request.get_json(silent=True) if request.content_length else None
-        grace_key = body.get("grace", "none") if isinstance(body, dict) else "none"
+        grace_key = requested_grace()
         if grace_key not in ROTATION_GRACE:
             return self.response_400(f"grace must be one of {', '.join(ROTATION_GRACE)}.")
         action.rotate_signing_secret(ROTATION_GRACE[grace_key][1])

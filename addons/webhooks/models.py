@@ -48,6 +48,11 @@ def new_signing_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
+def grace_deadline(grace: dt.timedelta | None) -> dt.datetime | None:
+    """When a rotation's grace period ends (UTC), or None for no grace period."""
+    return utcnow() + grace if grace is not None and grace > dt.timedelta(0) else None
+
+
 #: How long Rotate Secret may keep the previous URL working, in the order the form lists them.
 ROTATION_GRACE: dict[str, tuple[str, dt.timedelta | None]] = {
     "none": (N_("None: the old URL stops at once"), None),
@@ -218,14 +223,12 @@ class AutomationRule(Model):
         Only the old secret's digest is kept: the webhook looks secrets up by digest anyway,
         and a leaked database row then cannot be turned back into the old URL.
         """
-        if grace is not None and grace > dt.timedelta(0):
-            self.previous_secret_digest = self.webhook_secret_digest or secret_digest(
-                self.webhook_secret
-            )
-            self.previous_secret_expires_at = utcnow() + grace
-        else:
-            self.previous_secret_digest = None
-            self.previous_secret_expires_at = None
+        self.previous_secret_expires_at = grace_deadline(grace)
+        self.previous_secret_digest = (
+            (self.webhook_secret_digest or secret_digest(self.webhook_secret))
+            if self.previous_secret_expires_at
+            else None
+        )
         self.webhook_secret = new_webhook_secret()
         self.webhook_secret_digest = secret_digest(self.webhook_secret)
 
@@ -299,12 +302,10 @@ class ServerAction(Model):
 
     def rotate_signing_secret(self, grace: dt.timedelta | None = None) -> None:
         """Replace the signing secret; the old one keeps signing too for ``grace``."""
-        if grace is not None and grace > dt.timedelta(0):
-            self.previous_signing_secret = self.signing_secret
-            self.previous_signing_secret_expires_at = utcnow() + grace
-        else:
-            self.previous_signing_secret = None
-            self.previous_signing_secret_expires_at = None
+        self.previous_signing_secret_expires_at = grace_deadline(grace)
+        self.previous_signing_secret = (
+            self.signing_secret if self.previous_signing_secret_expires_at else None
+        )
         self.signing_secret = new_signing_secret()
 
     def signing_secrets(self) -> list[str]:

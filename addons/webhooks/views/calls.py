@@ -7,12 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, request
-from flask_appbuilder import expose
-from flask_appbuilder.exceptions import FABException
+from flask import request
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from flask_appbuilder.security.decorators import has_access
-from werkzeug.wrappers import Response
 
 from addons.webhooks.models import CALL_STATUSES, AutomationRule, WebhookCall
 from nightpos_app.crud import RecordInterface, RecordModelView
@@ -106,18 +102,9 @@ class WebhookCallView(RecordModelView):
             filters.add_filter("rule_id", FilterEqual, rule_id)
         return super()._get_list_widget(filters, **kwargs)
 
-    @expose("/list/")
-    @has_access
-    def list(self) -> str | Response:
-        self.update_redirect()
-        try:
-            widgets = self._list()
-        except FABException as exc:  # as FAB's own list: a bad filter or order argument
-            flash(translate("An error occurred: %(error)s", error=exc), "warning")
-            return redirect(self.get_redirect())
+    def list_page_title(self) -> str:
         rule_id = rule_filter_id()
         rule = db.session.get(AutomationRule, rule_id) if rule_id is not None else None
-        title = str(self.list_title)
         if rule is not None:
-            title = translate("Logs") + f": {rule.name}"
-        return self.render_template(self.list_template, title=title, widgets=widgets)
+            return translate("Logs") + f": {rule.name}"
+        return str(self.list_title)

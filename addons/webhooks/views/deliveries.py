@@ -18,7 +18,6 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name
 from sqlalchemy.orm import Session
@@ -177,15 +176,7 @@ class WebhookDeliveryView(RecordModelView):
             links.append((translate(label), url, current == state))
         return links
 
-    @expose("/list/")
-    @has_access
-    def list(self) -> str | Response:
-        self.update_redirect()
-        try:
-            widgets = self._list()
-        except FABException as exc:  # as FAB's own list: a bad filter or order argument
-            flash(translate("An error occurred: %(error)s", error=exc), "warning")
-            return redirect(self.get_redirect())
+    def list_page_title(self) -> str:
         title = str(self.list_title)
         rule_id, action_id = _id_arg(RULE_ARG), _id_arg(ACTION_ARG)
         rule = db.session.get(AutomationRule, rule_id) if rule_id is not None else None
@@ -197,9 +188,10 @@ class WebhookDeliveryView(RecordModelView):
         state = state_filter()
         if state is not None:
             title += f" ({state_label(state)})"
-        return self.render_template(
-            self.list_template, title=title, widgets=widgets, state_links=self._state_links()
-        )
+        return title
+
+    def list_page_context(self) -> dict[str, Any]:
+        return {"state_links": self._state_links()}
 
     # ----------------------------------------------------------- the message
 

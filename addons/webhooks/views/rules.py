@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.widgets import ListWidget
@@ -185,18 +184,8 @@ class RuleViewBase(RecordModelView):
         new_url = url_for(f"{self.endpoint}.add", **({CONTEXT_ARG: model} if model else {}))
         return super()._get_list_widget(filters, new_url=new_url, **kwargs)
 
-    @expose("/list/")
-    @has_access
-    def list(self) -> str | Response:
-        self.update_redirect()
-        try:
-            widgets = self._list()
-        except FABException as exc:  # as FAB's own list: a bad filter or order argument
-            flash(translate("An error occurred: %(error)s", error=exc), "warning")
-            return redirect(self.get_redirect())
-        return self.render_template(
-            self.list_template, title=self._context_title(str(self.list_title)), widgets=widgets
-        )
+    def list_page_title(self) -> str:
+        return self._context_title(str(self.list_title))
 
     # ---------------------------------------------------------- add and edit
 
