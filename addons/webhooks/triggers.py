@@ -25,6 +25,7 @@ The active record rules are read once per transaction (one query) and only when 
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
@@ -158,45 +159,64 @@ def _enabled() -> bool:
     return has_app_context() and EXTENSION_KEY in current_app.extensions
 
 
+_RULE_TABLE = AutomationRule.__table__
+#: The active record rules, read with Core: this runs in every transaction that changes records,
+#: and the ORM's execution layer cost several times the query itself. Built once, so SQLAlchemy
+#: compiles it once.
+_ACTIVE_RECORD_RULES = (
+    sa.select(
+        _RULE_TABLE.c.id,
+        _RULE_TABLE.c.name,
+        _RULE_TABLE.c.model,
+        _RULE_TABLE.c.trigger,
+        _RULE_TABLE.c.filter_domain,
+        _RULE_TABLE.c.filter_pre_domain,
+        _RULE_TABLE.c.trigger_fields,
+    )
+    .where(_RULE_TABLE.c.active.is_(True), _RULE_TABLE.c.trigger.in_(list(RECORD_TRIGGERS)))
+    .order_by(_RULE_TABLE.c.id)
+)
+
+
 def _rules(session: Session) -> list[RecordRule]:
-    """The active record rules, read once per transaction."""
+    """The active record rules, read once per transaction (rules edited by another process
+    take effect in the next transaction)."""
     cached = session.info.get(_RULES)
     if cached is not None:
         return cached
-    query = sa.select(
-        AutomationRule.id,
-        AutomationRule.name,
-        AutomationRule.model,
-        AutomationRule.trigger,
-        AutomationRule.filter_domain,
-        AutomationRule.filter_pre_domain,
-        AutomationRule.trigger_fields,
-    ).where(AutomationRule.active.is_(True), AutomationRule.trigger.in_(RECORD_TRIGGERS))
-    rules = []
-    with session.no_autoflush:
-        rows = session.execute(query.order_by(AutomationRule.id)).all()
-    for row in rows:
-        try:
-            domain, pre_domain = (
-                parse_domain(row.filter_domain),
-                parse_domain(row.filter_pre_domain),
-            )
-        except ValueError as exc:  # saved before validation existed, or by hand in SQL
-            logger.warning("automation rule %s: bad filter, rule skipped: %s", row.id, exc)
-            continue
-        rules.append(
-            RecordRule(
-                id=row.id,
-                name=row.name,
-                model=row.model,
-                kinds=RECORD_TRIGGERS[row.trigger],
-                domain=tuple(domain),
-                pre_domain=tuple(pre_domain),
-                fields=parse_fields(row.trigger_fields),
-            )
-        )
+    rules = [
+        rule
+        for row in session.connection().execute(_ACTIVE_RECORD_RULES)
+        if (rule := _record_rule(tuple(row))) is not None
+    ]
     session.info[_RULES] = rules
     return rules
+
+
+@functools.lru_cache(maxsize=1024)
+def _record_rule(row: tuple[Any, ...]) -> RecordRule | None:
+    """A rule's row as the machinery needs it; cached on the row's values, so the domains of
+    an unchanged rule are parsed once per process."""
+    rule_id, name, model, trigger, filter_domain, filter_pre_domain, trigger_fields = row
+    try:
+        domain, pre_domain = parse_domain(filter_domain), parse_domain(filter_pre_domain)
+    except ValueError as exc:  # saved before validation existed, or by hand in SQL
+        logger.warning("automation rule %s: bad filter, rule skipped: %s", rule_id, exc)
+        return None
+    return RecordRule(
+        id=rule_id,
+        name=name,
+        model=model,
+        kinds=RECORD_TRIGGERS[trigger],
+        domain=_frozen(domain),
+        pre_domain=_frozen(pre_domain),
+        fields=parse_fields(trigger_fields),
+    )
+
+
+def _frozen(domain: list[Any]) -> tuple[Any, ...]:
+    """A domain that a cached rule can share safely: its terms as tuples."""
+    return tuple(tuple(term) if isinstance(term, list) else term for term in domain)
 
 
 def _watched(session: Session, registry: ModelRegistry, obj: Any) -> ModelEntry | None:
