@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint venv test-venv migration translations clean
+.PHONY: run test lint venv test-venv migration translations clean bench bench-quick
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -23,6 +23,11 @@ $(BIN)/.installed-test: $(BIN)/.installed $(EXAMPLE_ADDON)/pyproject.toml
 
 venv: $(BIN)/.installed
 test-venv: $(BIN)/.installed-test
+
+# The benchmarks serve the app with gunicorn (the prod extra) and profile with pyinstrument.
+$(BIN)/.installed-bench: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[prod,bench]'
+	touch $@
 
 ## run: migrate the SQLite database, load demo data, create the admin, serve on HOST:PORT
 run: $(BIN)/.installed
@@ -54,6 +59,15 @@ translations: $(BIN)/.installed
 			-l $$lang --init-missing --ignore-obsolete || exit 1; \
 	done
 	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
+
+## bench: the benchmarks (bench/), full size: tables, targets met or not, bench/results/latest.json
+## (BENCH_ARGS="--only webhook,sandbox"; BENCH_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
+bench: $(BIN)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## bench-quick: every benchmark at tiny sizes, the full table (CI's smoke run; timings not asserted)
+bench-quick: $(BIN)/.installed-bench
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,177 @@
+"""The sandbox per call, in microseconds, against the same code run as plain Python.
+
+In process, with the webhook engine's names (helpers, ``env``, ``model``, ``payload``):
+
+* the use case 1 Target Record, compiled once (the sandbox caches compiled sources), evaluated
+  by ``Sandbox.evaluate`` and by plain ``eval`` of the same code object;
+* a small Execute Code action (loops, item and attribute access, a comprehension: what the
+  budget's ticks and the guards cost) by ``Sandbox.execute`` and by plain ``exec``;
+* use case 2's code (creating a contact through the record API) the same way, for
+  information: there the database dominates. Its writes are rolled back.
+
+Sandbox and plain runs alternate; each figure is the median of the rounds.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import (
+    TARGET_RECORD,
+    USE_CASE_1_PAYLOAD,
+    USE_CASE_2_CODE,
+    USE_CASE_2_PAYLOAD,
+    Context,
+    Report,
+    Table,
+    Target,
+    app_context,
+    median,
+    prepare_instance,
+)
+
+SMALL_CODE = """\
+total = 0
+for line in payload.get('lines', []):
+    total += line['qty'] * line['price']
+big = [line['sku'] for line in payload.get('lines', []) if line['qty'] > 1]
+summary = {'count': len(payload.get('lines', [])), 'total': round(total, 2), 'big': big}
+"""
+SMALL_PAYLOAD = {
+    "order": "S00007",
+    "lines": [{"sku": f"SKU-{i}", "qty": i % 4, "price": 9.5 + i} for i in range(20)],
+}
+
+EVALUATE_TARGET_US = 50.0
+EXECUTE_RATIO_TARGET = 2.0
+
+
+def _per_call(fn: Callable[[], Any], calls: int) -> float:
+    """Microseconds per call of ``fn`` over ``calls`` calls."""
+    started = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def _compare(
+    sandboxed: Callable[[], Any], plain: Callable[[], Any], calls: int, rounds: int
+) -> tuple[float, float]:
+    sandboxed()
+    plain()  # warm: the sandbox's compile cache, the record API's lookups
+    ours: list[float] = []
+    theirs: list[float] = []
+    for round_ in range(rounds):
+        pair = [(ours, sandboxed), (theirs, plain)]
+        if round_ % 2:
+            pair.reverse()
+        for into, fn in pair:
+            into.append(_per_call(fn, calls))
+    return median(ours), median(theirs)
+
+
+def run(ctx: Context) -> Report:
+    from addons.webhooks.endpoint import find_rule
+    from addons.webhooks.engine import rule_sandbox
+    from addons.webhooks.state import get_webhooks
+    from nightpos_app.extensions import db
+    from nightpos_app.state import get_env
+
+    report = Report("sandbox")
+    instance = prepare_instance(ctx, "sandbox")
+    rounds = 5 if ctx.quick else 9
+    calls = 200 if ctx.quick else 20_000
+    db_calls = 20 if ctx.quick else 500
+    rows = []
+    with app_context(instance) as app, app.test_request_context():
+        from bench.common import use_case_rules
+
+        rules = use_case_rules()
+        found = find_rule(rules["uc1"]["secret"])
+        assert found is not None
+        spec = found[1]
+        db.session.rollback()
+        sandbox = rule_sandbox(spec)
+        env = get_env()
+        logs: list[str] = []
+        helpers = get_webhooks().helpers(logs.append)
+
+        def names(model_name: str, payload: Any) -> dict[str, Any]:
+            model = env[model_name]
+            return {
+                **helpers,
+                "env": env,
+                "model": model,
+                "payload": payload,
+                "record": model,
+                "records": model,
+            }
+
+        plain_builtins = {"__builtins__": builtins}
+
+        # 1. The cached Target Record evaluation.
+        target_names = names("sale.order", USE_CASE_1_PAYLOAD)
+        target_code = compile(TARGET_RECORD, "<plain>", "eval")
+        ours, theirs = _compare(
+            lambda: sandbox.evaluate(TARGET_RECORD, target_names, filename="<target record>"),
+            lambda: eval(target_code, {**plain_builtins, **target_names}),  # noqa: S307
+            calls,
+            rounds,
+        )
+        rows.append(["Target Record (UC1), cached", ours, theirs, ours / theirs])
+        report.data["target_record"] = {"sandbox_us": ours, "plain_us": theirs}
+        report.targets.append(
+            Target(
+                "Cached Target Record evaluation",
+                f"< {EVALUATE_TARGET_US:.0f} us",
+                f"{ours:.1f} us",
+                ours < EVALUATE_TARGET_US,
+            )
+        )
+
+        # 2. A small Execute Code action (no database).
+        small_names = names("sale.order", SMALL_PAYLOAD)
+        small_code = compile(SMALL_CODE, "<plain>", "exec")
+        ours, theirs = _compare(
+            lambda: sandbox.execute(SMALL_CODE, small_names, filename="<code>"),
+            lambda: exec(small_code, {**plain_builtins, **small_names}),  # noqa: S102
+            calls // 4,
+            rounds,
+        )
+        rows.append(["Execute Code, small (loops, guards)", ours, theirs, ours / theirs])
+        report.data["execute_small"] = {"sandbox_us": ours, "plain_us": theirs}
+        report.targets.append(
+            Target(
+                "Sandbox budget enforcement, Execute Code",
+                f"<= {EXECUTE_RATIO_TARGET:.1f} x plain Python",
+                f"{ours / theirs:.2f} x ({ours:.1f} vs {theirs:.1f} us)",
+                ours / theirs <= EXECUTE_RATIO_TARGET,
+            )
+        )
+
+        # 3. Use case 2's code: creates a contact (rolled back afterwards).
+        uc2_names = names("res.partner", USE_CASE_2_PAYLOAD)
+        uc2_code = compile(USE_CASE_2_CODE, "<plain>", "exec")
+        ours, theirs = _compare(
+            lambda: sandbox.execute(USE_CASE_2_CODE, uc2_names, filename="<code>"),
+            lambda: exec(uc2_code, {**plain_builtins, **uc2_names}),  # noqa: S102
+            db_calls,
+            rounds,
+        )
+        db.session.rollback()
+        rows.append(["Execute Code, UC2 (creates a contact)", ours, theirs, ours / theirs])
+        report.data["execute_uc2"] = {"sandbox_us": ours, "plain_us": theirs}
+
+    report.tables.append(
+        Table(
+            f"Sandbox per call ({rounds} rounds, medians)",
+            ["case", "sandbox us", "plain Python us", "ratio"],
+            [[r[0], r[1], r[2], f"{r[3]:.2f}"] for r in rows],
+            note="plain Python: the same source compiled once, run with eval/exec and the same "
+            "names. UC2 includes the record API's insert (rolled back).",
+        )
+    )
+    return report
