@@ -9,12 +9,14 @@ receiver can deduplicate.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from addons.webhooks.models import WebhookDelivery
+from addons.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
 from nightpos_app.models import utcnow
 
 #: Set in ``session.info`` when a message was added: after the commit, the worker of this
@@ -81,3 +83,22 @@ def _make_due(session: Session, delivery: WebhookDelivery) -> None:
     delivery.claimed_by = None
     delivery.claimed_until = None
     session.info[ENQUEUED_KEY] = True
+
+
+#: Messages in these states are finished: kept for the Deliveries screen, then pruned.
+FINISHED_STATES = ("delivered", "failed", "dead")
+
+
+def prune_finished(session: Session, max_age_days: float, now: dt.datetime | None = None) -> int:
+    """Delete finished messages (and their attempts) created more than ``max_age_days`` ago;
+    messages still to send are never pruned. The caller commits. Returns how many went."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=max_age_days)
+    old = sa.select(WebhookDelivery.id).where(
+        WebhookDelivery.state.in_(FINISHED_STATES), WebhookDelivery.created_at < cutoff
+    )
+    # Attempts first: SQLite enforces the foreign key but does not cascade without the ORM.
+    session.execute(
+        sa.delete(WebhookDeliveryAttempt).where(WebhookDeliveryAttempt.delivery_id.in_(old))
+    )
+    result = session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.id.in_(old)))
+    return result.rowcount or 0

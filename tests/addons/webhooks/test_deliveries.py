@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from addons.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
@@ -230,3 +231,18 @@ def test_the_rest_resource_is_read_only_but_can_send_again(
     attempts = api.get("/api/v1/webhook_delivery_attempt/").get_json()
     assert attempts["count"] == 6
     assert api.delete(f"/api/v1/webhook_delivery_attempt/{attempts['ids'][0]}").status_code == 405
+
+
+def test_prune_calls_also_prunes_old_finished_messages_never_those_to_send(
+    app: Flask, outbox_rows: dict[str, Any]
+) -> None:
+    with app.app_context():
+        # Everything is a year old; the pending one must survive anyway.
+        db.session.execute(sa.update(WebhookDelivery).values(created_at=dt.datetime(2020, 1, 1)))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["webhooks", "prune-calls"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 3 finished outgoing messages." in result.output
+    left = read(app, "webhook.delivery", [], ["state"])
+    assert [row["state"] for row in left] == ["pending"]
+    assert read(app, "webhook.delivery.attempt", [], []) == []
