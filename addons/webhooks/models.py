@@ -104,6 +104,9 @@ class AutomationRule(Model):
         ),
         nullable=False,
         default="on_webhook",
+        # Every transaction that changes records looks up the record rules by trigger: an
+        # index keeps that one look-up however many webhook rules there are.
+        index=True,
         info={"label": N_("Trigger"), "selection_labels": TRIGGERS},
     )
     active = sa.Column(sa.Boolean, nullable=False, default=True, info={"label": N_("Active")})
@@ -340,7 +343,8 @@ class WebhookCall(Model):
         nullable=False,
         info={"label": N_("Automation Rule"), "readonly": True},
     )
-    rule = relationship("AutomationRule")
+    # "selectin": a page of calls loads their rules in one query, not one per row.
+    rule = relationship("AutomationRule", lazy="selectin")
     called_at = sa.Column(
         sa.DateTime,
         nullable=False,
@@ -444,7 +448,8 @@ class WebhookDelivery(Model):
         nullable=False,
         info={"label": N_("Automation Rule"), "readonly": True},
     )
-    rule = relationship("AutomationRule")
+    # "selectin": a page of messages loads their rules and actions in one query each.
+    rule = relationship("AutomationRule", lazy="selectin")
     action_id = sa.Column(
         sa.Integer,
         sa.ForeignKey("ir_actions_server.id", ondelete="CASCADE"),
@@ -452,7 +457,7 @@ class WebhookDelivery(Model):
         index=True,
         info={"label": N_("Action"), "readonly": True},
     )
-    action = relationship("ServerAction")
+    action = relationship("ServerAction", lazy="selectin")
     model = sa.Column(sa.String(128), nullable=False, info={"label": N_("Model"), "readonly": True})
     record_id = sa.Column(sa.Integer, info={"label": N_("Record ID"), "readonly": True})
     url = sa.Column(sa.Text, nullable=False, info={"label": N_("URL"), "readonly": True})
@@ -527,7 +532,7 @@ class WebhookDeliveryAttempt(Model):
         index=True,
         info={"label": N_("Delivery"), "readonly": True},
     )
-    delivery = relationship("WebhookDelivery", back_populates="attempts")
+    delivery = relationship("WebhookDelivery", back_populates="attempts", lazy="selectin")
     attempted_at = sa.Column(
         sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Time"), "readonly": True}
     )

@@ -115,7 +115,10 @@ class WebhookDeliveryView(RecordModelView):
         "timeout_seconds",
     ]
     # Not the times: FAB's search form would use WTForms' deprecated DateTimeField for them.
-    search_columns = ["rule", "action", "state", "model", "last_status_code", "message_id"]
+    # No related columns: FAB's search form would list every rule or action in a drop-down
+    # (thousands make the page slow and heavy). A rule's or an action's messages are its
+    # Deliveries (?rule_id=, ?action_id=).
+    search_columns = ["state", "model", "last_status_code", "message_id"]
     order_columns = ["created_at", "state", "attempt_count", "last_status_code", "delivered_at"]
     label_columns = {
         "message_id": lazy("Message ID"),
@@ -286,7 +289,8 @@ class WebhookDeliveryAttemptView(RecordModelView):
         "response_excerpt",
         "worker",
     ]
-    search_columns = ["delivery", "status_code", "worker"]
+    # Not the delivery: the search form would list every message in a drop-down.
+    search_columns = ["status_code", "worker"]
     order_columns = ["attempted_at", "status_code", "duration_ms"]
     label_columns = {
         "attempted_at": lazy("Time"),
