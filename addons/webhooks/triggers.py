@@ -173,7 +173,14 @@ _ACTIVE_RECORD_RULES = (
         _RULE_TABLE.c.filter_pre_domain,
         _RULE_TABLE.c.trigger_fields,
     )
-    .where(_RULE_TABLE.c.active.is_(True), _RULE_TABLE.c.trigger.in_(list(RECORD_TRIGGERS)))
+    .where(
+        _RULE_TABLE.c.active.is_(True),
+        _RULE_TABLE.c.trigger.in_(list(RECORD_TRIGGERS)),
+        # Says in the partial index's own words what the IN implies, so that the databases
+        # use ix_base_automation_record_trigger (see AutomationRule.__table_args__).
+        # A literal, not a bound parameter: SQLite matches the index's condition as written.
+        _RULE_TABLE.c.trigger != sa.literal_column("'on_webhook'"),
+    )
     .order_by(_RULE_TABLE.c.id)
 )
 
