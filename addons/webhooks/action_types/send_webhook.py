@@ -30,6 +30,7 @@ from marshmallow import Schema, ValidationError, validate
 from marshmallow import fields as ma
 
 from addons.webhooks.action_types.base import ActionContext, ActionType, SettingsError
+from addons.webhooks.outgoing.ssrf import check_url_syntax
 from nightpos_app.i18n import N_
 
 if TYPE_CHECKING:
@@ -84,6 +85,10 @@ def _check_url(value: str) -> None:
         parts.port  # noqa: B018 (raises on a port that is not a number or out of range)
     except ValueError:
         raise ValidationError("The URL's port is not valid.") from None
+    # The rest of what the sender would refuse without resolving the name (credentials).
+    problem = check_url_syntax(value)
+    if problem:
+        raise ValidationError(problem.removeprefix("refused: ").capitalize() + ".")
 
 
 def _check_headers(value: Mapping[str, str]) -> None:

@@ -106,6 +106,11 @@ def test_the_type_is_listed_on_the_form_and_in_the_api(
 BAD_SETTINGS = [
     ({"url": "ftp://erp.example.com/x"}, "url", "Give an http:// or https:// URL."),
     ({"url": "javascript:alert(1)"}, "url", "Give an http:// or https:// URL."),
+    (
+        {"url": "https://user:pw@erp.example.com/x"},
+        "url",
+        "The url may not contain a user name or password (use a header).",
+    ),
     ({"url": "https://"}, "url", "The URL has no host."),
     ({"url": "https://e.com/" + "a" * 2048}, "url", "Length must be between 1 and 2048."),
     ({"fields": ["partner_id", "nope"]}, "fields", "sale.order has no field 'nope'."),
