@@ -36,6 +36,7 @@ from nightpos_app.crud.api import (
 )
 from nightpos_app.crud.columns import ModelColumns, base_order, columns_for, number_range
 from nightpos_app.crud.errors import RecordError, RecordInterface, describe_database_error
+from nightpos_app.crud.logs import LogInterface
 from nightpos_app.crud.screens import RecordModelView, build_model_view, form_fields
 from nightpos_app.i18n import lazy
 from nightpos_app.orm.registry import ModelRegistry
@@ -45,6 +46,7 @@ __all__ = [
     "ModelColumns",
     "ModelViews",
     "RecordError",
+    "LogInterface",
     "RecordInterface",
     "RecordModelView",
     "RecordRestApi",

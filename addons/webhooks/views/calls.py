@@ -11,7 +11,7 @@ from flask import request
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
 from addons.webhooks.models import CALL_STATUSES, AutomationRule, WebhookCall
-from nightpos_app.crud import RecordInterface, RecordModelView
+from nightpos_app.crud import LogInterface, RecordModelView
 from nightpos_app.extensions import db
 from nightpos_app.i18n import lazy, translate
 
@@ -40,7 +40,7 @@ def rule_filter_id() -> int | None:
 class WebhookCallView(RecordModelView):
     """Calls to webhook URLs, as kept by rules with Log Calls on. Nobody edits the log."""
 
-    datamodel = RecordInterface(WebhookCall)
+    datamodel = LogInterface(WebhookCall)
     route_base = "/webhookcallview"
     include_route_methods = {"list", "show"}
     list_title = lazy("Webhook Calls")

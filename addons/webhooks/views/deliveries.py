@@ -33,7 +33,7 @@ from addons.webhooks.models import (
 from addons.webhooks.outgoing import outbox
 from addons.webhooks.security import can_read_secrets
 from addons.webhooks.views.naming import model_label
-from nightpos_app.crud import RecordInterface, RecordModelView
+from nightpos_app.crud import LogInterface, RecordModelView
 from nightpos_app.extensions import db
 from nightpos_app.i18n import N_, lazy, translate
 from nightpos_app.state import get_state
@@ -81,7 +81,7 @@ def record_url(model: str, record_id: int | None) -> str | None:
 class WebhookDeliveryView(RecordModelView):
     """Outgoing webhook messages, newest first; read-only, with Retry now and Replay."""
 
-    datamodel = RecordInterface(WebhookDelivery)
+    datamodel = LogInterface(WebhookDelivery)
     route_base = "/webhookdeliveryview"
     include_route_methods = {"list", "show", "retry", "replay"}
     list_template = "webhooks/delivery_list.html"
@@ -274,7 +274,7 @@ class WebhookDeliveryView(RecordModelView):
 class WebhookDeliveryAttemptView(RecordModelView):
     """The tries at sending messages; read-only (a message's page lists its own)."""
 
-    datamodel = RecordInterface(WebhookDeliveryAttempt)
+    datamodel = LogInterface(WebhookDeliveryAttempt)
     route_base = "/webhookdeliveryattemptview"
     include_route_methods = {"list", "show"}
     list_title = lazy("Delivery Attempts")
