@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from addons.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
+from addons.webhooks.outgoing.notify import notify_workers
 from nightpos_app.models import utcnow
 
 #: Set in ``session.info`` when a message was added: after the commit, the worker of this
@@ -58,6 +59,7 @@ def enqueue(
     )
     session.add(delivery)
     session.info[ENQUEUED_KEY] = True
+    notify_workers(session)
     return delivery
 
 
@@ -83,6 +85,7 @@ def _make_due(session: Session, delivery: WebhookDelivery) -> None:
     delivery.claimed_by = None
     delivery.claimed_until = None
     session.info[ENQUEUED_KEY] = True
+    notify_workers(session)
 
 
 #: Messages in these states are finished: kept for the Deliveries screen, then pruned.

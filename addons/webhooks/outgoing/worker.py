@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from addons.webhooks.database import begin_write, database_problem
 from addons.webhooks.models import ServerAction, WebhookDelivery, WebhookDeliveryAttempt
-from addons.webhooks.outgoing import outbox, retry, sender, ssrf
+from addons.webhooks.outgoing import notify, outbox, retry, sender, ssrf
 from addons.webhooks.settings import number_list, setting
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
@@ -133,6 +133,7 @@ class OutboxWorker:
     def run(self) -> None:
         """Send due messages until stopped; database trouble is logged and waited out."""
         log.info("outbox worker %s started", self.id)
+        self._listen_for_commits()
         backoff = 0.0
         while not self.stopping:
             self._wake.clear()  # a wake-up during the batch below is kept for the next round
@@ -161,6 +162,19 @@ class OutboxWorker:
             if handled < self.settings.batch:  # nothing more due now: wait for a poll or a wake
                 self._wake.wait(self.settings.poll_seconds)
         log.info("outbox worker %s stopped", self.id)
+
+    def _listen_for_commits(self) -> None:
+        """On PostgreSQL, be woken by commits in other processes too (LISTEN/NOTIFY)."""
+        with self.app.app_context():
+            url = db.engine.url
+        if url.get_backend_name() != "postgresql":
+            return
+        threading.Thread(
+            target=notify.listen,
+            args=(url, self.wake, self._stop),
+            name=f"outbox-listen-{self.id}",
+            daemon=True,
+        ).start()
 
     def drain(self) -> int:
         """Send everything due now (not retries scheduled later); the number handled."""

@@ -180,3 +180,31 @@ def test_two_workers_share_a_batch_and_never_send_a_message_twice(
     for message in ids:
         everyone.update(a["worker"] for a in delivery(app, message)["attempts"])
     assert everyone["w1"] > 0 and everyone["w2"] > 0, everyone
+
+
+@pytest.mark.skipif(
+    not (TEST_DATABASE_URL or "").startswith("postgresql"),
+    reason="LISTEN/NOTIFY is PostgreSQL's; SQLite's workers poll",
+)
+def test_on_postgresql_a_commit_in_another_process_wakes_the_worker_at_once(
+    app: Flask, receiver: Receiver, action: dict[str, int], database_url: str, instance_dir: Path
+) -> None:
+    """The worker polls only every 60 s here: the message arrives because the commit that
+    added it notified the worker's process, not because the worker looked."""
+    with worker_process(database_url, instance_dir, "--poll", "60") as process:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "listening for new messages" in line:
+                break
+        else:
+            raise AssertionError("the worker did not start listening:\n" + "".join(lines))
+        time.sleep(1.0)  # the look the worker takes once it listens is over: it now waits 60 s
+        started = time.monotonic()
+        [message] = enqueue_message(app, action["rule_id"], action["action_id"], receiver.url)
+        receiver.wait_for(1, timeout=20)
+        assert time.monotonic() - started < 10
+    assert receiver.requests[0].webhook_id == delivery(app, message)["message_id"]
