@@ -9,8 +9,17 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from addons.webhooks.models import ServerAction
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
+from tests.addons.webhooks.receiver import (
+    LOOPBACK_SETTINGS,
+    NOTIFY_ACTION,
+    Receiver,
+    action_ids,
+    app_config,
+    receiving,
+)
 
 RULE_TABLES = (
     "webhook_delivery_attempt",
@@ -63,3 +72,21 @@ def make_rule(app: Flask, clean_rules: None) -> Callable[..., dict[str, Any]]:
 def read(app: Flask, model: str, domain: list[Any], fields: list[str]) -> list[dict[str, Any]]:
     with app.app_context():
         return get_env()[model].search(domain, order="id").read(fields)
+
+
+@pytest.fixture
+def receiver(app: Flask) -> Iterator[Receiver]:
+    """A real HTTP receiver on the loopback, which outgoing webhooks may reach meanwhile."""
+    with app_config(app, **LOOPBACK_SETTINGS), receiving() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def action(app: Flask, make_rule: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """A rule with one action, for messages enqueued by the test: their ids and the action's
+    signing secret."""
+    rule = make_rule(actions=[NOTIFY_ACTION])
+    action_id = action_ids(app, rule["id"])[0]
+    with app.app_context():
+        secret = db.session.get(ServerAction, action_id).signing_secret
+    return {"rule_id": rule["id"], "action_id": action_id, "secret": secret}

@@ -153,6 +153,9 @@ def receiving() -> Iterator[Receiver]:
 # --- The outbox's side: messages in the real database, sent by a real worker ---------------
 
 #: Settings for sending to the receiver: loopback allowed, a quick retry schedule, no jitter.
+#: An action for tests that enqueue messages themselves: the rule needs one, it does nothing.
+NOTIFY_ACTION = {"name": "Notify", "action_type": "execute_code", "settings": {"code": "pass"}}
+
 LOOPBACK_SETTINGS: dict[str, Any] = {
     "WEBHOOK_OUTGOING_ALLOWED_CIDRS": ["127.0.0.0/8"],
     "WEBHOOK_RETRY_SCHEDULE": [0.05, 0.1],

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,34 +20,12 @@ from addons.webhooks.outgoing import outbox
 from addons.webhooks.outgoing.worker import OutboxWorker
 from nightpos_app.extensions import db
 from tests.addons.webhooks.receiver import (
-    LOOPBACK_SETTINGS,
     Answer,
     Receiver,
-    action_ids,
-    app_config,
     delivery,
     enqueue_message,
-    receiving,
     settle,
 )
-
-ACTION = {"name": "Notify", "action_type": "execute_code", "settings": {"code": "pass"}}
-
-
-@pytest.fixture
-def receiver(app: Flask) -> Iterator[Receiver]:
-    with app_config(app, **LOOPBACK_SETTINGS), receiving() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def action(app: Flask, make_rule: Any) -> dict[str, Any]:
-    """A rule with one action; its ids and the action's signing secret."""
-    rule = make_rule(actions=[ACTION])
-    action_id = action_ids(app, rule["id"])[0]
-    with app.app_context():
-        secret = db.session.get(ServerAction, action_id).signing_secret
-    return {"rule_id": rule["id"], "action_id": action_id, "secret": secret}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from addons.webhooks.outgoing import ssrf
 from addons.webhooks.outgoing.worker import OutboxWorker
 from tests.addons.webhooks.receiver import (
     LOOPBACK_SETTINGS,
+    NOTIFY_ACTION,
     Receiver,
     action_ids,
     app_config,
@@ -25,7 +26,6 @@ from tests.addons.webhooks.receiver import (
     settle,
 )
 
-ACTION = {"name": "Notify", "action_type": "execute_code", "settings": {"code": "pass"}}
 NO_ALLOWLIST = {**LOOPBACK_SETTINGS, "WEBHOOK_OUTGOING_ALLOWED_CIDRS": []}
 
 
@@ -157,7 +157,7 @@ def unallowed_receiver(app: Flask) -> Iterator[Receiver]:
 def test_the_worker_fails_a_refused_message_for_good(
     app: Flask, make_rule: Any, unallowed_receiver: Receiver, url: str | None, error: str
 ) -> None:
-    rule = make_rule(actions=[ACTION])
+    rule = make_rule(actions=[NOTIFY_ACTION])
     action_id = action_ids(app, rule["id"])[0]
     [message] = enqueue_message(app, rule["id"], action_id, url or unallowed_receiver.url)
     row = settle(app, OutboxWorker(app), message)

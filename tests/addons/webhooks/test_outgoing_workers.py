@@ -24,33 +24,16 @@ from addons.webhooks.models import WebhookDelivery
 from addons.webhooks.outgoing.worker import OutboxWorker
 from nightpos_app.extensions import db
 from tests.addons.webhooks.receiver import (
-    LOOPBACK_SETTINGS,
     Answer,
     Receiver,
-    action_ids,
-    app_config,
     delivery,
     enqueue_message,
-    receiving,
     settle,
 )
 from tests.conftest import TEST_DATABASE_URL
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 FLASK = Path(sys.executable).with_name("flask")
-ACTION = {"name": "Notify", "action_type": "execute_code", "settings": {"code": "pass"}}
-
-
-@pytest.fixture
-def receiver(app: Flask) -> Iterator[Receiver]:
-    with app_config(app, **LOOPBACK_SETTINGS), receiving() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def action(app: Flask, make_rule: Any) -> dict[str, int]:
-    rule = make_rule(actions=[ACTION])
-    return {"rule_id": rule["id"], "action_id": action_ids(app, rule["id"])[0]}
 
 
 @contextmanager
