@@ -22,7 +22,7 @@ class Environment:
     records only through the record API.
     """
 
-    __slots__ = ("_loaded", "_registry", "_session")
+    __slots__ = ("_final_writes", "_loaded", "_registry", "_session")
 
     def __init__(self, session: Session, registry: ModelRegistry) -> None:
         self._session = session
@@ -30,6 +30,8 @@ class Environment:
         # The session's identity map holds objects weakly: records loaded in a
         # batch are kept here so the next records read find them still loaded.
         self._loaded: dict[tuple[type, int], Any] = {}
+        # Set by store.final_writes: writes go without a savepoint.
+        self._final_writes = False
 
     def __getitem__(self, model_name: str) -> RecordSet:
         return RecordSet(self, self._registry[model_name])

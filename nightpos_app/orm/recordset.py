@@ -184,11 +184,19 @@ class RecordSet:
         values = convert_values(self._env, self._entry, vals, creating=False)
         if not self._ids or not values:
             return True
-        instances = self._load()
+        # Only what differs is set: a write that changes nothing costs no savepoint and no
+        # flush (the database would not have been sent an UPDATE for it either).
+        changes = [
+            (instance, name, value)
+            for instance in self._load()
+            for name, value in values.items()
+            if not store.holds(self._entry, instance, name, value)
+        ]
+        if not changes:
+            return True
         with store.savepoint(self._env, self._entry, "write"):
-            for instance in instances:
-                for name, value in values.items():
-                    setattr(instance, name, value)
+            for instance, name, value in changes:
+                setattr(instance, name, value)
         return True
 
     def unlink(self) -> bool:

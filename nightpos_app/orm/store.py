@@ -105,17 +105,30 @@ def load(
     return found
 
 
+def holds(entry: ModelEntry, obj: Any, name: str, value: Any) -> bool:
+    """Whether field ``name`` of the mapped object ``obj`` already holds ``value``, as its
+    column type compares values (as the ORM does when it decides what to UPDATE)."""
+    column = entry.model_class.__table__.c[name]
+    return bool(column.type.compare_values(getattr(obj, name), value))
+
+
 @contextmanager
 def savepoint(env: Environment, entry: ModelEntry, action: str) -> Iterator[None]:
     """Run a change in a savepoint; a database refusal undoes just that change.
 
     The refusal becomes a :class:`ValidationError` saying why; the session and
     the surrounding transaction stay usable (on SQLite too, where the app
-    makes SQLAlchemy emit BEGIN itself so that SAVEPOINT works).
+    makes SQLAlchemy emit BEGIN itself so that SAVEPOINT works). Inside
+    :func:`final_writes` there is no savepoint: the change is flushed at once and
+    a refusal, the same ValidationError, leaves a transaction to roll back.
     """
     try:
-        with env._session.begin_nested():
-            yield  # leaving the block flushes, then releases the savepoint
+        if env._final_writes:
+            yield
+            env._session.flush()
+        else:
+            with env._session.begin_nested():
+                yield  # leaving the block flushes, then releases the savepoint
     except (IntegrityError, DataError) as exc:
         lines = str(exc.orig).splitlines() if exc.orig else []
         # PostgreSQL names the column and the value on a DETAIL line.
@@ -128,6 +141,21 @@ def savepoint(env: Environment, entry: ModelEntry, action: str) -> Iterator[None
             f"{entry.name}: cannot {action}: the database refused it "
             f"({reason or 'a constraint was violated'})"
         ) from None
+
+
+@contextmanager
+def final_writes(env: Environment) -> Iterator[None]:
+    """Writes in the block whose refusal ends the whole transaction, so need no savepoint.
+
+    For host code that rolls the transaction back whenever a write fails (a rule's built-in
+    actions): a savepoint costs two statements per write and protects nothing then. Never
+    around admin code, which may catch the error and go on writing.
+    """
+    previous, env._final_writes = env._final_writes, True
+    try:
+        yield
+    finally:
+        env._final_writes = previous
 
 
 def lock_for_update(records: RecordSet) -> None:

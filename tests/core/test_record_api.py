@@ -26,6 +26,7 @@ from nightpos_app.exceptions import (
 )
 from nightpos_app.extensions import db
 from nightpos_app.orm import Environment, RecordSet
+from nightpos_app.orm.store import final_writes
 from nightpos_app.state import get_env
 
 
@@ -525,6 +526,36 @@ def test_failed_write_changes_no_record(app: Flask, env: Environment) -> None:
             {"id": eur.id, "name": "EUR", "symbol": "EUR"}
         ]
         assert fresh.browse(gbp.id).name == "GBP"
+
+
+def test_a_write_that_changes_nothing_sends_no_statement(env: Environment) -> None:
+    eur = currency(env, "EUR")
+    assert eur.name == "EUR"  # loaded
+    with count_queries() as statements:
+        assert eur.write({"name": "EUR", "symbol": eur.symbol}) is True
+        db.session.flush()
+    assert statements == []
+    with count_queries() as statements:
+        eur.write({"name": "EUR", "symbol": "E"})  # one field differs: written
+    assert any(s.startswith("UPDATE res_currency") for s in statements)
+    assert eur.symbol == "E"
+
+
+def test_final_writes_go_without_a_savepoint_and_fail_just_as_clearly(
+    env: Environment,
+) -> None:
+    eur = currency(env, "EUR")
+    with count_queries() as statements, final_writes(env):
+        eur.write({"symbol": "E"})
+    assert any(s.startswith("UPDATE res_currency") for s in statements)
+    assert not any("SAVEPOINT" in s for s in statements)
+    refused = "res.currency: cannot write: the database refused"
+    with pytest.raises(ValidationError, match=refused), final_writes(env):
+        eur.write({"name": "USD"})
+    # No savepoint to fall back to: the transaction is over, for the caller to roll back.
+    assert not db.session.is_active
+    db.session.rollback()
+    assert currency(env, "EUR").symbol == "€"
 
 
 def test_unlink_refused_by_a_foreign_key_keeps_the_record(app: Flask, env: Environment) -> None:

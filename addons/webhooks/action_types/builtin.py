@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from addons.webhooks.action_types.base import ActionContext, ActionType, SettingsError
 from addons.webhooks.action_types.send_webhook import SendWebhook
 from nightpos_app.i18n import N_
+from nightpos_app.orm.store import final_writes
 from nightpos_app.orm.values import convert_values
 from nightpos_app.state import get_state
 
@@ -123,7 +124,10 @@ class UpdateRecord(ActionType):
         _check_field_values([settings], model, env, sandbox, "field")
 
     def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
-        record.write(_computed_values(context, record, [settings]))
+        values = _computed_values(context, record, [settings])
+        # A refused write fails the rule, and the rule's transaction is rolled back.
+        with final_writes(context.env):
+            record.write(values)
 
 
 class CreateRecordSchema(Schema):
@@ -163,7 +167,9 @@ class CreateRecord(ActionType):
         )
 
     def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
-        context.env[settings["model"]].create(_computed_values(context, record, settings["values"]))
+        values = _computed_values(context, record, settings["values"])
+        with final_writes(context.env):  # as Update Record's
+            context.env[settings["model"]].create(values)
 
 
 class ExecuteCodeSchema(Schema):

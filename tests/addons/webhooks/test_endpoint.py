@@ -116,6 +116,33 @@ def test_failure_in_a_later_action_rolls_back_the_earlier_ones(app, client, make
     assert currency_of(app, 7) != "USD"
 
 
+def test_a_write_the_database_refuses_fails_the_call_and_keeps_nothing(app, client, make_rule):
+    # Update Record writes without a savepoint (its failure ends the transaction anyway); the
+    # caller still reads why, the log still has the call, and the earlier action is undone.
+    rename = {
+        "name": "Rename",
+        "action_type": "update_record",
+        "settings": {"field": "symbol", "value": "E"},
+    }
+    clash = {"name": "Clash", "action_type": "update_record", "settings": {"field": "name"}}
+    clash["settings"]["value"] = "USD"  # unique: only the database can tell
+    rule = make_rule(
+        "res.currency",
+        actions=[rename, clash],
+        target_record="model.search([('name', '=', 'EUR')])",
+        log_calls=True,
+    )
+    response = client.post(rule["path"], json={})
+    assert response.status_code == 500
+    message = response.get_json()["message"]
+    assert message.startswith("res.currency: cannot write: the database refused it")
+    euro = read(app, "res.currency", [("name", "=", "EUR")], ["symbol"])
+    assert [row["symbol"] for row in euro] == ["€"]
+    assert [(c["http_status"], c["error_message"]) for c in calls(app, rule["id"])] == [
+        (500, message)
+    ]
+
+
 def test_unknown_secret_and_archived_rule_are_404(app, client, usd_rule):
     assert client.post("/web/hook/not-a-secret", json={}).status_code == 404
     assert client.post("/web/hook/" + "x" * 5000, json={}).get_json() == {"status": "error"}
