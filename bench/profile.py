@@ -82,15 +82,15 @@ def _webhook(app: Any, rules: dict[str, Any], case: str) -> Any:
 
 
 def _sandbox(rules: dict[str, Any], case: str) -> Any:
-    from addons.webhooks.endpoint import find_rule
     from addons.webhooks.engine import rule_sandbox
     from addons.webhooks.state import get_webhooks
+    from addons.webhooks.webhook_rules import find_rule
     from bench.sandbox import SMALL_CODE, SMALL_PAYLOAD
     from nightpos_app.state import get_env
 
     found = find_rule(rules["uc1"]["secret"])
     assert found is not None
-    sandbox = rule_sandbox(found[1])
+    sandbox = rule_sandbox(found.spec)
     env = get_env()
     model = env["sale.order"]
     names = {

@@ -74,9 +74,9 @@ def _compare(
 
 
 def run(ctx: Context) -> Report:
-    from addons.webhooks.endpoint import find_rule
     from addons.webhooks.engine import rule_sandbox
     from addons.webhooks.state import get_webhooks
+    from addons.webhooks.webhook_rules import find_rule
     from nightpos_app.extensions import db
     from nightpos_app.state import get_env
 
@@ -92,7 +92,7 @@ def run(ctx: Context) -> Report:
         rules = use_case_rules()
         found = find_rule(rules["uc1"]["secret"])
         assert found is not None
-        spec = found[1]
+        spec = found.spec
         db.session.rollback()
         sandbox = rule_sandbox(spec)
         env = get_env()

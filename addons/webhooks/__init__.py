@@ -52,6 +52,7 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.endpoint import blueprint
     from addons.webhooks.outgoing.command import worker_command
+    from addons.webhooks.revision import install as install_revision
     from addons.webhooks.settings import setting
     from addons.webhooks.state import EXTENSION_KEY, Webhooks
     from addons.webhooks.triggers import install as install_triggers
@@ -73,7 +74,9 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
         cpu_seconds=setting("WEBHOOK_CPU_SECONDS"), memory_mb=setting("WEBHOOK_MEMORY_MB")
     )
     current_app.extensions[EXTENSION_KEY] = Webhooks(action_types=action_types, sandbox=sandbox)
-    # Record triggers watch every session of the app, whatever writes through it.
+    # Record triggers watch every session of the app, whatever writes through it; so does the
+    # revision that rule caches are keyed by.
+    install_revision(db.session)
     install_triggers(db.session)
     # The secret URL is called by other systems: no session, so no CSRF token. The secret
     # in the URL is the credential.

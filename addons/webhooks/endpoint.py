@@ -9,7 +9,7 @@ database is busy or unavailable. docs/security.md lists what each bad input gets
 
 from __future__ import annotations
 
-import hmac
+import functools
 import logging
 import uuid
 from typing import Any
@@ -18,97 +18,23 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
-from addons.webhooks.engine import ActionSpec, Outcome, RuleSpec
-from addons.webhooks.guards import RuleGuards, admit, request_key
+from addons.webhooks.engine import Outcome
+from addons.webhooks.guards import admit, request_key
 from addons.webhooks.idempotency import Answer, once
-from addons.webhooks.models import AutomationRule, ServerAction, secret_digest
 from addons.webhooks.payloads import PayloadError, parse_payload
 from addons.webhooks.settings import setting
 from addons.webhooks.transactions import CallLog, log_failure, run_call
+from addons.webhooks.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
 from nightpos_app.extensions import db
-from nightpos_app.models import utcnow
 
 logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhook_endpoint", __name__)
 
-#: Secrets are token_urlsafe(32): 43 characters. Longer input is not looked up at all.
-MAX_SECRET_LENGTH = 128
-
 ALLOWED_METHODS = ("GET", "POST")
 #: Methods answered 405 in JSON here rather than by the router in HTML. HEAD is one of them: it
 #: would run the rule as GET does, for a caller that only wanted to check the URL.
 REFUSED_METHODS = ("HEAD", "OPTIONS", "PUT", "PATCH", "DELETE", "TRACE")
-
-
-_RULES = AutomationRule.__table__
-_ACTIONS = ServerAction.__table__
-#: The rule and its actions in one query, read with Core: a call needs their values, not ORM
-#: objects, and building those cost more than the rest of the look-up.
-_FIND_RULE = (
-    sa.select(
-        _RULES,
-        _ACTIONS.c.id.label("action_id"),
-        _ACTIONS.c.name.label("action_name"),
-        _ACTIONS.c.action_type.label("action_type"),
-        _ACTIONS.c.settings.label("action_settings"),
-    )
-    # Only active actions (a webhook receiver answering 410 Gone deactivates a Send Webhook).
-    .outerjoin(_ACTIONS, sa.and_(_ACTIONS.c.rule_id == _RULES.c.id, _ACTIONS.c.active.is_(True)))
-    # The current secret, or the previous one during a rotation's grace period: both columns
-    # are indexed, so this stays two index look-ups.
-    .where(
-        sa.or_(
-            _RULES.c.webhook_secret_digest == sa.bindparam("digest"),
-            _RULES.c.previous_secret_digest == sa.bindparam("digest"),
-        )
-    )
-    .order_by(_ACTIONS.c.sequence, _ACTIONS.c.id)
-)
-
-
-def find_rule(secret: str) -> tuple[sa.Row[Any], RuleSpec] | None:
-    """The active webhook rule whose secret is ``secret``, or None.
-
-    Returns the rule's row (its columns as attributes) and what running it needs.
-    """
-    if len(secret) > MAX_SECRET_LENGTH:
-        return None
-    digest = secret_digest(secret)
-    found = db.session.execute(_FIND_RULE, {"digest": digest}).all()
-    if not found:
-        return None
-    # A secret is some rule's current one or (in a grace period) another's previous one;
-    # prefer the current match, and keep only that rule's rows.
-    rule = next((r for r in found if r.webhook_secret_digest == digest), found[0])
-    rows = [r for r in found if r.id == rule.id]
-    if hmac.compare_digest(rule.webhook_secret_digest.encode(), digest.encode()):
-        if not hmac.compare_digest(rule.webhook_secret.encode(), secret.encode()):
-            return None
-    elif not (
-        # Only the previous secret's digest is stored: compare digests, in constant time too.
-        hmac.compare_digest((rule.previous_secret_digest or "").encode(), digest.encode())
-        and rule.previous_secret_expires_at is not None
-        and rule.previous_secret_expires_at > utcnow()
-    ):
-        return None
-    if not rule.active or rule.trigger != "on_webhook":
-        return None
-    spec = RuleSpec(
-        id=rule.id,
-        name=rule.name,
-        model=rule.model,
-        target_record=rule.target_record,
-        actions=tuple(
-            ActionSpec(
-                row.action_id, row.action_name, row.action_type, dict(row.action_settings or {})
-            )
-            for row in rows
-            if row.action_id is not None
-        ),
-        cpu_seconds=rule.cpu_seconds,
-    )
-    return rule, spec
 
 
 def _answer(status: int, body: dict[str, object], **headers: str) -> Response:
@@ -159,34 +85,82 @@ def _discard_transaction() -> None:
 
 def _call(secret: str) -> Response:
     with database_errors():
-        found = find_rule(secret)
-        if found is None:
+        rule = find_rule(secret)
+    if rule is None:
+        return _answer(404, {"status": "error"})
+    body = _Body()
+    if rule.fresh:
+        return _run(rule, body)
+    try:
+        return _run(rule, body)
+    except StaleRule:
+        # Changed since this process read it: answer as the rule is now. Nothing ran.
+        _discard_transaction()
+        with database_errors():
+            rule = find_rule(secret, use_cache=False)
+        if rule is None:
             return _answer(404, {"status": "error"})
-        rule, spec = found
-        guards = RuleGuards.of(rule)
-        log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
+        return _run(rule, body)
+
+
+class _Body:
+    """The call's payload, parsed once (a call started again reads it from here)."""
+
+    def __init__(self) -> None:
+        self._parsed: Any = None
+        self._read = False
+
+    def payload(self) -> Any:
+        """The payload, or the :class:`PayloadError` (400, 413) reading it raised."""
+        if not self._read:
+            try:
+                self._parsed = parse_payload(request, setting("WEBHOOK_MAX_BODY_BYTES"))
+            except PayloadError as exc:
+                self._parsed = exc
+            self._read = True
+        if isinstance(self._parsed, PayloadError):
+            raise self._parsed
+        return self._parsed
+
+
+def _run(rule: WebhookRule, body: _Body) -> Response:
+    """Admit the call, read its payload and run ``rule``. With a rule that is not ``fresh``,
+    a refusal or a bad payload is answered only once the rule is known to be current
+    (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
+    log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
     # The rule's guards (addons/webhooks/guards.py): 403, 413, 401, 429 before anything runs.
-    refusal = admit(guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
+    refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
     if refusal is not None:
+        _confirm(rule)
         if log is not None:
             log_failure(log, None, Outcome(refusal.status, refusal.body, error=refusal.message))
         return _answer(refusal.status, refusal.body, **refusal.headers)
     try:
-        payload = parse_payload(request, setting("WEBHOOK_MAX_BODY_BYTES"))
+        payload = body.payload()
     except PayloadError as exc:
-        body = {"status": "error", "message": exc.message}
+        _confirm(rule)
+        answer = {"status": "error", "message": exc.message}
         if log is not None:
-            log_failure(log, None, Outcome(exc.status, body, error=exc.message))
-        return _answer(exc.status, body)
-    key = request_key(guards, request)
+            log_failure(log, None, Outcome(exc.status, answer, error=exc.message))
+        return _answer(exc.status, answer)
+    check = None if rule.fresh else functools.partial(_confirm, rule)
+    key = request_key(rule.guards, request)
     if key is None:
-        outcome = run_call(spec, payload, log)
+        outcome = run_call(rule.spec, payload, log, check)
         return _answer(outcome.http_status, outcome.body)
 
     def run() -> Answer:
-        outcome = run_call(spec, payload, log)
+        outcome = run_call(rule.spec, payload, log, check)
         return Answer(outcome.http_status, outcome.body, {})
 
     # A key seen before gets its first answer again, without running (idempotency.py).
-    answer = once(guards.rule_id, key, run)
+    answer = once(rule.id, key, run)
     return _answer(answer.status, answer.body, **answer.headers)
+
+
+def _confirm(rule: WebhookRule) -> None:
+    """Raise :class:`StaleRule` if ``rule`` has changed since it was read."""
+    with database_errors():
+        current = is_current(rule)
+    if not current:
+        raise StaleRule

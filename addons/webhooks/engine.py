@@ -246,7 +246,11 @@ def run_on_records(
 ) -> None:
     """Run a record rule's actions on ``records`` for a change (``create``, ``write`` or
     ``unlink``) in the current transaction; errors are raised to the trigger machinery."""
-    spec = RuleSpec.of(db.session.get(AutomationRule, rule_id))
+    rule = db.session.get(AutomationRule, rule_id)
+    if rule is None:  # deleted by another transaction since this one read the rules
+        logger.info("automation rule %s is gone; its actions did not run", rule_id)
+        return
+    spec = RuleSpec.of(rule)
     logs: list[str] = []
     webhooks = get_webhooks()
     context = ActionContext(

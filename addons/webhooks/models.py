@@ -85,7 +85,7 @@ class AutomationRule(Model):
     __model_order__ = "name, id"
     #: Managed by migrations with the rule (migrations/env.py) but not a model of its own:
     #: idempotency keys get no screens and no record API.
-    __owned_tables__ = ("base_automation_request",)
+    __owned_tables__ = ("base_automation_request", "base_automation_revision")
     # Partial indexes: the columns are nearly always NULL and "on_webhook". A full index on
     # such a column makes SQLite's planner, once ANALYZE has counted the rows, expect every
     # look-up to return most of the table and scan it instead (a call's rule look-up and every
@@ -337,6 +337,17 @@ class ServerAction(Model):
 
     def __str__(self) -> str:
         return self.name or f"Action #{self.id}"
+
+
+#: The automation configuration's revision: one row, its counter bumped in every transaction
+#: that changes a rule or an action (addons/webhooks/revision.py). Processes cache what they
+#: read from rules per revision, so a change is seen everywhere at its commit.
+AUTOMATION_REVISION = sa.Table(
+    "base_automation_revision",
+    Model.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False, default=0),
+)
 
 
 CALL_STATUSES = {"ok": N_("OK"), "error": N_("Error")}

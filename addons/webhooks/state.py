@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
 from addons.webhooks.action_types import ActionTypeRegistry
+from addons.webhooks.revision import RevisionCache
 from nightpos_app.sandbox import Sandbox, standard_helpers
+
+if TYPE_CHECKING:
+    from addons.webhooks.triggers import RecordRule
+    from addons.webhooks.webhook_rules import WebhookRule
 
 EXTENSION_KEY = "nightpos.webhooks"
 
 
 @dataclass
 class Webhooks:
-    """The action types and the sandbox of one app."""
+    """The action types, the sandbox and the rule caches of one app."""
 
     action_types: ActionTypeRegistry
     sandbox: Sandbox
+    #: Webhook rules by their secrets' digests, as this process last read them; bounded (more
+    #: distinct secrets than rules means someone is trying secrets).
+    webhook_rules: RevisionCache[str, WebhookRule] = field(
+        default_factory=lambda: RevisionCache(max_entries=10_000)
+    )
+    #: The active record rules, as this process last read them.
+    record_rules: RevisionCache[str, tuple[RecordRule, ...]] = field(
+        default_factory=lambda: RevisionCache(max_entries=1)
+    )
 
     def helpers(self, log: Callable[[str], None]) -> dict[str, Any]:
         """The standard names for admin code, with ``log`` writing to ``log``."""

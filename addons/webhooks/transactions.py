@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,17 +46,24 @@ class CallLog:
     remote_addr: str | None
 
 
-def run_call(rule: RuleSpec, payload: Any, log: CallLog | None) -> Outcome:
+def run_call(
+    rule: RuleSpec,
+    payload: Any,
+    log: CallLog | None,
+    check: Callable[[], None] | None = None,
+) -> Outcome:
     """Run ``rule`` for one webhook call and log it when ``log`` is given.
 
     The session may still be in the transaction that looked the rule up, if that only read
-    (see :func:`~addons.webhooks.database.begin_write`). Returns the rule's outcome (200 or
-    500); raises :class:`DatabaseProblem` when the database was busy or unavailable.
+    (see :func:`~addons.webhooks.database.begin_write`). ``check`` is called first in the write
+    transaction, and may raise to stop before anything ran (a rule that changed meanwhile).
+    Returns the rule's outcome (200 or 500); raises :class:`DatabaseProblem` when the database
+    was busy or unavailable.
     """
     session = db.session
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run_once(rule, payload, log)
+            return _run_once(rule, payload, log, check)
         except DatabaseProblem as problem:
             session.rollback()
             if not problem.retryable or attempt == MAX_ATTEMPTS:
@@ -70,9 +78,14 @@ def run_call(rule: RuleSpec, payload: Any, log: CallLog | None) -> Outcome:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _run_once(rule: RuleSpec, payload: Any, log: CallLog | None) -> Outcome:
+def _run_once(
+    rule: RuleSpec, payload: Any, log: CallLog | None, check: Callable[[], None] | None
+) -> Outcome:
     session = db.session
     begin_write(session)
+    if check is not None:
+        with database_errors():
+            check()
     outcome = execute_rule(rule, payload)
     if not outcome.ok:
         session.rollback()

@@ -19,7 +19,8 @@ handles an event its own actions caused (directly or through other rules), and s
 log. So a rule that writes the records it watches runs once per outside change, and rules that
 trigger one another stop once each has run.
 
-The active record rules are read once per transaction (one query) and only when records change.
+The active record rules are needed once per transaction, only when records change, and read
+only when a rule changed since the process last read them (addons/webhooks/revision.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from addons.webhooks import revision
 from addons.webhooks.models import RECORD_TRIGGERS, AutomationRule, ServerAction
 from addons.webhooks.state import EXTENSION_KEY
 from nightpos_app.exceptions import UserError
@@ -185,17 +187,25 @@ _ACTIVE_RECORD_RULES = (
 )
 
 
-def _rules(session: Session) -> list[RecordRule]:
-    """The active record rules, read once per transaction (rules edited by another process
-    take effect in the next transaction)."""
+def _rules(session: Session) -> tuple[RecordRule, ...]:
+    """The active record rules, once per transaction: the process's copy when the revision is
+    the one it was read at, else read (rules edited by another process take effect in the next
+    transaction)."""
     cached = session.info.get(_RULES)
     if cached is not None:
         return cached
-    rules = [
-        rule
-        for row in session.connection().execute(_ACTIVE_RECORD_RULES)
-        if (rule := _record_rule(tuple(row))) is not None
-    ]
+    at = revision.current(session)
+    cache = current_app.extensions[EXTENSION_KEY].record_rules
+    held = cache.get("active", at) if at is not None else None
+    if held is not None:
+        rules = held[1]
+    else:
+        rules = tuple(
+            rule
+            for row in session.connection().execute(_ACTIVE_RECORD_RULES)
+            if (rule := _record_rule(tuple(row))) is not None
+        )
+        cache.put("active", at, rules)
     session.info[_RULES] = rules
     return rules
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from addons.webhooks.models import ServerAction
+from nightpos_app import create_app
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 from tests.addons.webhooks.receiver import (
@@ -21,6 +22,7 @@ from tests.addons.webhooks.receiver import (
     receiving,
 )
 
+BUMP_REVISION = "UPDATE base_automation_revision SET revision = revision + 1"
 RULE_TABLES = (
     "webhook_delivery_attempt",
     "webhook_delivery",
@@ -45,7 +47,20 @@ def delete_rules(app: Flask) -> None:
     with app.app_context():
         for table in RULE_TABLES:
             db.session.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (fixed names)
+        # SQL written by hand tells the processes' rule caches itself (addons/webhooks/revision.py).
+        db.session.execute(sa.text(BUMP_REVISION))
         db.session.commit()
+
+
+@pytest.fixture
+def second_app(app: Flask) -> Iterator[Flask]:
+    """Another app on the same database, as a second server process would be (its own rule
+    caches included)."""
+    other = create_app({key: app.config[key] for key in app.config if key != "SERVER_NAME"})
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from addons.webhooks.models import ServerAction
-from nightpos_app import create_app
 from nightpos_app.extensions import db
 
 STAMP = "env['res.partner'].browse([2]).write({'name': %r})"
-
-
-@pytest.fixture
-def second_app(app: Flask) -> Iterator[Flask]:
-    """Another app on the same database, as a second server process would be."""
-    other = create_app({key: app.config[key] for key in app.config if key != "SERVER_NAME"})
-    yield other
-    with other.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _partner_name(app: Flask) -> str:
