@@ -14,8 +14,6 @@ from typing import Any
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from nightpos_app import addons as addon_loader
 from nightpos_app.crud import ModelViews
@@ -26,6 +24,7 @@ from nightpos_app.i18n import TRANSLATIONS_DIR, init_i18n
 from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
+from nightpos_app.sqlite import configure as configure_sqlite
 from nightpos_app.state import EXTENSION_KEY, NightPOS
 from nightpos_app.views import LoginRequiredIndexView
 
@@ -63,47 +62,6 @@ def _add_translation_directory(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
 
 
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    """Make SQLite behave like the production database where it matters.
-
-    pysqlite's own transaction handling breaks SAVEPOINT (the record API uses
-    them), so BEGIN is emitted by SQLAlchemy instead; foreign keys are off in
-    SQLite unless asked for; WAL lets readers work while a request writes.
-
-    A transaction that is going to write can ask for the write lock up front
-    with the connection execution option ``sqlite_begin_immediate=True``
-    (``BEGIN IMMEDIATE``). A plain ``BEGIN`` that reads and then writes cannot
-    wait for a concurrent writer: SQLite answers SQLITE_BUSY at once rather
-    than risk a deadlock, whatever the busy timeout. ``BEGIN IMMEDIATE`` waits
-    (up to ``NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS``, default 30 s) for the lock
-    instead, so concurrent writers queue.
-    """
-    from flask import current_app  # called from create_app, inside the app context
-
-    busy_timeout_ms = int(current_app.config.get("NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS", 30_000))
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        # SQLite's own lower() folds ASCII only; ilike must fold 'É' like PostgreSQL does.
-        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
-        if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get("sqlite_begin_immediate")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     """Build a NightPOS application.
 
@@ -120,7 +78,8 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine)
+            busy_timeout_ms = int(app.config.get("NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS", 30_000))
+            configure_sqlite(db.engine, busy_timeout_ms)
         _load_addons(app)
 
     from nightpos_app.cli import nightpos_cli

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from nightpos_app.orm import RecordSet
 
 #: The connection execution option that makes SQLite's BEGIN an IMMEDIATE one
-#: (read by the begin listener in ``nightpos_app._configure_sqlite``; other databases ignore it).
+#: (read by the begin listener in ``nightpos_app.sqlite``; other databases ignore it).
 SQLITE_BEGIN_IMMEDIATE = "sqlite_begin_immediate"
 
 
