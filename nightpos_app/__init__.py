@@ -39,6 +39,12 @@ def _load_config(app: Flask, config: Mapping[str, Any] | object | None) -> None:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    if str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        # A database file cannot drop a connection: a ping before every checkout (one more
+        # statement per request) would find nothing to replace.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["pool_pre_ping"] = False
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     app.instance_path = str(app.config.get("INSTANCE_DIR", app.instance_path))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):

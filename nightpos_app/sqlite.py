@@ -48,13 +48,17 @@ def configure(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get("sqlite_begin_immediate"):
-            try:
-                begin_immediate(connection.connection.dbapi_connection, busy_timeout_ms)
-            except sqlite3.Error as exc:  # wrapped as SQLAlchemy wraps its own statements' errors
-                raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
-        else:
-            connection.exec_driver_sql("BEGIN")
+        # On the DBAPI connection: SQLAlchemy's statement machinery cost more than the BEGIN.
+        dbapi_connection = connection.connection.dbapi_connection
+        immediate = connection.get_execution_options().get("sqlite_begin_immediate")
+        try:
+            if immediate:
+                begin_immediate(dbapi_connection, busy_timeout_ms)
+            else:
+                dbapi_connection.execute("BEGIN")
+        except sqlite3.Error as exc:  # wrapped as SQLAlchemy wraps its own statements' errors
+            statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+            raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 
 
 def begin_immediate(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:

@@ -47,21 +47,26 @@ def add_call(
     """
     masked = mask_payload(payload, setting("WEBHOOK_LOG_MASKED_KEYS"))
     text, truncated = payload_text(masked, setting("WEBHOOK_LOG_PAYLOAD_BYTES"))
-    call_id = db.session.execute(
-        _INSERT_CALL,
-        {
-            "rule_id": rule_id,
-            "method": method,
-            "status": "ok" if outcome.ok else "error",
-            "http_status": outcome.http_status,
-            "payload": text,
-            "payload_truncated": truncated,
-            "error_message": outcome.error,
-            "traceback": outcome.traceback,
-            "duration_ms": round(outcome.duration_ms, 3),
-            "remote_addr": remote_addr,
-        },
-    ).scalar_one()
+    # On the session's connection: the ORM's execution layer has nothing to add to an INSERT.
+    call_id = (
+        db.session.connection()
+        .execute(
+            _INSERT_CALL,
+            {
+                "rule_id": rule_id,
+                "method": method,
+                "status": "ok" if outcome.ok else "error",
+                "http_status": outcome.http_status,
+                "payload": text,
+                "payload_truncated": truncated,
+                "error_message": outcome.error,
+                "traceback": outcome.traceback,
+                "duration_ms": round(outcome.duration_ms, 3),
+                "remote_addr": remote_addr,
+            },
+        )
+        .scalar_one()
+    )
     if call_id % PRUNE_EVERY == 0:
         _prune(rule_id, utcnow())
 
