@@ -89,12 +89,11 @@ def _call(secret: str) -> Response:
     if rule is None:
         return _answer(404, {"status": "error"})
     body = _Body()
-    if rule.fresh:
-        return _run(rule, body)
     try:
         return _run(rule, body)
     except StaleRule:
-        # Changed since this process read it: answer as the rule is now. Nothing ran.
+        # The process's copy is out of date: answer as the rule is now. Nothing ran (though a
+        # rate limit has counted the call twice).
         _discard_transaction()
         with database_errors():
             rule = find_rule(secret, use_cache=False)
