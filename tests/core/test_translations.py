@@ -23,7 +23,7 @@ from flask_babel import force_locale, gettext
 
 from nightpos_app.i18n import TRANSLATIONS_DIR, lazy, translate
 from nightpos_app.state import get_state
-from tests.support.web import ADMIN, WebClient, page_text
+from tests.support.web import ADMIN, WebClient, navbar_menu, page_text
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 THAI_PO = TRANSLATIONS_DIR / "th" / "LC_MESSAGES" / "messages.po"
@@ -48,22 +48,6 @@ def translations(catalog: Any) -> dict[tuple[str | None, str], str]:
         for message in catalog
         if message.id and message.string and not message.fuzzy
     }
-
-
-def dropdown(page: str, label: str) -> list[tuple[str, str]]:
-    """(href, label) of each entry of the navbar category shown as ``label``."""
-    found = re.search(
-        rf'>\s*{re.escape(label)}<b class="caret"></b></a>\s*<ul class="dropdown-menu">(.*?)</ul>',
-        page,
-        re.S,
-    )
-    assert found, f"no {label} menu"
-    return [
-        (href.replace("&amp;", "&"), text)
-        for href, text in re.findall(
-            r'href="([^"]+)">.*?</i>\s*([^<]+?)\s*</a>', found.group(1), re.S
-        )
-    ]
 
 
 def header_labels(page: str) -> list[str]:
@@ -173,7 +157,7 @@ def test_translate_and_lazy(app: Flask) -> None:
 def test_english_is_the_default_and_the_language_menu_offers_thai(admin_web: WebClient) -> None:
     page = admin_web.get("/").get_data(as_text=True)
     assert 'href="/lang/th"' in page and "ไทย" in page
-    assert dropdown(page_text(admin_web.get("/")), "Sales")[-1] == (
+    assert navbar_menu(page_text(admin_web.get("/")), "Sales")[-1] == (
         "/webhookview/list/?model=sale.order",
         "Webhooks",
     )
@@ -184,11 +168,11 @@ def test_thai_is_kept_for_the_session_and_english_can_be_chosen_again(
     thai_web: WebClient,
 ) -> None:
     page = page_text(thai_web.get("/"))
-    assert ("/webhookview/list/?model=sale.order", "เว็บฮุค") in dropdown(page, "การขาย")
+    assert ("/webhookview/list/?model=sale.order", "เว็บฮุค") in navbar_menu(page, "การขาย")
     assert 'href="/lang/en"' in thai_web.get("/").get_data(as_text=True)
     assert thai_web.get("/lang/en").status_code == 302
     page = page_text(thai_web.get("/"))
-    assert ("/webhookview/list/?model=sale.order", "Webhooks") in dropdown(page, "Sales")
+    assert ("/webhookview/list/?model=sale.order", "Webhooks") in navbar_menu(page, "Sales")
 
 
 def test_an_unknown_language_is_refused(admin_web: WebClient) -> None:
@@ -206,16 +190,16 @@ def test_the_login_page_follows_the_chosen_language(web: WebClient) -> None:
 
 def test_thai_menus(thai_web: WebClient) -> None:
     page = page_text(thai_web.get("/"))
-    assert dropdown(page, "การขาย") == [
+    assert navbar_menu(page, "การขาย") == [
         (f"{ORDERS}/list/", "คำสั่งขาย"),
         ("/rescurrencyview/list/", "สกุลเงิน"),
         ("/webhookview/list/?model=sale.order", "เว็บฮุค"),
     ]
-    assert dropdown(page, "รายชื่อผู้ติดต่อ") == [
+    assert navbar_menu(page, "รายชื่อผู้ติดต่อ") == [
         ("/respartnerview/list/", "รายชื่อผู้ติดต่อ"),
         ("/webhookview/list/?model=res.partner", "เว็บฮุค"),
     ]
-    assert dropdown(page, "สตูดิโอ") == [
+    assert navbar_menu(page, "สตูดิโอ") == [
         ("/webhookview/list/", "เว็บฮุค"),
         ("/automationruleview/list/", "ระบบอัตโนมัติ"),
         ("/webhookdeliveryview/list/", "การส่งข้อความ"),

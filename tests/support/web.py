@@ -190,6 +190,22 @@ class _FormReader(HTMLParser):
             self.values[self._textarea] += data
 
 
+def navbar_menu(page: str, label: str) -> list[tuple[str, str]]:
+    """(href, label) of each entry of the navbar category shown as ``label``."""
+    found = re.search(
+        rf'>\s*{re.escape(label)}<b class="caret"></b></a>\s*<ul class="dropdown-menu">(.*?)</ul>',
+        page,
+        re.S,
+    )
+    assert found, f"no {label} menu"
+    return [
+        (href.replace("&amp;", "&"), text)
+        for href, text in re.findall(
+            r'href="([^"]+)">.*?</i>\s*([^<]+?)\s*</a>', found.group(1), re.S
+        )
+    ]
+
+
 def form_values(page: str, form_id: str = "model_form") -> dict[str, str]:
     """The fields a browser would post from the form ``form_id`` of ``page``, as filled in."""
     reader = _FormReader(form_id)

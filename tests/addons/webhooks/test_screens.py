@@ -19,29 +19,19 @@ from tests.addons.webhooks.screens import (
     options,
 )
 from tests.support.spec import USE_CASE_2_CODE
-from tests.support.web import WebClient, form_values, one_context_per_request, page_text
+from tests.support.web import (
+    WebClient,
+    form_values,
+    navbar_menu,
+    one_context_per_request,
+    page_text,
+)
 
 # Each request in its own app context (pytest-flask would share one).
 _ = one_context_per_request
 
 SALES_WEBHOOKS = "/webhookview/list/?model=sale.order"
 CONTACTS_WEBHOOKS = "/webhookview/list/?model=res.partner"
-
-
-def menu(page: str, category: str) -> list[tuple[str, str]]:
-    """(href, label) of each entry of a navbar category."""
-    found = re.search(
-        rf'>\s*{category}<b class="caret"></b></a>\s*<ul class="dropdown-menu">(.*?)</ul>',
-        page,
-        re.S,
-    )
-    assert found, f"no {category} menu"
-    return [
-        (href.replace("&amp;", "&"), label)
-        for href, label in re.findall(
-            r'href="([^"]+)">.*?</i>\s*([^<]+?)\s*</a>', found.group(1), re.S
-        )
-    ]
 
 
 def usd(app: Flask) -> int:
@@ -63,13 +53,13 @@ def hook_path(url: str) -> str:
 
 def test_studio_and_app_menus(admin_web: WebClient) -> None:
     page = page_text(admin_web.get("/"))
-    assert menu(page, "Studio") == [
+    assert navbar_menu(page, "Studio") == [
         ("/webhookview/list/", "Webhooks"),
         ("/automationruleview/list/", "Automation Rules"),
         ("/webhookdeliveryview/list/", "Deliveries"),
     ]
-    assert ("/webhookview/list/?model=sale.order", "Webhooks") in menu(page, "Sales")
-    assert ("/webhookview/list/?model=res.partner", "Webhooks") in menu(page, "Contacts")
+    assert ("/webhookview/list/?model=sale.order", "Webhooks") in navbar_menu(page, "Sales")
+    assert ("/webhookview/list/?model=res.partner", "Webhooks") in navbar_menu(page, "Contacts")
 
 
 def test_the_app_list_holds_that_apps_rules_and_new_keeps_its_model(
@@ -127,7 +117,7 @@ def test_automation_rules_list_every_rule_and_offer_the_webhook_trigger(
 
 def test_use_case_1_through_the_screens(app: Flask, admin_web: WebClient, clean_rules) -> None:
     # Sales → Webhooks → New.
-    listing = page_text(admin_web.get(menu(page_text(admin_web.get("/")), "Sales")[-1][0]))
+    listing = page_text(admin_web.get(navbar_menu(page_text(admin_web.get("/")), "Sales")[-1][0]))
     rule_id = create_rule(
         admin_web,
         link(listing, "webhook-new"),

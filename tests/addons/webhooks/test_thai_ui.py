@@ -19,7 +19,13 @@ from addons.webhooks.state import get_webhooks
 from nightpos_app.i18n import TRANSLATIONS_DIR, translate
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.screens import add_action, create_rule, link, location, options
-from tests.support.web import WebClient, csrf_token_from, one_context_per_request, page_text
+from tests.support.web import (
+    WebClient,
+    csrf_token_from,
+    navbar_menu,
+    one_context_per_request,
+    page_text,
+)
 
 # Each request in its own app context (pytest-flask would share one).
 _ = one_context_per_request
@@ -64,22 +70,6 @@ def usd_rule(make_rule: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     return make_rule("sale.order", actions=[SET_USD], log_calls=True, name="Orders to USD")
 
 
-def menu(page: str, label: str) -> list[tuple[str, str]]:
-    """(href, label) of each entry of the navbar category shown as ``label``."""
-    found = re.search(
-        rf'>\s*{re.escape(label)}<b class="caret"></b></a>\s*<ul class="dropdown-menu">(.*?)</ul>',
-        page,
-        re.S,
-    )
-    assert found, f"no {label} menu"
-    return [
-        (href.replace("&amp;", "&"), text)
-        for href, text in re.findall(
-            r'href="([^"]+)">.*?</i>\s*([^<]+?)\s*</a>', found.group(1), re.S
-        )
-    ]
-
-
 def button_text(page: str, element_id: str) -> str:
     found = re.search(rf'<a[^>]*id="{element_id}"[^>]*>(.*?)</a>', page, re.S)
     assert found, f"no #{element_id}"
@@ -110,8 +100,8 @@ def test_every_action_type_is_translated(app: Flask) -> None:
 
 def test_sales_menu_shows_webhooks_in_thai(thai_web: WebClient) -> None:
     page = page_text(thai_web.get("/"))
-    assert ("/webhookview/list/?model=sale.order", "เว็บฮุค") in menu(page, "การขาย")
-    assert menu(page, "สตูดิโอ") == [
+    assert ("/webhookview/list/?model=sale.order", "เว็บฮุค") in navbar_menu(page, "การขาย")
+    assert navbar_menu(page, "สตูดิโอ") == [
         ("/webhookview/list/", "เว็บฮุค"),
         ("/automationruleview/list/", "ระบบอัตโนมัติ"),
         ("/webhookdeliveryview/list/", "การส่งข้อความ"),
