@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,16 +38,28 @@ PRUNE_EVERY = 100
 _INSERT_CALL = sa.insert(WebhookCall.__table__).returning(WebhookCall.__table__.c.id)
 
 
+@dataclass(frozen=True)
+class LoggedPayload:
+    """A payload as the call log keeps it: masked, as indented JSON, cut at the size limit."""
+
+    text: str
+    truncated: bool
+
+    @classmethod
+    def of(cls, payload: Any) -> LoggedPayload:
+        masked = mask_payload(payload, setting("WEBHOOK_LOG_MASKED_KEYS"))
+        return cls(*payload_text(masked, setting("WEBHOOK_LOG_PAYLOAD_BYTES")))
+
+
 def add_call(
-    rule_id: int, method: str, payload: Any, outcome: Outcome, remote_addr: str | None
+    rule_id: int, method: str, payload: LoggedPayload, outcome: Outcome, remote_addr: str | None
 ) -> None:
     """Add the call's row to the session's transaction, which the caller commits.
 
     A successful call's row is added to the rule's own transaction: the rule's changes and
-    their log row are kept together, with one commit.
+    their log row are kept together, with one commit. The payload's text is made beforehand,
+    outside the transaction (on SQLite it holds the database's write lock).
     """
-    masked = mask_payload(payload, setting("WEBHOOK_LOG_MASKED_KEYS"))
-    text, truncated = payload_text(masked, setting("WEBHOOK_LOG_PAYLOAD_BYTES"))
     # On the session's connection: the ORM's execution layer has nothing to add to an INSERT.
     call_id = (
         db.session.connection()
@@ -57,8 +70,8 @@ def add_call(
                 "method": method,
                 "status": "ok" if outcome.ok else "error",
                 "http_status": outcome.http_status,
-                "payload": text,
-                "payload_truncated": truncated,
+                "payload": payload.text,
+                "payload_truncated": payload.truncated,
                 "error_message": outcome.error,
                 "traceback": outcome.traceback,
                 "duration_ms": round(outcome.duration_ms, 3),
@@ -72,7 +85,7 @@ def add_call(
 
 
 def record_call(
-    rule_id: int, method: str, payload: Any, outcome: Outcome, remote_addr: str | None
+    rule_id: int, method: str, payload: LoggedPayload, outcome: Outcome, remote_addr: str | None
 ) -> None:
     """Write the call's row in its own transaction (the rule's may have rolled back).
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from addons.webhooks.calllog import add_call, record_call
+from addons.webhooks.calllog import LoggedPayload, add_call, record_call
 from addons.webhooks.database import DatabaseProblem, begin_write, database_errors
 from addons.webhooks.engine import Outcome, RuleSpec, execute_rule
 from nightpos_app.extensions import db
@@ -61,9 +61,10 @@ def run_call(
     was busy or unavailable.
     """
     session = db.session
+    logged = LoggedPayload.of(payload) if log is not None else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run_once(rule, payload, log, check)
+            return _run_once(rule, payload, log, logged, check)
         except DatabaseProblem as problem:
             session.rollback()
             if not problem.retryable or attempt == MAX_ATTEMPTS:
@@ -79,7 +80,11 @@ def run_call(
 
 
 def _run_once(
-    rule: RuleSpec, payload: Any, log: CallLog | None, check: Callable[[], None] | None
+    rule: RuleSpec,
+    payload: Any,
+    log: CallLog | None,
+    logged: LoggedPayload | None,
+    check: Callable[[], None] | None,
 ) -> Outcome:
     session = db.session
     begin_write(session)
@@ -90,23 +95,24 @@ def _run_once(
     if not outcome.ok:
         session.rollback()
         if log is not None:
-            log_failure(log, payload, outcome)
+            log_failure(log, logged, outcome)
         return outcome
     with database_errors():
-        if log is not None:
-            add_call(log.rule_id, log.method, payload, outcome, log.remote_addr)
+        if log is not None and logged is not None:
+            add_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
         session.commit()
     return outcome
 
 
-def log_failure(log: CallLog, payload: Any, outcome: Outcome) -> None:
+def log_failure(log: CallLog, payload: LoggedPayload | None, outcome: Outcome) -> None:
     """Log a call that failed, in its own transaction.
 
     The answer stays the call's own: a database too busy to take the row only costs the row
     (with a warning in the server log), never a different answer to the caller.
     """
     try:
-        record_call(log.rule_id, log.method, payload, outcome, log.remote_addr)
+        logged = payload if payload is not None else LoggedPayload.of(None)
+        record_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
     except DatabaseProblem as problem:
         logger.warning(
             "webhook call to rule %s answered %s but could not be logged: %s",
