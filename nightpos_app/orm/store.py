@@ -54,6 +54,13 @@ def _rows_in(cls: type[Any]) -> sa.Select[Any]:
     return sa.select(cls).where(cls.id.in_(sa.bindparam("ids", expanding=True)))
 
 
+@functools.cache
+def _row_by_id(cls: type[Any]) -> sa.Select[Any]:
+    """``SELECT <model> WHERE id = :id``: one record (a webhook's target, most often) without
+    the expanding parameter's rendering on every call."""
+    return sa.select(cls).where(cls.id == sa.bindparam("id"))
+
+
 def existing_ids(env: Environment, entry: ModelEntry, ids: Sequence[int]) -> set[int]:
     """Which of ``ids`` are in the database (in this transaction)."""
     query = _ids_in(entry.model_class)
@@ -96,9 +103,12 @@ def load(
     fresh = cached(env, entry, everything)
     wanted = set(ids)
     cls = entry.model_class
-    query = _rows_in(cls)
     for chunk in _chunks(storable(entry, [i for i in everything if i not in fresh])):
-        for obj in env._session.scalars(query, {"ids": list(chunk)}):
+        if len(chunk) == 1:
+            rows = env._session.scalars(_row_by_id(cls), {"id": chunk[0]})
+        else:
+            rows = env._session.scalars(_rows_in(cls), {"ids": list(chunk)})
+        for obj in rows:
             env._loaded[cls, obj.id] = obj
             if obj.id in wanted:
                 found[obj.id] = obj
