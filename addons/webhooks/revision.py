@@ -63,17 +63,6 @@ def current(session: Session) -> int | None:
     return revision
 
 
-def note(session: Session, revision: int | None) -> int | None:
-    """Take ``revision``, read with :data:`REVISION_COLUMN` in the same statement as some data,
-    as the transaction's revision if it has none yet. Returns what to key that data by: the
-    revision, or None when the transaction has changed rules (nothing it read may be cached).
-    """
-    if session.info.get(_CHANGED):
-        return None
-    session.info.setdefault(_REVISION, revision)
-    return revision
-
-
 class RevisionCache(Generic[K, V]):
     """Values read from rules, each with the revision it was read at.
 
