@@ -4,8 +4,8 @@
   lock up front (``BEGIN IMMEDIATE``), so concurrent calls queue on the busy timeout instead of
   both reading and then failing to upgrade to a write lock.
 * :func:`lock_records` locks the Target Record's rows (``SELECT ... FOR UPDATE`` on
-  PostgreSQL) and reloads them, so that a read-modify-write by the actions sees the value the
-  previous call committed, not a stale one.
+  PostgreSQL) when they are first read, so that a read-modify-write by the actions sees the
+  value the previous call committed, not a stale one.
 * :func:`database_problem` tells a database that is busy or gone (a 503 for the caller, who
   should try again) from every other error, and whether the failed transaction is worth
   running again at once (a deadlock or a serialization failure: nothing was written).
@@ -188,16 +188,15 @@ def begin_write(session: Session | scoped_session[Session]) -> None:
 
 
 def lock_records(records: RecordSet) -> None:
-    """Lock the rows of ``records`` until the transaction ends, and load their current values.
+    """Lock the rows of ``records`` until the transaction ends, from when they are first read.
 
     On PostgreSQL (READ COMMITTED) a row read before another transaction commits a change to it
     would be stale: ``SELECT ... FOR UPDATE`` waits for that transaction and returns the
-    committed row. The loaded objects replace what the session had (``populate_existing``), so
-    the record API reads the locked values, with no query of its own. Rows are locked in id
-    order so that two calls on overlapping records cannot deadlock each other.
+    committed row (:func:`nightpos_app.orm.store.lock_on_load`). A rule whose actions never
+    read its Target Record locks nothing.
 
     SQLite has no row locks and needs none: a webhook call's transaction holds the database's
     write lock from its first statement (:func:`begin_write`), so nothing it reads can change
     under it.
     """
-    store.lock_for_update(records)
+    store.lock_on_load(records)

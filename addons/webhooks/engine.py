@@ -176,8 +176,8 @@ def execute_rule(
                 {**base_names, "record": model, "records": model},
                 sandbox,
             )
-            # Actions often read a record and write it back (a counter, a status): lock the
-            # rows now, and read them as the last call committed them.
+            # Actions often read a record and write it back (a counter, a status): the rows are
+            # locked when first read, and read as the last call committed them.
             lock_records(records)
             targets = (
                 [(r.id, r.display_name) for r in records]

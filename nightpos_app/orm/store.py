@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.util import identity_key
 
 from nightpos_app.exceptions import ValidationError
@@ -96,13 +97,19 @@ def load(
     chunk), so the next records read are already there. The session holds
     objects weakly, so the environment keeps them.
     """
+    cls = entry.model_class
+    pending = _pending_locks(env).get(cls)
+    if pending and not pending.isdisjoint(ids):
+        # Rows marked by lock_on_load, read for the first time (or loaded meanwhile without
+        # the lock, by a relationship): all of them are locked, and read, now.
+        _load_for_update(env, entry, pending)
+        pending.clear()
     found = cached(env, entry, ids)
     if len(found) == len(ids):
         return found
     everything = dict.fromkeys([*ids, *group])
     fresh = cached(env, entry, everything)
     wanted = set(ids)
-    cls = entry.model_class
     for chunk in _chunks(storable(entry, [i for i in everything if i not in fresh])):
         if len(chunk) == 1:
             rows = env._session.scalars(_row_by_id(cls), {"id": chunk[0]})
@@ -168,13 +175,21 @@ def final_writes(env: Environment) -> Iterator[None]:
         env._final_writes = previous
 
 
-def lock_for_update(records: RecordSet) -> None:
-    """Lock the rows of ``records`` until the transaction ends, and load their current values.
+#: ``session.info`` key: the rows to lock at their first load, and the transaction they are for.
+_LOCK_ON_LOAD = "nightpos.lock_on_load"
+
+
+def lock_on_load(records: RecordSet) -> None:
+    """Lock the rows of ``records`` until the transaction ends, when it first loads them.
 
     ``SELECT ... FOR UPDATE`` waits for any transaction that changed a row and returns the
-    committed values, which replace what the environment had (``populate_existing``), so later
-    reads see them without another query. Rows are locked in id order so that two transactions
-    on overlapping records cannot deadlock. Host code only (the engine of a rule run).
+    committed values, so that a read-modify-write (a counter, a status) cannot lose another's
+    update. The lock is taken when the records are first read, through any recordset of this
+    session, rather than at once: a rule whose actions never read its Target Record (a
+    placeholder, as in the specification's use case 2) holds no row lock, and concurrent calls
+    do not queue on it. The rows the transaction has already read are locked (and read again)
+    at once. All the rows of one call are locked together, in id order, so that two
+    transactions on overlapping records cannot deadlock. Host code only (the engine of a run).
 
     SQLite has no row locks: a writer there holds the whole database's write lock from its
     ``BEGIN IMMEDIATE``, so nothing it reads can change under it, and nothing is done here.
@@ -182,8 +197,35 @@ def lock_for_update(records: RecordSet) -> None:
     env, entry = records._env, records._entry
     if env._dialect == "sqlite":
         return
+    env._session.connection()  # the transaction the locks are for, begun if it was not
+    ids = set(storable(entry, records.ids))
+    if cached(env, entry, ids):
+        _load_for_update(env, entry, ids)
+        return
+    _pending_locks(env, create=True).setdefault(entry.model_class, set()).update(ids)
+
+
+def _pending_locks(env: Environment, create: bool = False) -> dict[type[Any], set[int]]:
+    """The rows this transaction is to lock at their first load, by model class (kept with
+    the transaction they are for, so that they do not outlive it)."""
+    session = env._session
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCK_ON_LOAD)
+    if held is not None and held[0] is transaction:
+        return held[1]
+    pending: dict[type[Any], set[int]] = {}
+    if create and transaction is not None:
+        session.info[_LOCK_ON_LOAD] = (transaction, pending)
+    return pending
+
+
+def _load_for_update(env: Environment, entry: ModelEntry, ids: Iterable[int]) -> None:
+    """``SELECT ... FOR UPDATE`` of ``ids``, in id order; the loaded objects replace what the
+    session had (``populate_existing``), so later reads see the locked values."""
     cls = entry.model_class
-    for chunk in _chunks(sorted(set(storable(entry, records.ids)))):
+    for chunk in _chunks(sorted(ids)):
         query = (
             sa.select(cls)
             .where(cls.id.in_(chunk))
