@@ -218,8 +218,12 @@ def run(ctx: Context) -> Report:
             f"WEBHOOK_OUTBOX_POLL_SECONDS={poll:g})",
             ["p50 ms", "max ms", "min ms"],
             [[median(latencies), max(latencies), min(latencies)]],
-            note="A commit in another process does not wake the worker: it finds the message "
-            "at its next poll.",
+            note=(
+                "On PostgreSQL the commit wakes the worker (LISTEN/NOTIFY)."
+                if ctx.database_url is not None
+                else "A commit in another process does not wake the worker on SQLite: it finds "
+                "the message at its next poll."
+            ),
         )
     )
     return report
