@@ -15,6 +15,7 @@ import logging
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -115,18 +116,26 @@ class RuleSpec:
     @classmethod
     def of(cls, rule: AutomationRule) -> RuleSpec:
         with database_errors():
-            return cls(
-                id=rule.id,
-                name=rule.name,
-                model=rule.model,
-                target_record=rule.target_record,
-                actions=tuple(
+            return cls.with_actions(
+                rule,
+                (
                     ActionSpec(a.id, a.name, a.action_type, dict(a.settings or {}))
                     for a in rule.actions
                     if a.active is not False
                 ),
-                cpu_seconds=rule.cpu_seconds,
             )
+
+    @classmethod
+    def with_actions(cls, rule: Any, actions: Iterable[ActionSpec]) -> RuleSpec:
+        """A rule's values (an ORM object or a row with the same names) and its actions."""
+        return cls(
+            id=rule.id,
+            name=rule.name,
+            model=rule.model,
+            target_record=rule.target_record,
+            actions=tuple(actions),
+            cpu_seconds=rule.cpu_seconds,
+        )
 
 
 def rule_sandbox(spec: RuleSpec) -> Sandbox:

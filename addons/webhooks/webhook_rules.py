@@ -128,17 +128,13 @@ def _rule_of(rows: list[sa.Row[Any]], digest: str) -> WebhookRule | None:
     if not row.active or row.trigger != "on_webhook":
         return None
     current = hmac.compare_digest(row.webhook_secret_digest.encode(), digest.encode())
-    spec = RuleSpec(
-        id=row.id,
-        name=row.name,
-        model=row.model,
-        target_record=row.target_record,
-        actions=tuple(
+    spec = RuleSpec.with_actions(
+        row,
+        (
             ActionSpec(r.action_id, r.action_name, r.action_type, dict(r.action_settings or {}))
             for r in rows
             if r.id == row.id and r.action_id is not None
         ),
-        cpu_seconds=row.cpu_seconds,
     )
     return WebhookRule(
         spec=spec,
