@@ -226,12 +226,23 @@ def _load_for_update(env: Environment, entry: ModelEntry, ids: Iterable[int]) ->
     session had (``populate_existing``), so later reads see the locked values."""
     cls = entry.model_class
     for chunk in _chunks(sorted(ids)):
-        query = (
-            sa.select(cls)
-            .where(cls.id.in_(chunk))
-            .order_by(cls.id)
-            .execution_options(populate_existing=True)
-            .with_for_update()
-        )
-        for obj in env._session.scalars(query):
+        if len(chunk) == 1:
+            rows = env._session.scalars(_row_by_id_for_update(cls), {"id": chunk[0]})
+        else:
+            rows = env._session.scalars(_rows_in_for_update(cls), {"ids": list(chunk)})
+        for obj in rows:
             env._loaded[cls, obj.id] = obj
+
+
+@functools.cache
+def _row_by_id_for_update(cls: type[Any]) -> sa.Select[Any]:
+    """:func:`_row_by_id` locking its row, its values replacing the session's."""
+    return _row_by_id(cls).with_for_update().execution_options(populate_existing=True)
+
+
+@functools.cache
+def _rows_in_for_update(cls: type[Any]) -> sa.Select[Any]:
+    """:func:`_rows_in` locking its rows in id order, their values replacing the session's."""
+    return (
+        _rows_in(cls).order_by(cls.id).with_for_update().execution_options(populate_existing=True)
+    )
