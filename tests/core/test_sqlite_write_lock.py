@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nightpos_app import sqlite as sqlite_module
 from nightpos_app.sqlite import begin_immediate
 
 BUSY_TIMEOUT_MS = 5_000
@@ -67,3 +68,17 @@ def test_other_errors_are_raised_at_once(tmp_path: Path) -> None:
     waiter.execute("BEGIN")  # a transaction already open: not a lock to wait for
     with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
         begin_immediate(waiter, BUSY_TIMEOUT_MS)
+
+
+def test_while_another_thread_polls_a_writer_waits_in_sqlites_busy_handler(
+    database: Path,
+) -> None:
+    holder, waiter = _connect(database), _connect(database)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, holder.execute, args=("COMMIT",))
+    with sqlite_module._POLLING:  # as if another thread of this process were polling
+        release.start()
+        begin_immediate(waiter, BUSY_TIMEOUT_MS)
+    release.join()
+    assert waiter.in_transaction
+    waiter.execute("COMMIT")
