@@ -68,7 +68,7 @@ class RevisionCache(Generic[K, V]):
 
     Shared by a process's threads: entries are replaced whole, never changed in place, so a
     reader sees an old value or a new one. Bounded: past ``max_entries`` keys it starts again
-    (more distinct keys than a process uses means someone is trying secrets, not a workload).
+    (a process serving more rules than that reads some again).
     """
 
     def __init__(self, max_entries: int) -> None:

@@ -25,8 +25,8 @@ class Webhooks:
 
     action_types: ActionTypeRegistry
     sandbox: Sandbox
-    #: Webhook rules by their secrets' digests, as this process last read them; bounded (more
-    #: distinct secrets than rules means someone is trying secrets).
+    #: Webhook rules by their secrets' digests, as this process last read them: only secrets
+    #: that found a rule are kept, so unknown secrets tried by someone cannot fill it.
     webhook_rules: RevisionCache[str, WebhookRule] = field(
         default_factory=lambda: RevisionCache(max_entries=10_000)
     )
