@@ -29,10 +29,17 @@ from flask_appbuilder.security.decorators import permission_name
 from marshmallow import ValidationError, validates_schema
 from werkzeug.wrappers import Response
 
+from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import ActionType, SettingsError
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.guards import parse_allowlist, parse_rate_limit
-from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, TRIGGERS, AutomationRule
+from addons.webhooks.models import (
+    AUTH_SCHEMES,
+    ROTATION_GRACE,
+    TRIGGERS,
+    AutomationRule,
+    ServerAction,
+)
 from addons.webhooks.outgoing import outbox
 from addons.webhooks.security import SECRET_PERMISSION, can_read_secrets
 from addons.webhooks.settings import cpu_limit_problem
@@ -164,15 +171,31 @@ class ActionChecks:
         registry = get_state().registry
         if rule is None or rule.model not in registry:
             return  # the rule_id is reported by the host's checks
+        settings = data.get("settings", {})
+        if "settings" in data and not can_read_secrets():
+            # Header values this user was shown as hidden keep what is stored.
+            settings = hidden_headers.restore(key, settings, _stored_settings())
+            hidden = hidden_headers.still_hidden(key, settings)
+            if hidden:
+                raise ValidationError(
+                    {"settings": [f"Give the value of the header(s) {', '.join(hidden)}."]}
+                )
         try:
             loaded = webhooks.action_types[key].validate(
-                data.get("settings", {}), registry[rule.model], get_env(), webhooks.sandbox
+                settings, registry[rule.model], get_env(), webhooks.sandbox
             )
         except SettingsError as exc:
             raise ValidationError({"settings": exc.messages}) from None
         # Stored as the type's schema loads them (defaults filled in, values converted). The
         # validator runs before marshmallow builds the record from this same dict.
         data["settings"] = loaded
+
+
+def _stored_settings() -> dict[str, Any] | None:
+    """The settings stored for the action a PUT updates (None when adding one)."""
+    pk = str((request.view_args or {}).get("pk", ""))
+    action = db.session.get(ServerAction, int(pk)) if pk.isdigit() and len(pk) < 10 else None
+    return dict(action.settings or {}) if action is not None else None
 
 
 class RuleConverter(_ValidatingConverter):
@@ -350,6 +373,8 @@ class ActionApi(RecordRestApi):
             value = row.pop(name, None)
             if secrets:
                 row[name] = value
+        if not secrets and isinstance(row.get("settings"), dict):
+            row["settings"] = hidden_headers.hide(str(row.get("action_type")), row["settings"])
 
     def pre_get(self, data: dict[str, Any]) -> None:
         if isinstance(data.get("result"), dict):

@@ -9,7 +9,8 @@ screens, REST resources and menus, ``can_read_secret`` included, and nothing els
 role sees no rule, action, secret, URL, call log or delivery: 403 in the screens and the API.
 
 The same permission guards the other secrets of the addon: an action's signing secret (Send
-Webhook Notification) and the extra headers of an outgoing message (often a receiver's
+Webhook Notification) and the values of extra headers, an action's
+(:mod:`addons.webhooks.hidden_headers`) and an outgoing message's (often a receiver's
 credentials).
 """
 

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import SettingsError
 from addons.webhooks.engine import action_type
 from addons.webhooks.models import ROTATION_GRACE, AutomationRule, ServerAction
@@ -108,6 +109,12 @@ def _rule_or_404(rule_id: Any) -> AutomationRule:
     return rule
 
 
+def _settings_shown(settings: Any) -> Any:
+    """An action's settings on its page: header values hidden from those who may not read
+    secrets (addons/webhooks/hidden_headers.py)."""
+    return settings if can_read_secrets() else hidden_headers.hide_any(settings)
+
+
 class ServerActionView(RecordModelView):
     """Actions of automation rules (``ir.actions.server``): added and edited from a rule."""
 
@@ -127,7 +134,7 @@ class ServerActionView(RecordModelView):
         "action_type": lazy("Type"),
         "settings": lazy("Action Details"),
     }
-    formatters_columns = {"action_type": type_label}
+    formatters_columns = {"action_type": type_label, "settings": _settings_shown}
     base_order = ("sequence", "asc")
     # FAB would build forms from the columns at start-up; this form is built per request.
     add_form = ActionForm
@@ -158,14 +165,18 @@ class ServerActionView(RecordModelView):
         if request.method == "GET" and action is not None and action.action_type not in types:
             unknown_type_warning(action)
         sections = {t.key: settings_form.empty(t.key) for t in types}
+        same_type = action is not None and chosen is not None and chosen == action.action_type
+        stored = dict(action.settings or {}) if action is not None and same_type else None
         if request.method == "POST" and chosen:
             sections[chosen] = settings_form.from_form(chosen, request.form)
-        elif action is not None and chosen == action.action_type:
-            sections[chosen] = settings_form.from_settings(chosen, action.settings or {})
+        elif chosen and stored is not None:
+            # Header values are hidden from those who may not read secrets (hidden_headers.py).
+            shown = stored if can_read_secrets() else hidden_headers.hide(chosen, stored)
+            sections[chosen] = settings_form.from_settings(chosen, shown)
 
         if request.method == "POST":
             valid = form.validate()
-            settings = self._validated(settings_form, sections[chosen]) if chosen else None
+            settings = self._validated(settings_form, sections[chosen], stored) if chosen else None
             if valid and settings is not None:
                 action = action or ServerAction(rule_id=rule.id)
                 action.name = form.name.data
@@ -206,12 +217,24 @@ class ServerActionView(RecordModelView):
         )
 
     @staticmethod
-    def _validated(settings_form: SettingsForm, section: TypeSection) -> dict[str, Any] | None:
+    def _validated(
+        settings_form: SettingsForm, section: TypeSection, stored: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
         """The chosen type's settings as its schema loads them, or None with the messages
-        shown on the inputs."""
+        shown on the inputs. Header values shown as hidden keep the ``stored`` ones."""
         settings = settings_form.read(section)
         if any(inp.errors for inp in section.inputs):
             return None
+        if not can_read_secrets():
+            settings = hidden_headers.restore(section.key, settings, stored)
+            hidden = hidden_headers.still_hidden(section.key, settings)
+            if hidden:
+                message = translate(
+                    "Give the value of the header(s) %(names)s.", names=", ".join(hidden)
+                )
+                keys = hidden_headers.header_settings(section.key)
+                settings_form.show_errors(section, {key: [message] for key in keys})
+                return None
         webhooks = get_webhooks()
         try:
             return webhooks.action_types[section.key].validate(

@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from addons.webhooks.hidden_headers import HIDDEN
 from addons.webhooks.security import AUTOMATION_MANAGER, SECRET_PERMISSION
 from nightpos_app.bootstrap import sync_permissions
 from nightpos_app.extensions import db
@@ -34,6 +35,8 @@ from tests.support.web import (
 
 # Each request in its own app context (pytest-flask would share one).
 _ = one_context_per_request
+
+ACTIONS = "/api/v1/ir_actions_server/"
 
 MANAGER = Credentials("test-automation-manager", "Aut0mation-test-password")
 SALES = Credentials("test-sales", "S4les-test-password")
@@ -517,3 +520,56 @@ def test_an_editor_without_can_read_secret_never_gets_the_secret(
     # Nobody filters on a secret, whatever they may read.
     flt = "(filters:!((col:signing_secret,opr:sw,value:whsec_)))"
     assert api.get(f"{actions}?q={flt}").status_code == 400
+
+
+def test_an_editor_without_can_read_secret_sees_header_names_not_values(
+    app: Flask, make_rule: Any, users: None
+) -> None:
+    headers = {"Authorization": "Bearer receiver-token", "X-Shop": "north"}
+    notify = {
+        "name": "Notify ERP",
+        "action_type": "send_webhook",
+        "settings": {"url": "https://erp.example.com/hooks", "fields": ["state"]},
+    }
+    notify["settings"]["headers"] = headers
+    rule = make_rule("sale.order", actions=[notify])
+    aid = read(app, "ir.actions.server", [("rule_id", "=", rule["id"])], [])[0]["id"]
+
+    def stored() -> dict[str, Any]:
+        return read(app, "ir.actions.server", [("id", "=", aid)], ["settings"])[0]["settings"]
+
+    web, _token = logged_in(app, NO_SECRET)
+    for url in (f"/serveractionview/show/{aid}", f"/serveractionview/edit/{aid}"):
+        text = web.get(url).get_data(as_text=True)
+        assert "receiver-token" not in text and "north" not in text, url
+        assert "Authorization" in text and HIDDEN in text, url
+    # The form posted as shown (a new timeout) keeps the values it did not show.
+    response = edit_through_form(
+        web, f"/serveractionview/edit/{aid}", {"send_webhook-timeout": "7"}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert stored()["headers"] == headers and stored()["timeout"] == 7
+
+    api = api_client(app.test_client(), NO_SECRET)
+    shown = api.get(f"{ACTIONS}{aid}").get_json()["result"]["settings"]
+    assert shown["headers"] == {"Authorization": HIDDEN, "X-Shop": HIDDEN}
+    listed = api.get(ACTIONS).get_data(as_text=True)
+    assert "receiver-token" not in listed
+    # Put back as read, one value changed: the hidden one keeps what is stored.
+    shown["headers"]["X-Shop"] = "south"
+    response = api.put(f"{ACTIONS}{aid}", {"action_type": "send_webhook", "settings": shown})
+    assert response.status_code == 200, response.get_json()
+    assert stored()["headers"] == {"Authorization": "Bearer receiver-token", "X-Shop": "south"}
+    # A new header cannot be "hidden": there is nothing to keep.
+    shown["headers"]["X-New"] = HIDDEN
+    response = api.put(f"{ACTIONS}{aid}", {"action_type": "send_webhook", "settings": shown})
+    assert response.status_code in (400, 422)
+    assert "X-New" in response.get_data(as_text=True)
+    assert "X-New" not in stored()["headers"]
+
+    # Whoever may read secrets reads the values.
+    manager = api_client(app.test_client(), MANAGER)
+    assert manager.get(f"{ACTIONS}{aid}").get_json()["result"]["settings"]["headers"] == {
+        "Authorization": "Bearer receiver-token",
+        "X-Shop": "south",
+    }
