@@ -32,7 +32,7 @@ from nightpos_app.exceptions import (
 )
 from nightpos_app.orm import store
 from nightpos_app.orm.domain import compile_domain, compile_order
-from nightpos_app.orm.values import convert_values
+from nightpos_app.orm.values import check_related, convert_values
 
 if TYPE_CHECKING:
     from nightpos_app.orm.environment import Environment
@@ -181,17 +181,20 @@ class RecordSet:
 
     def write(self, vals: Mapping[str, Any]) -> bool:
         """Set ``vals`` on every record; validated first, all or nothing."""
-        values = convert_values(self._env, self._entry, vals, creating=False)
+        values = convert_values(self._env, self._entry, vals, creating=False, related=False)
         if not self._ids or not values:
+            check_related(self._env, self._entry, values)
             return True
         # Only what differs is set: a write that changes nothing costs no savepoint and no
-        # flush (the database would not have been sent an UPDATE for it either).
+        # flush (the database would not have been sent an UPDATE for it either), and a
+        # many-to-one is checked to exist only when it changes (what a record holds exists).
         changes = [
             (instance, name, value)
             for instance in self._load()
             for name, value in values.items()
             if not store.holds(self._entry, instance, name, value)
         ]
+        check_related(self._env, self._entry, {name: value for _, name, value in changes})
         if not changes:
             return True
         with store.savepoint(self._env, self._entry, "write"):

@@ -168,8 +168,11 @@ def _fail(entry: ModelEntry, fld: FieldInfo, problem: str) -> ValidationError:
     return ValidationError(f"{entry.name}.{fld.name} ({fld.label}): {problem}")
 
 
-def _convert(env: Environment, entry: ModelEntry, fld: FieldInfo, value: Any) -> Any:
-    """Return ``value`` as the Python value the column stores, or raise."""
+def _convert(
+    env: Environment, entry: ModelEntry, fld: FieldInfo, value: Any, *, related: bool = True
+) -> Any:
+    """Return ``value`` as the Python value the column stores, or raise. ``related``: check
+    that a many-to-one's record exists (see :func:`check_related`)."""
     # ``False`` clears a field, as in Odoo, except where it is a value.
     if means_empty(fld, value):
         if fld.required:
@@ -184,19 +187,36 @@ def _convert(env: Environment, entry: ModelEntry, fld: FieldInfo, value: Any) ->
             raise _fail(entry, fld, f"text longer than {fld.size} characters")
         if fld.required and not value.strip():
             raise _fail(entry, fld, "a value is required")
-    if fld.type == "many2one" and not env[fld.comodel].browse(value).exists():
-        raise _fail(entry, fld, f"{fld.comodel} record {value} does not exist")
+    if related:
+        check_related(env, entry, {fld.name: value})
     return value
 
 
+def check_related(env: Environment, entry: ModelEntry, values: Mapping[str, Any]) -> None:
+    """Raise unless each many-to-one value of ``values`` (converted) names a record that
+    exists."""
+    for name, value in values.items():
+        fld = entry.fields[name]
+        exists = fld.type != "many2one" or value is None or env[fld.comodel].browse(value).exists()
+        if not exists:
+            raise _fail(entry, fld, f"{fld.comodel} record {value} does not exist")
+
+
 def convert_values(
-    env: Environment, entry: ModelEntry, vals: Mapping[str, Any], *, creating: bool
+    env: Environment,
+    entry: ModelEntry,
+    vals: Mapping[str, Any],
+    *,
+    creating: bool,
+    related: bool = True,
 ) -> dict[str, Any]:
     """Validate ``vals`` for ``entry`` and return them as column values.
 
     On create, every required field without a default must be given; on write,
     only the given fields are checked. Unknown, computed and read-only fields
-    are refused by name.
+    are refused by name. With ``related`` off, many-to-one records are not
+    checked to exist: the caller does it (:func:`check_related`) for the values
+    that change.
     """
     if not isinstance(vals, Mapping):
         raise ValidationError(
@@ -211,7 +231,7 @@ def convert_values(
             raise ValidationError(f"{entry.name}: unknown field {name!r}")
         if fld.readonly:
             raise ValidationError(f"{entry.name}.{name} ({fld.label}): the field is read-only")
-        converted[name] = _convert(env, entry, fld, value)
+        converted[name] = _convert(env, entry, fld, value, related=related)
     if creating:
         # Read-only fields are the model's to fill (ids, secrets, timestamps).
         missing = [

@@ -539,6 +539,12 @@ def test_a_write_that_changes_nothing_sends_no_statement(env: Environment) -> No
         eur.write({"name": "EUR", "symbol": "E"})  # one field differs: written
     assert any(s.startswith("UPDATE res_currency") for s in statements)
     assert eur.symbol == "E"
+    # A many-to-one kept as it is is not looked up either (what a record holds exists).
+    order = env["sale.order"].browse(7)
+    currency_id = order.currency_id.id
+    with count_queries() as statements:
+        order.write({"currency_id": currency_id})
+    assert statements == []
 
 
 def test_final_writes_go_without_a_savepoint_and_fail_just_as_clearly(
