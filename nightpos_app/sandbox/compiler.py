@@ -36,6 +36,8 @@ class Compiled:
     kind: Kind | None = None
     message: str | None = None
     lineno: int | None = None
+    #: Whether the code has a ``try`` statement: only then can it catch an error and go on.
+    catches: bool = False
 
 
 def _syntax_message(exc: SyntaxError) -> str:
@@ -79,6 +81,7 @@ def _compile(mode: Mode, source: str, filename: str) -> Compiled:
         return Compiled(None, "syntax", "The code is too deeply nested")
     except ValueError as exc:  # e.g. a NUL character in the source
         return Compiled(None, "syntax", str(exc))
+    catches = any(isinstance(node, (ast.Try, ast.TryStar)) for node in ast.walk(tree))
     errors: list[str] = []
     try:
         tree = SandboxPolicy(errors, [], {}).visit(tree)
@@ -94,7 +97,7 @@ def _compile(mode: Mode, source: str, filename: str) -> Compiled:
         return Compiled(None, "syntax", _syntax_message(exc), exc.lineno)
     except (RecursionError, MemoryError):
         return Compiled(None, "syntax", "The code is too deeply nested")
-    return Compiled(code)
+    return Compiled(code, catches=catches)
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -131,6 +131,10 @@ class Sandbox:
             raise ValueError(f"mode must be 'eval' or 'exec', not {mode!r}")
         return _compiled(mode, source, _DEFAULT_FILENAMES[mode]).message
 
+    def catches(self, code: str) -> bool:
+        """Whether ``code`` (``exec`` mode) can catch an error and go on: it has a ``try``."""
+        return _compiled("exec", code, _DEFAULT_FILENAMES["exec"]).catches
+
     def evaluate(
         self,
         expression: str,

@@ -208,7 +208,14 @@ class ExecuteCode(ActionType):
             raise SettingsError({"code": [problem]})
 
     def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
-        context.sandbox.execute(settings["code"], context.names(record), filename="<code>")
+        code, names = settings["code"], context.names(record)
+        if context.sandbox.catches(code):
+            context.sandbox.execute(code, names, filename="<code>")
+            return
+        # Code without ``try`` cannot catch a refused write and go on: the error fails the rule,
+        # whose transaction is rolled back, so its writes need no savepoint.
+        with final_writes(context.env):
+            context.sandbox.execute(code, names, filename="<code>")
 
 
 BUILTIN_ACTION_TYPES: list[type[ActionType]] = [

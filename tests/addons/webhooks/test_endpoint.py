@@ -143,6 +143,57 @@ def test_a_write_the_database_refuses_fails_the_call_and_keeps_nothing(app, clie
     ]
 
 
+CLASH = "env['res.currency'].search([('name', '=', 'EUR')]).write({'name': 'USD'})"
+
+
+def _statements(app, call):
+    """The SQL statements sent while ``call()`` runs."""
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        return call(), seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def test_code_without_try_writes_without_savepoints_and_fails_just_as_clearly(
+    app, client, make_rule
+):
+    code = {"name": "Clash", "action_type": "execute_code", "settings": {"code": CLASH}}
+    rule = make_rule("res.partner", actions=[code], target_record="model.browse([2])")
+    response, statements = _statements(app, lambda: client.post(rule["path"], json={}))
+    assert response.status_code == 500
+    message = response.get_json()["message"]
+    assert "res.currency: cannot write: the database refused it" in message
+    assert not any("SAVEPOINT" in s for s in statements)
+    assert read(app, "res.currency", [("name", "=", "EUR")], ["name"]) != []
+
+
+def test_code_with_try_goes_on_after_a_refused_write(app, client, make_rule):
+    source = "\n".join(
+        [
+            "try:",
+            f"    {CLASH}",
+            "except UserError:",
+            "    log('refused')",
+            "env['res.partner'].create({'name': 'After the refusal'})",
+        ]
+    )
+    code = {"name": "Careful", "action_type": "execute_code", "settings": {"code": source}}
+    rule = make_rule("res.partner", actions=[code], target_record="model.browse([2])")
+    response, statements = _statements(app, lambda: client.post(rule["path"], json={}))
+    assert response.status_code == 200, response.get_json()
+    assert any("SAVEPOINT" in s for s in statements)  # what lets the transaction go on
+    assert read(app, "res.partner", [("name", "=", "After the refusal")], ["name"]) != []
+    assert read(app, "res.currency", [("name", "=", "EUR")], ["name"]) != []
+
+
 def test_unknown_secret_and_archived_rule_are_404(app, client, usd_rule):
     assert client.post("/web/hook/not-a-secret", json={}).status_code == 404
     assert client.post("/web/hook/" + "x" * 5000, json={}).get_json() == {"status": "error"}
