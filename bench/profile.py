@@ -83,27 +83,16 @@ def _webhook(app: Any, rules: dict[str, Any], case: str) -> Any:
 
 def _sandbox(rules: dict[str, Any], case: str) -> Any:
     from addons.webhooks.engine import rule_sandbox
-    from addons.webhooks.state import get_webhooks
     from addons.webhooks.webhook_rules import find_rule
-    from bench.sandbox import SMALL_CODE, SMALL_PAYLOAD
-    from nightpos_app.state import get_env
+    from bench.sandbox import SMALL_CODE, SMALL_PAYLOAD, sandbox_names
 
     found = find_rule(rules["uc1"]["secret"])
     assert found is not None
     sandbox = rule_sandbox(found.spec)
-    env = get_env()
-    model = env["sale.order"]
-    names = {
-        **get_webhooks().helpers(lambda _line: None),
-        "env": env,
-        "model": model,
-        "record": model,
-        "records": model,
-    }
     if case == "sandbox-target":
-        names["payload"] = USE_CASE_1_PAYLOAD
+        names = sandbox_names("sale.order", USE_CASE_1_PAYLOAD, lambda _line: None)
         return lambda: sandbox.evaluate(TARGET_RECORD, names, filename="<target record>")
-    names["payload"] = SMALL_PAYLOAD
+    names = sandbox_names("sale.order", SMALL_PAYLOAD, lambda _line: None)
     return lambda: sandbox.execute(SMALL_CODE, names, filename="<code>")
 
 

@@ -15,6 +15,7 @@ Sandbox and plain runs alternate; each figure is the median of the rounds.
 from __future__ import annotations
 
 import builtins
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -73,12 +74,43 @@ def _compare(
     return median(ours), median(theirs)
 
 
+def sandbox_names(model_name: str, payload: Any, log: Callable[[str], Any]) -> dict[str, Any]:
+    """The names the webhook engine gives admin code, on ``model_name`` (in an app context)."""
+    from addons.webhooks.state import get_webhooks
+    from nightpos_app.state import get_env
+
+    env = get_env()
+    model = env[model_name]
+    return {
+        **get_webhooks().helpers(log),
+        "env": env,
+        "model": model,
+        "payload": payload,
+        "record": model,
+        "records": model,
+    }
+
+
+def _measure(
+    sandbox: Any, source: str, mode: str, names: dict[str, Any], calls: int, rounds: int
+) -> tuple[float, float]:
+    """Per-call µs of ``source`` run by the sandbox, and as plain Python compiled once."""
+    plain = compile(source, "<plain>", mode)
+    if mode == "eval":
+        sandboxed = functools.partial(sandbox.evaluate, source, names, filename="<target record>")
+        run_plain = eval
+    else:
+        sandboxed = functools.partial(sandbox.execute, source, names, filename="<code>")
+        run_plain = exec
+    scope = {"__builtins__": builtins}
+    return _compare(sandboxed, lambda: run_plain(plain, {**scope, **names}), calls, rounds)
+
+
 def run(ctx: Context) -> Report:
     from addons.webhooks.engine import rule_sandbox
-    from addons.webhooks.state import get_webhooks
     from addons.webhooks.webhook_rules import find_rule
+    from bench.common import use_case_rules
     from nightpos_app.extensions import db
-    from nightpos_app.state import get_env
 
     report = Report("sandbox")
     instance = prepare_instance(ctx, "sandbox")
@@ -87,40 +119,14 @@ def run(ctx: Context) -> Report:
     db_calls = 20 if ctx.quick else 500
     rows = []
     with app_context(instance) as app, app.test_request_context():
-        from bench.common import use_case_rules
-
-        rules = use_case_rules()
-        found = find_rule(rules["uc1"]["secret"])
+        found = find_rule(use_case_rules()["uc1"]["secret"])
         assert found is not None
-        spec = found.spec
-        db.session.rollback()
-        sandbox = rule_sandbox(spec)
-        env = get_env()
+        sandbox = rule_sandbox(found.spec)
         logs: list[str] = []
-        helpers = get_webhooks().helpers(logs.append)
-
-        def names(model_name: str, payload: Any) -> dict[str, Any]:
-            model = env[model_name]
-            return {
-                **helpers,
-                "env": env,
-                "model": model,
-                "payload": payload,
-                "record": model,
-                "records": model,
-            }
-
-        plain_builtins = {"__builtins__": builtins}
 
         # 1. The cached Target Record evaluation.
-        target_names = names("sale.order", USE_CASE_1_PAYLOAD)
-        target_code = compile(TARGET_RECORD, "<plain>", "eval")
-        ours, theirs = _compare(
-            lambda: sandbox.evaluate(TARGET_RECORD, target_names, filename="<target record>"),
-            lambda: eval(target_code, {**plain_builtins, **target_names}),  # noqa: S307
-            calls,
-            rounds,
-        )
+        target_names = sandbox_names("sale.order", USE_CASE_1_PAYLOAD, logs.append)
+        ours, theirs = _measure(sandbox, TARGET_RECORD, "eval", target_names, calls, rounds)
         rows.append(["Target Record (UC1), cached", ours, theirs, ours / theirs])
         report.data["target_record"] = {"sandbox_us": ours, "plain_us": theirs}
         report.targets.append(
@@ -133,14 +139,8 @@ def run(ctx: Context) -> Report:
         )
 
         # 2. A small Execute Code action (no database).
-        small_names = names("sale.order", SMALL_PAYLOAD)
-        small_code = compile(SMALL_CODE, "<plain>", "exec")
-        ours, theirs = _compare(
-            lambda: sandbox.execute(SMALL_CODE, small_names, filename="<code>"),
-            lambda: exec(small_code, {**plain_builtins, **small_names}),  # noqa: S102
-            calls // 4,
-            rounds,
-        )
+        small_names = sandbox_names("sale.order", SMALL_PAYLOAD, logs.append)
+        ours, theirs = _measure(sandbox, SMALL_CODE, "exec", small_names, calls // 4, rounds)
         rows.append(["Execute Code, small (loops, guards)", ours, theirs, ours / theirs])
         report.data["execute_small"] = {"sandbox_us": ours, "plain_us": theirs}
         report.targets.append(
@@ -153,14 +153,8 @@ def run(ctx: Context) -> Report:
         )
 
         # 3. Use case 2's code: creates a contact (rolled back afterwards).
-        uc2_names = names("res.partner", USE_CASE_2_PAYLOAD)
-        uc2_code = compile(USE_CASE_2_CODE, "<plain>", "exec")
-        ours, theirs = _compare(
-            lambda: sandbox.execute(USE_CASE_2_CODE, uc2_names, filename="<code>"),
-            lambda: exec(uc2_code, {**plain_builtins, **uc2_names}),  # noqa: S102
-            db_calls,
-            rounds,
-        )
+        uc2_names = sandbox_names("res.partner", USE_CASE_2_PAYLOAD, logs.append)
+        ours, theirs = _measure(sandbox, USE_CASE_2_CODE, "exec", uc2_names, db_calls, rounds)
         db.session.rollback()
         rows.append(["Execute Code, UC2 (creates a contact)", ours, theirs, ours / theirs])
         report.data["execute_uc2"] = {"sandbox_us": ours, "plain_us": theirs}
