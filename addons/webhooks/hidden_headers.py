@@ -10,8 +10,11 @@ such a user can edit the rest of an action without knowing its credentials.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
+
+from marshmallow import Schema
 
 from addons.webhooks.state import get_webhooks
 
@@ -22,9 +25,13 @@ HIDDEN = "(hidden)"
 def header_settings(type_key: str) -> tuple[str, ...]:
     """The settings of action type ``type_key`` that hold headers (``widget: headers``)."""
     types = get_webhooks().action_types
-    if type_key not in types:
-        return ()
-    fields = types[type_key].schema().fields
+    return _header_fields(types[type_key].schema) if type_key in types else ()
+
+
+@functools.cache
+def _header_fields(schema: type[Schema]) -> tuple[str, ...]:
+    # Per schema class, once: an action list would otherwise build a schema per row.
+    fields = schema().fields
     return tuple(name for name, f in fields.items() if f.metadata.get("widget") == "headers")
 
 
