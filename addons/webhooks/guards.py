@@ -39,6 +39,7 @@ from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from addons.webhooks.settings import setting
+from nightpos_app.digits import is_ascii_digits
 
 #: Standard Webhooks: timestamps further than this from now are refused (replay window).
 TIMESTAMP_TOLERANCE_SECONDS = 5 * 60
@@ -215,7 +216,9 @@ def verify_standard(
         return "Missing webhook-id, webhook-timestamp or webhook-signature header."
     if len(msg_id) > MAX_KEY_LENGTH:
         return "The webhook-id header is too long."
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # ASCII digits only: isdigit() also takes superscripts, which int() refuses, and other
+    # scripts' digits, which int() reads but the sender's signature covers as other bytes.
+    if not is_ascii_digits(timestamp) or len(timestamp) > 12:
         return "The webhook-timestamp header is not a Unix time in seconds."
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS:

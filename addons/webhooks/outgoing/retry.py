@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from addons.webhooks.outgoing.sender import Result
+from nightpos_app.digits import is_ascii_digits
 
 #: The schedule when none is configured: 8 attempts over about 27 hours.
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -65,7 +66,7 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_ascii_digits(value):  # not isdigit(): float("¹") raises; "١٢٣" is not HTTP's number
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

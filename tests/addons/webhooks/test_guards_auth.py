@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import uuid
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from addons.webhooks.models import AutomationRule, WebhookCall
 from nightpos_app.extensions import db
 from tests.addons.webhooks.guard_support import counting_rule, runs
+from tests.addons.webhooks.live_server import serving
 
 
 def signing_secret(app, rule_id):
@@ -224,3 +226,95 @@ def test_signatures_made_by_the_standard_webhooks_library_pass(app, client, stan
     tampered = body_for("tampered")
     assert post(client, standard_rule, tampered, headers).status_code == 401
     assert runs(app, "tampered") == 0
+
+
+# --- Digits other than ASCII's (docs/security.md, "Request authentication") ----------------
+
+#: ``str.isdigit()`` is true for each of these; ``int()`` refuses superscripts (once a 500) and
+#: reads the others as numbers (once a timestamp the sender signed as other bytes).
+DIGITS = {
+    "superscript": str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"),
+    "arabic-indic": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
+    "fullwidth": str.maketrans("0123456789", "０１２３４５６７８９"),
+}
+NOT_A_TIME = "The webhook-timestamp header is not a Unix time in seconds."
+
+
+def calls_logged(app, rule_id):
+    with app.app_context():
+        return [
+            (row.status, row.http_status)
+            for row in db.session.scalars(
+                sa.select(WebhookCall)
+                .where(WebhookCall.rule_id == rule_id)
+                .order_by(WebhookCall.id)
+            )
+        ]
+
+
+@pytest.mark.parametrize("script", DIGITS)
+def test_a_timestamp_in_other_digits_is_401(app, client, standard_rule, script):
+    body = body_for(f"std digits {script}")
+    secret = standard_rule["signing_secret"]
+    # "123", and the current time correctly signed in those digits: neither is a Unix time.
+    for number in ("123", str(int(time.time()))):
+        headers = standard_headers(secret, body, timestamp=number.translate(DIGITS[script]))
+        response = post(client, standard_rule, body, headers)
+        assert (response.status_code, response.get_json()) == (
+            401,
+            {"status": "error", "message": NOT_A_TIME},
+        ), response.get_data(as_text=True)
+    assert runs(app, f"std digits {script}") == 0
+    assert calls_logged(app, standard_rule["id"]) == [("error", 401), ("error", 401)]
+
+
+@pytest.mark.parametrize("script", DIGITS)
+def test_signatures_in_other_digits_are_401(app, client, standard_rule, make_rule, script):
+    body = body_for(f"sig digits {script}")
+    table = DIGITS[script]
+    headers = standard_headers(standard_rule["signing_secret"], body)
+    headers["webhook-signature"] = "v1," + ("0123456789" * 4 + "AAAA").translate(table)
+    response = post(client, standard_rule, body, headers)
+    assert (response.status_code, response.get_json()) == (
+        401,
+        {"status": "error", "message": "The webhook-signature does not match."},
+    )
+
+    github = counting_rule(make_rule, auth_scheme="github")
+    spoilt = {
+        "X-Hub-Signature-256": "sha256="
+        + hmac.new(signing_secret(app, github["id"]).encode(), body, hashlib.sha256)
+        .hexdigest()
+        .translate(table)
+    }
+    assert any(not c.isascii() for c in spoilt["X-Hub-Signature-256"])
+    response = post(client, github, body, spoilt)
+    assert (response.status_code, response.get_json()) == (
+        401,
+        {"status": "error", "message": "The X-Hub-Signature-256 signature does not match."},
+    )
+    assert runs(app, f"sig digits {script}") == 0
+
+
+def test_other_digits_as_raw_header_bytes_over_a_real_server_are_401(app, standard_rule):
+    # Over a socket, header bytes reach the app decoded as Latin-1: "\xb9\xb9\xb9" is "¹¹¹"
+    # (the report's case), UTF-8 digits of other scripts arrive as other characters.
+    body = body_for("raw digits")
+    secret = standard_rule["signing_secret"]
+    with serving(app) as (host, port):
+        for raw in (b"\xb9\xb9\xb9", b"\xb2\xb3", "١٢٣".encode(), "１２３".encode()):
+            headers = {
+                **standard_headers(secret, body),
+                "webhook-timestamp": raw,
+                "Content-Type": "application/json",
+            }
+            connection = http.client.HTTPConnection(host, port, timeout=10)
+            try:
+                connection.request("POST", standard_rule["path"], body=body, headers=headers)
+                response = connection.getresponse()
+                answer = (response.status, response.getheader("Content-Type"), response.read())
+            finally:
+                connection.close()
+            assert answer[:2] == (401, "application/json"), answer
+            assert json.loads(answer[2]) == {"status": "error", "message": NOT_A_TIME}
+    assert runs(app, "raw digits") == 0

@@ -130,6 +130,30 @@ def test_retry_after_is_honoured_when_longer_than_the_schedule(
     assert second.started - first.started >= 0.95
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "¹²³",  # Latin-1 superscripts: sent as bytes B9 B2 B3, read back as "¹²³"
+        "١٢٣".encode().decode("latin-1"),  # UTF-8 bytes on the wire, as a receiver may send
+        "１２３".encode().decode("latin-1"),
+    ],
+    ids=["superscript", "arabic-indic", "fullwidth"],
+)
+def test_a_retry_after_in_other_digits_is_not_a_number(
+    app: Flask, receiver: Receiver, action: dict[str, Any], worker: OutboxWorker, value: str
+) -> None:
+    receiver.answer(Answer(503, headers={"Retry-After": value}), 200)
+    message_id = send_one(app, action, receiver.url)
+    worker.run_once()
+    waiting = delivery(app, message_id)
+    assert waiting["state"] == "pending" and waiting["last_status_code"] == 503
+    wait = waiting["next_attempt_at"] - waiting["attempts"][0]["attempted_at"]
+    assert wait < dt.timedelta(seconds=1)  # the schedule's 0.05 s: no Retry-After was read
+
+    row = settle(app, worker, message_id)
+    assert row["state"] == "delivered" and len(receiver.requests) == 2
+
+
 def test_410_fails_the_message_and_deactivates_the_action(
     app: Flask, receiver: Receiver, action: dict[str, Any], worker: OutboxWorker, caplog: Any
 ) -> None:

@@ -81,6 +81,19 @@ def test_retry_after_in_seconds_or_as_a_date_wins_when_longer_and_is_capped() ->
     assert decision.next_attempt_at == NOW + dt.timedelta(seconds=120)
 
 
+@pytest.mark.parametrize(
+    "value", ["¹²⁰", "١٢٠", "１２０", " ¹ "], ids=["sup", "arabic", "fw", "one"]
+)
+def test_retry_after_in_digits_other_than_ascii_is_not_a_number(value: str) -> None:
+    # isdigit() is true for each; float() refused superscripts (the worker's decision raised)
+    # and read the others as 120 seconds, which no HTTP sender writes.
+    assert retry.parse_retry_after(value, NOW) is None
+    no_jitter = retry.Policy(schedule=(5, 300), jitter=0.0)
+    decision = retry.decide(http(503, retry_after=value), 1, no_jitter, NOW)
+    assert decision.state == "pending"
+    assert decision.next_attempt_at == NOW + dt.timedelta(seconds=5)  # the schedule's delay
+
+
 def test_signatures_verify_with_each_secret() -> None:
     current, previous = new_signing_secret(), new_signing_secret()
     body = b'{"a": 1}'
