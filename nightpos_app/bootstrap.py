@@ -79,7 +79,7 @@ def sync_addon_roles(app: Flask) -> None:
 def load_demo_data() -> list[str]:
     """Load each addon's demo data once per database; return the addons loaded now."""
     state = get_state()
-    env = get_env()
+    env = get_env(trusted=True)  # addons' own code, not automation code
     loaded = []
     for addon in state.addons:
         row = db.session.get(InstalledAddon, addon.name)

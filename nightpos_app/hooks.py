@@ -42,9 +42,13 @@ def nightpos_models() -> list[type[Any]]:
     migrations manage) and declares ``__model_name__`` (the technical name,
     e.g. ``"sale.order"``, unique across all addons) and
     ``__model_description__`` (the human label). Optional: ``__model_order__``
-    (default search order) and ``__model_computed__`` (read-only attributes
-    exposed to the record API). Import the models module inside the hook, so
-    importing the addon package stays cheap and models load in this phase.
+    (default search order), ``__model_computed__`` (read-only attributes
+    exposed to the record API) and ``__model_code_access__`` (what automation code
+    may do with the records: ``"write"``, the default, ``"read"`` or ``"none"``);
+    a column holding a credential says so with ``info={"secret": True}``, and
+    automation code never reads, searches, sorts or writes it. Import the models
+    module inside the hook, so importing the addon package stays cheap and models
+    load in this phase.
     """
 
 
@@ -65,7 +69,10 @@ def nightpos_ready(app: Flask) -> None:
 
 @hookspec
 def nightpos_demo_data(env: Environment) -> None:
-    """Create the addon's demo records (``flask nightpos init --demo``, once per database)."""
+    """Create the addon's demo records (``flask nightpos init --demo``, once per database).
+
+    ``env`` is trusted (host code): it may write every model, not only what automation code
+    may."""
 
 
 @hookspec

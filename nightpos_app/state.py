@@ -33,6 +33,12 @@ def get_state(app: Flask | None = None) -> NightPOS:
     return (app or current_app).extensions[EXTENSION_KEY]
 
 
-def get_env() -> Environment:
-    """An environment over the current app's registry and the request's session."""
-    return Environment(db.session, get_state().registry)
+def get_env(*, trusted: bool = False) -> Environment:
+    """An environment over the current app's registry and the request's session.
+
+    By default one for automation code: admin-written code is handed this, and everything the
+    models declare holds (secret fields out of reach, models read-only to code refuse writes;
+    :mod:`nightpos_app.orm.registry`). ``trusted=True`` is for host code that must see and
+    change everything (demo data, tests, tools); never hand one to admin code.
+    """
+    return Environment(db.session, get_state().registry, trusted=trusted)

@@ -14,6 +14,11 @@ The semantics are Odoo's and the same on SQLite and PostgreSQL:
 * ``like`` is case-sensitive and ``ilike`` is not, on both databases;
 * values are checked against the field's type first (so PostgreSQL never
   aborts the transaction over ``customer_rank = 'abc'``).
+
+For automation code (``for_code``), a secret field cannot be searched or sorted by, at any
+depth of a dotted path, and a path cannot lead into a model closed to code: whether a record
+matches ``('webhook_secret', 'like', 'a%')``, or where it sorts, would tell the secret a
+character at a time.
 """
 
 from __future__ import annotations
@@ -64,9 +69,10 @@ def _like_to_glob(pattern: str) -> str:
 class _Compiler:
     """Compiles the terms of one domain; knows the registry and the SQL dialect."""
 
-    def __init__(self, registry: ModelRegistry, dialect: str) -> None:
+    def __init__(self, registry: ModelRegistry, dialect: str, for_code: bool = False) -> None:
         self.registry = registry
         self.dialect = dialect
+        self.for_code = for_code
 
     def leaf(self, entry: ModelEntry, path: str, op: str, value: Any) -> ColumnElement[bool]:
         head, _, rest = path.partition(".")
@@ -74,9 +80,16 @@ class _Compiler:
         if fld is None:
             problem = "is computed and cannot be searched" if head in entry.computed else ""
             raise DomainError(f"domain on {entry.name}: unknown field {head!r} {problem}".strip())
+        if self.for_code and fld.secret:
+            raise DomainError(f"{entry.name}.{head} cannot be searched by automation code")
         if fld.type == "many2one" and (rest or op in PATTERNS):
             assert fld.comodel is not None and fld.relationship is not None
             comodel = self.registry[fld.comodel]
+            if self.for_code and not comodel.code_may_read:
+                raise DomainError(
+                    f"domain on {entry.name}: {comodel.name} records are not available to "
+                    "automation code"
+                )
             if not rest:
                 # ('partner_id', 'ilike', 'siam') matches the related record's name, as in Odoo.
                 if "name" not in comodel.fields:
@@ -184,12 +197,18 @@ def _coerce(entry: ModelEntry, fld: FieldInfo, value: Any) -> Any:
 
 
 def compile_domain(
-    registry: ModelRegistry, entry: ModelEntry, domain: Sequence[Any], dialect: str = ""
+    registry: ModelRegistry,
+    entry: ModelEntry,
+    domain: Sequence[Any],
+    dialect: str = "",
+    *,
+    for_code: bool = False,
 ) -> ColumnElement[bool]:
-    """Compile ``domain`` on ``entry`` to a boolean SQL expression for ``dialect``."""
+    """Compile ``domain`` on ``entry`` to a boolean SQL expression for ``dialect``;
+    ``for_code``: refuse what automation code may not search (secret fields)."""
     if isinstance(domain, (str, bytes)) or not isinstance(domain, (list, tuple)):
         raise DomainError(f"a domain is a list of terms, got {type(domain).__name__}")
-    compiler = _Compiler(registry, dialect)
+    compiler = _Compiler(registry, dialect, for_code)
     stack: list[ColumnElement[bool]] = []
     # Prefix notation evaluated right to left: operands are pushed, operators pop.
     for item in reversed(domain):
@@ -220,8 +239,9 @@ def compile_domain(
     return sa.and_(*reversed(stack)) if len(stack) > 1 else stack[0]
 
 
-def compile_order(entry: ModelEntry, order: str | None) -> list[Any]:
-    """Compile ``"name desc, id"`` to ORDER BY clauses; unknown fields are refused.
+def compile_order(entry: ModelEntry, order: str | None, *, for_code: bool = False) -> list[Any]:
+    """Compile ``"name desc, id"`` to ORDER BY clauses; unknown fields are refused, and so
+    are secret fields when ``for_code`` (automation code's searches).
 
     Empty values sort last ascending and first descending on both databases
     (PostgreSQL's rule; SQLite's is the opposite), and ``id`` ends every order
@@ -241,6 +261,8 @@ def compile_order(entry: ModelEntry, order: str | None) -> list[Any]:
         if name not in entry.fields:
             problem = "is computed and cannot be sorted" if name in entry.computed else ""
             raise DomainError(f"order on {entry.name}: unknown field {name!r} {problem}".strip())
+        if for_code and entry.fields[name].secret:
+            raise DomainError(f"{entry.name}.{name} cannot be sorted by automation code")
         if name in seen:
             continue
         seen.add(name)

@@ -52,6 +52,11 @@ class FieldInfo:
     required: bool = False
     has_default: bool = False
     readonly: bool = False
+    #: A credential (a webhook secret, a signing secret, a receiver's header values): the
+    #: record API never lets automation code read it, search or sort by it, or write it
+    #: (``Column(info={"secret": True})``; see :class:`~nightpos_app.orm.Environment`). The
+    #: screens and the REST API decide for themselves who sees it.
+    secret: bool = False
     #: For char and selection fields: the most characters the column holds.
     size: int | None = None
     #: For integer and many2one fields: the smallest and largest value stored.
@@ -145,6 +150,7 @@ def read_fields(mapper: Mapper[Any], technical_name_of: dict[type, str]) -> dict
             "required": not (column.nullable or column.primary_key),
             "has_default": column.default is not None or column.server_default is not None,
             "readonly": bool(column.primary_key or info.get("readonly")),
+            "secret": bool(info.get("secret")),
             "help": info.get("help", ""),
         }
         if name in many2one_by_attr:

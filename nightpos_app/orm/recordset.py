@@ -13,6 +13,12 @@ Everything public on this class is the record API that admin-written code may
 use; the environment's session and the mapped objects stay private. A field
 whose name is also an API name (``model_name``, ``ids``...) is read with
 ``record['field']`` or ``read()``.
+
+Through an environment made for automation code (any that is not trusted, see
+:class:`~nightpos_app.orm.environment.Environment`) the models' declarations hold: a secret
+field reads as no field (an ``UnknownFieldError``, so ``hasattr`` is false), cannot be searched
+or sorted by, and is left out of ``read()``; a model read-only to code refuses ``create``,
+``write`` and ``unlink``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from nightpos_app.exceptions import (
 )
 from nightpos_app.orm import store
 from nightpos_app.orm.domain import compile_domain, compile_order
-from nightpos_app.orm.values import check_related, convert_values
+from nightpos_app.orm.values import check_code_may_write, check_related, convert_values
 
 if TYPE_CHECKING:
     from nightpos_app.orm.environment import Environment
@@ -146,7 +152,7 @@ class RecordSet:
         """Records matching ``domain``, ordered by ``order`` (default: the model's)."""
         cls = self._entry.model_class
         query = sa.select(cls.id).where(self._where(domain))
-        query = query.order_by(*compile_order(self._entry, order))
+        query = query.order_by(*compile_order(self._entry, order, for_code=self._for_code))
         if offset := _count("offset", offset):
             query = query.offset(offset)
         if limit := _count("limit", limit):
@@ -159,7 +165,14 @@ class RecordSet:
         return int(self._env._session.scalar(query.where(self._where(domain))) or 0)
 
     def _where(self, domain: Sequence[Any]) -> sa.ColumnElement[bool]:
-        return compile_domain(self._env._registry, self._entry, domain, self._env._dialect)
+        return compile_domain(
+            self._env._registry, self._entry, domain, self._env._dialect, for_code=self._for_code
+        )
+
+    @property
+    def _for_code(self) -> bool:
+        """Whether the models' rules for automation code hold (the environment is not trusted)."""
+        return not self._env._trusted
 
     # ----------------------------------------------------------------- writes
     def create(self, vals_list: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RecordSet:
@@ -204,6 +217,7 @@ class RecordSet:
 
     def unlink(self) -> bool:
         """Delete these records: all or none (a record still referenced stays)."""
+        check_code_may_write(self._env, self._entry)
         if not self._ids:
             return True
         instances = self._load()
@@ -234,6 +248,8 @@ class RecordSet:
             name not in self._entry.fields and name not in self._entry.computed
         ):
             raise UnknownFieldError(f"{self.model_name} has no field {name!r}")
+        if self._for_code and name in self._entry.fields and self._entry.fields[name].secret:
+            raise UnknownFieldError(f"{self.model_name}.{name} cannot be read by automation code")
 
     def _read_field(self, name: str) -> Any:
         """One field of one record; a many-to-one reads as a recordset (maybe empty)."""
@@ -282,9 +298,10 @@ class RecordSet:
 
     def read(self, fields: Sequence[str] | str | None = None) -> list[dict[str, Any]]:
         """Field values as dicts, ``id`` first; a many-to-one reads as
-        ``(id, display name)``, or ``False`` when empty. All fields by default."""
+        ``(id, display name)``, or ``False`` when empty. All fields by default (for automation
+        code: all it may read)."""
         if fields is None:
-            names = [*self._entry.fields, *self._entry.computed]
+            names = readable_fields(self._env, self._entry)
         elif isinstance(fields, str):
             names = [fields]
         elif isinstance(fields, (list, tuple)):
@@ -390,6 +407,20 @@ class RecordSet:
         return f"{self.model_name}{self._ids!r}"
 
     __str__ = __repr__
+
+
+def readable_fields(env: Environment, entry: ModelEntry) -> list[str]:
+    """The fields (stored, then computed) that ``env`` may read on ``entry``'s records: what
+    ``read()`` gives by default. All of them for a trusted environment; for automation code,
+    neither a secret field nor a many-to-one into a model closed to it."""
+    if env._trusted:
+        return [*entry.fields, *entry.computed]
+    stored = [
+        name
+        for name, fld in entry.fields.items()
+        if not fld.secret and (fld.comodel is None or fld.comodel in env)
+    ]
+    return [*stored, *entry.computed]
 
 
 def _check_same_model(a: RecordSet, b: object) -> None:

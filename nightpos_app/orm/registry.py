@@ -3,6 +3,14 @@
 One registry per app. Addons register their models in the models phase; a
 second model claiming a taken technical name stops start-up, naming both
 addons. Rules and payloads only ever store technical names.
+
+What automation code (the environment admin-written code gets; see
+:class:`~nightpos_app.orm.Environment`) may do with a model is declared on its class:
+``__model_code_access__`` is ``"write"`` (the default: read, search, create, write, delete),
+``"read"`` (read and search only: a log, an outbox, the automation rules themselves) or
+``"none"`` (not reachable at all); a column with ``info={"secret": True}`` is never read,
+searched, sorted or written by it. FAB's security tables (``ab_*``: users and their password
+hashes, roles, permissions, API keys) cannot be models at all.
 """
 
 from __future__ import annotations
@@ -16,6 +24,11 @@ import sqlalchemy as sa
 from nightpos_app.exceptions import StartupError, UnknownModelError
 from nightpos_app.orm.domain import compile_order
 from nightpos_app.orm.fields import FieldInfo, read_fields
+
+#: What automation code may do with a model's records (``__model_code_access__``).
+CODE_ACCESS = ("write", "read", "none")
+#: The prefix of Flask-AppBuilder's security tables (users, roles, permissions, API keys).
+FAB_TABLE_PREFIX = "ab_"
 
 
 @dataclass
@@ -31,6 +44,8 @@ class ModelEntry:
     #: Read-only computed attributes exposed to the record API: name -> label.
     computed: dict[str, str] = field(default_factory=dict)
     fields: dict[str, FieldInfo] = field(default_factory=dict)
+    #: What automation code may do with the records: ``write``, ``read`` or ``none``.
+    code_access: str = "write"
 
     @property
     def table_name(self) -> str:
@@ -40,6 +55,14 @@ class ModelEntry:
     def resource_name(self) -> str:
         """The REST resource name: the technical name with dots as underscores."""
         return self.name.replace(".", "_")
+
+    @property
+    def code_may_read(self) -> bool:
+        return self.code_access != "none"
+
+    @property
+    def code_may_write(self) -> bool:
+        return self.code_access == "write"
 
     def field(self, name: str) -> FieldInfo:
         """The field called ``name``; a clear ``KeyError`` when there is none."""
@@ -77,6 +100,20 @@ class ModelRegistry:
                 f"addon {addon!r}: model {name!r} ({model_class.__name__}) needs an integer "
                 "primary key named 'id'"
             )
+        table = getattr(model_class, "__table__", None)
+        if table is not None and str(table.name).startswith(FAB_TABLE_PREFIX):
+            raise StartupError(
+                f"addon {addon!r}: model {name!r} ({model_class.__name__}) is mapped to "
+                f"{table.name!r}, one of Flask-AppBuilder's security tables: users, password "
+                "hashes, roles and permissions stay out of the record API"
+            )
+        code_access = getattr(model_class, "__model_code_access__", "write")
+        if code_access not in CODE_ACCESS:
+            raise StartupError(
+                f"addon {addon!r}: model {name!r} ({model_class.__name__}): "
+                f"__model_code_access__ must be one of {', '.join(map(repr, CODE_ACCESS))}, "
+                f"got {code_access!r}"
+            )
         existing = self._entries.get(name)
         if existing is not None:
             raise StartupError(
@@ -90,6 +127,7 @@ class ModelRegistry:
             addon=addon,
             order=getattr(model_class, "__model_order__", "id"),
             computed=dict(getattr(model_class, "__model_computed__", {})),
+            code_access=code_access,
         )
         self._entries[name] = entry
         self._by_class[model_class] = entry
@@ -101,8 +139,10 @@ class ModelRegistry:
         for entry in self._entries.values():
             try:
                 entry.fields = read_fields(sa.inspect(entry.model_class), names)
-                # A default order naming no field would fail every search: fail now.
-                compile_order(entry, None)
+                # A default order naming no field would fail every search: fail now. Nor may
+                # it sort by a secret: automation code's searches would, and a secret's order
+                # among the records tells it a character at a time.
+                compile_order(entry, None, for_code=True)
             except Exception as exc:
                 raise StartupError(f"addon {entry.addon!r}: model {entry.name!r}: {exc}") from exc
 

@@ -202,6 +202,13 @@ def check_related(env: Environment, entry: ModelEntry, values: Mapping[str, Any]
             raise _fail(entry, fld, f"{fld.comodel} record {value} does not exist")
 
 
+def check_code_may_write(env: Environment, entry: ModelEntry) -> None:
+    """Raise unless ``env`` may create, write and delete records of ``entry``: automation
+    code may not change a model declared read-only to it (``__model_code_access__``)."""
+    if not (env._trusted or entry.code_may_write):
+        raise ValidationError(f"{entry.name} records are read-only to automation code")
+
+
 def convert_values(
     env: Environment,
     entry: ModelEntry,
@@ -214,10 +221,12 @@ def convert_values(
 
     On create, every required field without a default must be given; on write,
     only the given fields are checked. Unknown, computed and read-only fields
-    are refused by name. With ``related`` off, many-to-one records are not
+    are refused by name, and for automation code (an environment that is not trusted) a
+    model read-only to it and secret fields too. With ``related`` off, many-to-one records are not
     checked to exist: the caller does it (:func:`check_related`) for the values
     that change.
     """
+    check_code_may_write(env, entry)
     if not isinstance(vals, Mapping):
         raise ValidationError(
             f"{entry.name}: values must be a dictionary, got {type(vals).__name__}"
@@ -229,6 +238,8 @@ def convert_values(
             if isinstance(name, str) and name in entry.computed:
                 raise ValidationError(f"{entry.name}.{name}: the field is computed, read-only")
             raise ValidationError(f"{entry.name}: unknown field {name!r}")
+        if fld.secret and not env._trusted:
+            raise ValidationError(f"{entry.name}.{name} cannot be written by automation code")
         if fld.readonly:
             raise ValidationError(f"{entry.name}.{name} ({fld.label}): the field is read-only")
         converted[name] = _convert(env, entry, fld, value, related=related)
