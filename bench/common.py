@@ -224,7 +224,7 @@ def make_rule(model: str, actions: Sequence[dict[str, Any]] = (), **values: Any)
     from nightpos_app.extensions import db
     from nightpos_app.state import get_env
 
-    env = get_env()
+    env = get_env(trusted=True)  # the bench's own set-up, as the screens would
     rule = env["base.automation"].create({"name": "Bench rule", "model": model, **values})
     action_ids = []
     for sequence, action in enumerate(actions, start=1):

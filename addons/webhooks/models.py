@@ -83,6 +83,10 @@ class AutomationRule(Model):
     __model_name__ = "base.automation"
     __model_description__ = N_("Automation Rule")
     __model_order__ = "name, id"
+    #: Automation code reads rules (minus their secrets) but never changes them: changing a
+    #: rule's Target Record or Model is writing code, which takes a permission of its own
+    #: (addons/webhooks/security.py).
+    __model_code_access__ = "read"
     #: Managed by migrations with the rule (migrations/env.py) but not a model of its own:
     #: idempotency keys get no screens and no record API.
     __owned_tables__ = ("base_automation_request", "base_automation_revision")
@@ -129,18 +133,19 @@ class AutomationRule(Model):
         sa.String(64),
         nullable=False,
         default=new_webhook_secret,
-        info={"label": N_("Webhook Secret"), "readonly": True},
+        info={"label": N_("Webhook Secret"), "readonly": True, "secret": True},
     )
     webhook_secret_digest = sa.Column(
         sa.String(64),
         nullable=False,
         unique=True,
-        info={"label": N_("Secret Digest"), "readonly": True},
+        info={"label": N_("Secret Digest"), "readonly": True, "secret": True},
     )
     # After a rotation with a grace period: the previous secret's digest (never the secret
     # itself) and when it stops working. Both empty otherwise.
     previous_secret_digest = sa.Column(
-        sa.String(64), info={"label": N_("Previous Secret Digest"), "readonly": True}
+        sa.String(64),
+        info={"label": N_("Previous Secret Digest"), "readonly": True, "secret": True},
     )
     previous_secret_expires_at = sa.Column(
         sa.DateTime, info={"label": N_("Previous URL Works Until"), "readonly": True}
@@ -167,7 +172,7 @@ class AutomationRule(Model):
         sa.String(128),
         nullable=False,
         default=new_signing_secret,
-        info={"label": N_("Signing Secret"), "readonly": True},
+        info={"label": N_("Signing Secret"), "readonly": True, "secret": True},
     )
     auth_header = sa.Column(
         sa.String(64),
@@ -279,6 +284,9 @@ class ServerAction(Model):
     __model_name__ = "ir.actions.server"
     __model_description__ = N_("Action")
     __model_order__ = "sequence, id"
+    #: Read-only to automation code, as rules are; its settings (code, URLs, header values
+    #: that are often a receiver's credentials) and signing secrets are not readable at all.
+    __model_code_access__ = "read"
 
     id = sa.Column(sa.Integer, primary_key=True)
     rule_id = sa.Column(
@@ -293,7 +301,7 @@ class ServerAction(Model):
     name = sa.Column(sa.String(256), nullable=False, info={"label": N_("Action Name")})
     action_type = sa.Column(sa.String(64), nullable=False, info={"label": N_("Type")})
     settings = sa.Column(
-        sa.JSON, nullable=False, default=dict, info={"label": N_("Action Details")}
+        sa.JSON, nullable=False, default=dict, info={"label": N_("Action Details"), "secret": True}
     )
     # Off when the action must not run any more (a webhook receiver answered 410 Gone).
     active = sa.Column(
@@ -309,10 +317,11 @@ class ServerAction(Model):
         sa.String(128),
         nullable=False,
         default=new_signing_secret,
-        info={"label": N_("Signing Secret"), "readonly": True},
+        info={"label": N_("Signing Secret"), "readonly": True, "secret": True},
     )
     previous_signing_secret = sa.Column(
-        sa.String(128), info={"label": N_("Previous Signing Secret"), "readonly": True}
+        sa.String(128),
+        info={"label": N_("Previous Signing Secret"), "readonly": True, "secret": True},
     )
     previous_signing_secret_expires_at = sa.Column(
         sa.DateTime, info={"label": N_("Previous Secret Signs Until"), "readonly": True}
@@ -360,6 +369,8 @@ class WebhookCall(Model):
     __model_name__ = "base.automation.call"
     __model_description__ = N_("Webhook Call")
     __model_order__ = "id desc"
+    #: Written by the webhook endpoint alone, so that it tells what really happened.
+    __model_code_access__ = "read"
     __table_args__ = (sa.Index("ix_base_automation_call_rule_id_id", "rule_id", "id"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -455,6 +466,9 @@ class WebhookDelivery(Model):
     __model_name__ = "webhook.delivery"
     __model_description__ = N_("Webhook Delivery")
     __model_order__ = "id desc"
+    #: Written by Send Webhook Notification and the worker alone; the extra headers (often a
+    #: receiver's credentials) are not readable by automation code.
+    __model_code_access__ = "read"
     __table_args__ = (
         # What a worker's claim query walks: due messages, oldest first.
         sa.Index("ix_webhook_delivery_state_next_attempt_at", "state", "next_attempt_at"),
@@ -490,7 +504,10 @@ class WebhookDelivery(Model):
     # The exact bytes sent (and signed), as text.
     body = sa.Column(sa.Text, nullable=False, info={"label": N_("Body"), "readonly": True})
     headers = sa.Column(
-        sa.JSON, nullable=False, default=dict, info={"label": N_("Extra Headers"), "readonly": True}
+        sa.JSON,
+        nullable=False,
+        default=dict,
+        info={"label": N_("Extra Headers"), "readonly": True, "secret": True},
     )
     timeout_seconds = sa.Column(
         sa.Float, nullable=False, default=10.0, info={"label": N_("Timeout (s)"), "readonly": True}
@@ -549,6 +566,7 @@ class WebhookDeliveryAttempt(Model):
     __model_name__ = "webhook.delivery.attempt"
     __model_description__ = N_("Delivery Attempt")
     __model_order__ = "id"
+    __model_code_access__ = "read"  # written by the worker alone
 
     id = sa.Column(sa.Integer, primary_key=True)
     delivery_id = sa.Column(

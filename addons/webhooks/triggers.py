@@ -244,6 +244,8 @@ def _watched(session: Session, registry: ModelRegistry, obj: Any) -> ModelEntry 
 
 
 def _env(session: Session) -> Environment:
+    """The environment record rules' actions (their admin code too) and domains run in: one
+    for automation code, never trusted (nightpos_app/orm/environment.py)."""
     return Environment(session, get_state().registry)
 
 
@@ -303,7 +305,11 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             entry.name, RecordEvent("unlink", entry.name, [], origin, depth=depth)
         )
         gone.ids.append(obj.id)
-        gone.values[obj.id] = {name: getattr(obj, name) for name in entry.fields}
+        # Their last values, for the actions (Send Webhook Notification sends them): never a
+        # secret field, which nothing a rule does may read.
+        gone.values[obj.id] = {
+            name: getattr(obj, name) for name, fld in entry.fields.items() if not fld.secret
+        }
     for model, gone in deletions.items():
         for rule in rules:
             if rule.model == model and "unlink" in rule.kinds:

@@ -116,7 +116,7 @@ def read_records(
     from nightpos_app.state import get_env
 
     with app.app_context():
-        return get_env()[model].search(list(domain), order="id").read(fields)
+        return get_env(trusted=True)[model].search(list(domain), order="id").read(fields)
 
 
 def create_record(app: Flask, model: str, vals: dict[str, Any]) -> int:
@@ -125,7 +125,7 @@ def create_record(app: Flask, model: str, vals: dict[str, Any]) -> int:
     from nightpos_app.state import get_env
 
     with app.app_context():
-        record_id = get_env()[model].create(vals).id
+        record_id = get_env(trusted=True)[model].create(vals).id
         db.session.commit()
         return int(record_id)
 

@@ -71,7 +71,7 @@ def make_rule(app: Flask, clean_rules: None) -> Callable[..., dict[str, Any]]:
         model: str = "sale.order", actions: list[dict[str, Any]] | None = None, **values: Any
     ) -> dict[str, Any]:
         with app.app_context():
-            env = get_env()
+            env = get_env(trusted=True)  # the test's own set-up, as the screens would
             rule = env["base.automation"].create({"name": "Test rule", "model": model, **values})
             for sequence, action in enumerate(actions or [], start=1):
                 env["ir.actions.server"].create(
@@ -86,7 +86,7 @@ def make_rule(app: Flask, clean_rules: None) -> Callable[..., dict[str, Any]]:
 
 def read(app: Flask, model: str, domain: list[Any], fields: list[str]) -> list[dict[str, Any]]:
     with app.app_context():
-        return get_env()[model].search(domain, order="id").read(fields)
+        return get_env(trusted=True)[model].search(domain, order="id").read(fields)
 
 
 @pytest.fixture

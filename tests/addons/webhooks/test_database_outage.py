@@ -220,7 +220,7 @@ def test_postgresql_gone_is_503_and_back_works_without_a_restart(tmp_path):
         )
         with outage_app.app_context():
             migrate_database()
-            env = get_env()
+            env = get_env(trusted=True)
             env["res.partner"].create({"name": "Counter"})
             rule = env["base.automation"].create(
                 {

@@ -372,7 +372,7 @@ def test_the_automation_rules_form_saves_a_record_rule_that_then_runs(
     assert rule["filter_domain"] == "[('state', '=', 'cancel')]"
     assert rule["filter_pre_domain"] is None
     with app.app_context():
-        get_env()["ir.actions.server"].create(
+        get_env(trusted=True)["ir.actions.server"].create(
             {
                 "rule_id": rule["id"],
                 "name": "Note",

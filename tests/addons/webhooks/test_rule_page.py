@@ -193,7 +193,7 @@ def test_logs_open_the_rules_calls_only(app: Flask, admin_web: WebClient, make_r
     with app.app_context():
         from nightpos_app.state import get_env
 
-        second = get_env()["base.automation"].create(
+        second = get_env(trusted=True)["base.automation"].create(
             {"name": "Second", "model": "sale.order", "log_calls": True}
         )
         second_path = f"/web/hook/{second.webhook_secret}"
