@@ -24,6 +24,7 @@ from nightpos_app.i18n import TRANSLATIONS_DIR, init_i18n
 from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
+from nightpos_app.redaction import install as install_log_redaction
 from nightpos_app.sqlite import configure as configure_sqlite
 from nightpos_app.state import EXTENSION_KEY, NightPOS
 from nightpos_app.views import LoginRequiredIndexView
@@ -77,6 +78,8 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     """
     app = Flask(__name__, instance_path=str(PROJECT_DIR / "instance"))
     _load_config(app, config)
+    # Query strings are masked in every access log, whatever the addons register.
+    install_log_redaction()
 
     db.init_app(app)
     csrf.init_app(app)
