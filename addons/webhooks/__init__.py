@@ -61,7 +61,7 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from nightpos_app.cli import nightpos_cli
     from nightpos_app.extensions import csrf, db
     from nightpos_app.redaction import redact_in_logs
-    from nightpos_app.sandbox import Sandbox
+    from nightpos_app.sandbox.process import IsolatedSandbox
     from nightpos_app.state import get_state
 
     state = get_state()
@@ -70,9 +70,14 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
         (addon.name, types)
         for addon, types in call_phase(state.plugins, state.addons, "nightpos_action_types")
     )
-    sandbox = Sandbox(
-        cpu_seconds=setting("WEBHOOK_CPU_SECONDS"), memory_mb=setting("WEBHOOK_MEMORY_MB")
+    # Admin code runs in runner processes; the first ones start now, in the background.
+    sandbox = IsolatedSandbox(
+        cpu_seconds=setting("WEBHOOK_CPU_SECONDS"),
+        memory_mb=setting("WEBHOOK_MEMORY_MB"),
+        wall_seconds=setting("WEBHOOK_WALL_SECONDS"),
+        runners=setting("WEBHOOK_RUNNERS"),
     )
+    sandbox.warm()
     current_app.extensions[EXTENSION_KEY] = Webhooks(action_types=action_types, sandbox=sandbox)
     # Record triggers watch every session of the app, whatever writes through it; so does the
     # revision that rule caches are keyed by.

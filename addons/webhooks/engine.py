@@ -28,6 +28,7 @@ from addons.webhooks.database import (
     database_problem,
     lock_records,
 )
+from addons.webhooks.known_targets import shortcut
 from addons.webhooks.models import AutomationRule
 from addons.webhooks.settings import rule_cpu_seconds
 from addons.webhooks.state import get_webhooks
@@ -38,7 +39,7 @@ from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.state import get_env, get_state
 
 if TYPE_CHECKING:
-    from nightpos_app.sandbox import Sandbox
+    from nightpos_app.sandbox.process import IsolatedSandbox
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +66,21 @@ class Outcome:
 
 
 def find_target(
-    model_name: str, target_record: str, names: dict[str, Any], sandbox: Sandbox | None = None
+    model_name: str,
+    target_record: str,
+    names: dict[str, Any],
+    sandbox: IsolatedSandbox | None = None,
 ) -> RecordSet:
     """Evaluate a rule's Target Record and check it gives records of the rule's model.
 
-    ``sandbox`` is the rule's (with its CPU budget); the app's by default.
+    ``sandbox`` is the rule's (with its CPU budget); the app's by default. The default
+    expression and fixed ids are evaluated without a runner (:mod:`addons.webhooks.known_targets`).
     """
-    sandbox = sandbox or get_webhooks().sandbox
-    target = sandbox.evaluate(target_record, names, filename="<target record>")
+    quick = shortcut(target_record) if isinstance(target_record, str) else None
+    target = quick(names["model"], names.get("payload")) if quick is not None else None
+    if target is None:
+        sandbox = sandbox or get_webhooks().sandbox
+        target = sandbox.evaluate(target_record, names, filename="<target record>")
     if target is None or target is False or (isinstance(target, RecordSet) and not target):
         raise UserError(NO_TARGET)
     if not isinstance(target, RecordSet):
@@ -138,13 +146,14 @@ class RuleSpec:
         )
 
 
-def rule_sandbox(spec: RuleSpec) -> Sandbox:
-    """The app's sandbox with the rule's CPU budget as every call's default.
+def rule_sandbox(spec: RuleSpec) -> IsolatedSandbox:
+    """The app's sandbox with the rule's CPU budget.
 
-    Each sandbox call of the run (the Target Record, each action on each record) gets the
-    rule's budget, as each got the global default before. A shallow copy rather than a
-    ``cpu_seconds=`` argument threaded through every action type: action types written
-    elsewhere keep calling ``context.sandbox.evaluate(...)`` and are bounded all the same.
+    A run opens one call of this sandbox (``with sandbox.call()``): the Target Record, each
+    action on each record and the record rules they trigger share the rule's budget and one
+    runner. A shallow copy rather than a ``cpu_seconds=`` argument threaded through every
+    action type: action types written elsewhere keep calling ``context.sandbox.evaluate(...)``
+    and are bounded all the same.
     """
     sandbox = copy.copy(get_webhooks().sandbox)
     sandbox.cpu_seconds = rule_cpu_seconds(spec.cpu_seconds)
@@ -179,35 +188,37 @@ def execute_rule(
             model = env[spec.model]
             base_names = {**helpers, "env": env, "model": model, "payload": payload}
             sandbox = rule_sandbox(spec)
-            records = find_target(
-                spec.model,
-                spec.target_record,
-                {**base_names, "record": model, "records": model},
-                sandbox,
-            )
-            # Actions often read a record and write it back (a counter, a status): the rows are
-            # locked when first read, and read as the last call committed them.
-            lock_records(records)
-            targets = (
-                [(r.id, r.display_name) for r in records]
-                if dry_run
-                else [(i, "") for i in records.ids]
-            )
-            context = ActionContext(
-                env=env,
-                payload=payload,
-                sandbox=sandbox,
-                records=records,
-                helpers=helpers,
-                rule_name=spec.name,
-                rule_id=spec.id,
-            )
-            with running_rule(session, spec.id):
-                run_actions(spec, context, recorder)
-            # Record rules that these changes trigger run now, in this transaction: their
-            # failure is this call's failure, and a dry run shows their changes too.
-            recorder.current_action = ""
-            fire_pending(session)
+            # One budget for the whole call: every piece of code it runs draws on it.
+            with sandbox.call():
+                records = find_target(
+                    spec.model,
+                    spec.target_record,
+                    {**base_names, "record": model, "records": model},
+                    sandbox,
+                )
+                # Actions often read a record and write it back (a counter, a status): the
+                # rows are locked when first read, and read as the last call committed them.
+                lock_records(records)
+                targets = (
+                    [(r.id, r.display_name) for r in records]
+                    if dry_run
+                    else [(i, "") for i in records.ids]
+                )
+                context = ActionContext(
+                    env=env,
+                    payload=payload,
+                    sandbox=sandbox,
+                    records=records,
+                    helpers=helpers,
+                    rule_name=spec.name,
+                    rule_id=spec.id,
+                )
+                with running_rule(session, spec.id):
+                    run_actions(spec, context, recorder)
+                # Record rules that these changes trigger run now, in this transaction: their
+                # failure is this call's failure, and a dry run shows their changes too.
+                recorder.current_action = ""
+                fire_pending(session)
             outcome = Outcome(200, {"status": "ok"}, targets=targets)
             if dry_run:
                 outcome.changes = describe_changes(env, recorder.changes)
@@ -274,7 +285,8 @@ def run_on_records(
         deleted_values=deleted_values or {},
     )
     try:
-        run_actions(spec, context, None)
+        with context.sandbox.call():
+            run_actions(spec, context, None)
     finally:
         for line in logs:
             logger.info("automation rule %s: %s", spec.id, line)

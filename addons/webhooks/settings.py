@@ -12,12 +12,18 @@ from addons.webhooks.masking import DEFAULT_MASKED_KEYS
 DEFAULTS: dict[str, Any] = {
     # Requests above this size get 413 without the body being read.
     "WEBHOOK_MAX_BODY_BYTES": 1024 * 1024,
-    # CPU seconds a rule's code may use per sandbox call, unless the rule sets its own
-    # CPU Time Limit; no rule may set (or run with) more than the ceiling.
+    # CPU seconds a rule's code may use per call (its Target Record, every action on every
+    # record, the record rules they trigger), unless the rule sets its own CPU Time Limit; no
+    # rule may set (or run with) more than the ceiling.
     "WEBHOOK_CPU_SECONDS": 2.0,
     "WEBHOOK_CPU_SECONDS_MAX": 10.0,
     # Memory a rule's code may allocate per call.
     "WEBHOOK_MEMORY_MB": 128,
+    # Wall-clock seconds a call's code may take in all (waiting for the database included);
+    # never less than the call's CPU time.
+    "WEBHOOK_WALL_SECONDS": float(os.environ.get("WEBHOOK_WALL_SECONDS", "10")),
+    # Runner processes (which run admin code) each app process keeps ready.
+    "WEBHOOK_RUNNERS": int(os.environ.get("WEBHOOK_RUNNERS", "2")),
     # Call log: payloads are kept up to this size; rows older than this many days, or beyond
     # this many per rule, are pruned.
     "WEBHOOK_LOG_PAYLOAD_BYTES": 16 * 1024,
@@ -96,7 +102,7 @@ def cpu_limit_problem(value: float | None) -> str | None:
 
 
 def rule_cpu_seconds(value: float | None) -> float:
-    """The CPU seconds a rule's code gets per sandbox call: its own limit, else the default.
+    """The CPU seconds a rule's code gets per call: its own limit, else the default.
 
     Clamped to the ceiling at run time too, so that lowering ``WEBHOOK_CPU_SECONDS_MAX`` binds
     rules saved before it was lowered.

@@ -10,7 +10,8 @@ from flask import Flask, current_app
 
 from addons.webhooks.action_types import ActionTypeRegistry
 from addons.webhooks.revision import RevisionCache
-from nightpos_app.sandbox import Sandbox, standard_helpers
+from nightpos_app.sandbox import standard_helpers
+from nightpos_app.sandbox.process import IsolatedSandbox
 
 if TYPE_CHECKING:
     from addons.webhooks.triggers import RecordRule
@@ -24,7 +25,7 @@ class Webhooks:
     """The action types, the sandbox and the rule caches of one app."""
 
     action_types: ActionTypeRegistry
-    sandbox: Sandbox
+    sandbox: IsolatedSandbox
     #: Webhook rules by their secrets' digests, as this process last read them: only secrets
     #: that found a rule are kept, so unknown secrets tried by someone cannot fill it.
     webhook_rules: RevisionCache[str, WebhookRule] = field(

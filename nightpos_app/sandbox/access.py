@@ -8,10 +8,10 @@ anything else (functions, methods, generators, frames, modules, SQLAlchemy
 objects, types not listed) has no readable attribute at all. Methods that can
 grow a value come back size-checked (:mod:`nightpos_app.sandbox.methods`).
 
-Records are the exception that proves the rule: the public surface of
-:class:`~nightpos_app.orm.RecordSet` and :class:`~nightpos_app.orm.Environment`
-is the record API, so any public name may be read, but what it gives must be
-plain data, a recordset, the environment, or a method of the same recordset.
+Records are the exception that proves the rule: the public surface of the
+record classes (:mod:`nightpos_app.sandbox.records`) is the record API, so any
+public name may be read, but what it gives must be plain data, a recordset, the
+environment, or a method of the same recordset.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from types import MethodType
 from typing import Any, NoReturn
 
 from nightpos_app.exceptions import UserError
-from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.sandbox.budget import check_size, forbid
 from nightpos_app.sandbox.helpers import PROXY_TYPES
 from nightpos_app.sandbox.limits import materialize, ticking_callable
 from nightpos_app.sandbox.methods import WRAPPED, WRAPPED_CLASS
 from nightpos_app.sandbox.operators import guarded_inplace
+from nightpos_app.sandbox.records import ENVIRONMENTS, RECORD_TYPES, RECORDSETS
 
 
 class GuardedType:
@@ -143,7 +143,7 @@ _CLASS_RULES: dict[type, frozenset[str]] = {cls: _class_names(cls) for cls in IN
 
 #: What reading a record attribute may give back as it is.
 SAFE_VALUES = frozenset(
-    {str, int, float, bool, bytes, type(None), Decimal, RecordSet, Environment}
+    {str, int, float, bool, bytes, type(None), Decimal}
     | {dt.date, dt.datetime, dt.time, dt.timedelta}
 )
 #: Record methods whose callback argument is called by host code (made to tick).
@@ -164,7 +164,7 @@ def _refuse(obj: Any, name: Any) -> NoReturn:
 
 def _plain_data(value: Any) -> bool:
     t = type(value)
-    if t in SAFE_VALUES:
+    if t in SAFE_VALUES or t in RECORD_TYPES:
         return True
     if t is list or t is tuple:
         return all(_plain_data(v) for v in value)
@@ -177,10 +177,10 @@ def _call_with_ticking_callback(method: Callable[..., Any], func: Any, *args: An
     return method(ticking_callable(func), *args)
 
 
-def _checked(obj: RecordSet | Environment, name: str, value: Any) -> Any:
+def _checked(obj: Any, name: str, value: Any) -> Any:
     """A record attribute's value, if it is one sandboxed code may have."""
     t = type(value)
-    if t in SAFE_VALUES:
+    if t in SAFE_VALUES or t in RECORD_TYPES:
         return value
     if t is MethodType and value.__self__ is obj:
         if name in _CALLBACK_METHODS:
@@ -188,7 +188,7 @@ def _checked(obj: RecordSet | Environment, name: str, value: Any) -> Any:
         return value
     if (t is list or t is tuple or t is dict) and _plain_data(value):
         return value
-    label = obj.model_name if isinstance(obj, RecordSet) else "env"
+    label = obj.model_name if type(obj) in RECORDSETS else "env"
     forbid(f"{label}.{name} gives a {t.__name__} object, which sandboxed code may not use")
 
 
@@ -207,7 +207,7 @@ def _getattr_slow(obj: Any, name: Any) -> Any:
     if type(name) is not str or name.startswith("_"):
         _refuse(obj, name)
     t = type(obj)
-    if t is RecordSet or t is Environment:
+    if t in RECORD_TYPES:
         return _checked(obj, name, getattr(obj, name))
     if t is GuardedType:
         return _class_attribute(obj.cls, name, obj)
@@ -241,11 +241,11 @@ def guarded_getitem(obj: Any, key: Any) -> Any:
     t = type(obj)
     if t in _ITEM_TYPES:
         return obj[key]
-    if t is RecordSet or t is Environment:
+    if t in RECORD_TYPES:
         if type(key) is str:
             if key.startswith("_"):
                 forbid(f"Sandboxed code may not use the item {key!r} of {_describe(obj)}")
-            return _checked(obj, key, obj[key]) if t is RecordSet else obj[key]
+            return obj[key] if t in ENVIRONMENTS else _checked(obj, key, obj[key])
         return obj[key]
     if isinstance(obj, (dict, list, tuple, str, bytes)):
         return obj[key]
@@ -279,7 +279,7 @@ class _ListWriter:
 def guarded_write(obj: Any) -> Any:
     """What an assignment to ``obj[...]`` or ``obj.attr`` writes into (``_write_``)."""
     t = type(obj)
-    if t is dict or t is RecordSet:
+    if t is dict or t in RECORDSETS:
         return obj
     if t is list:
         return _ListWriter(obj)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from nightpos_app.exceptions import UserError
 
-Kind = Literal["syntax", "forbidden", "timeout", "memory", "error"]
+Kind = Literal["syntax", "forbidden", "timeout", "memory", "crashed", "error"]
 
 #: Messages longer than this are cut (a message is shown in a form or a webhook answer).
 MAX_MESSAGE_CHARS = 4000

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from nightpos_app.orm import RecordSet
 from nightpos_app.sandbox.budget import (
     LARGE,
     active,
@@ -32,6 +31,7 @@ from nightpos_app.sandbox.budget import (
     ticking,
 )
 from nightpos_app.sandbox.budget import BudgetExceeded as _Exceeded
+from nightpos_app.sandbox.records import RECORDSETS
 
 #: The largest integer sandboxed code may build (about 19,700 decimal digits).
 MAX_INT_BITS = 1 << 16
@@ -107,7 +107,7 @@ class _TextSize:
             return 64
         if isinstance(obj, bytes):
             return 4 * len(obj) + 3
-        if t is RecordSet:
+        if t in RECORDSETS:
             return 48 + 12 * len(obj)
         if isinstance(obj, (list, tuple, set, frozenset, dict)):
             return self._container(obj, depth)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.sandbox.budget import before_large, check_size, ticking
 from nightpos_app.sandbox.limits import (
     DICT_VIEWS,
@@ -31,6 +30,7 @@ from nightpos_app.sandbox.limits import (
     seq_bytes,
     text_size,
 )
+from nightpos_app.sandbox.records import RECORD_TYPES
 
 
 def guarded_add(a: Any, b: Any) -> Any:
@@ -157,7 +157,7 @@ def guarded_mod(a: Any, b: Any) -> Any:
         if (tb is tuple and len(b) <= 16 and all(map(_small, b))) or _small(b):
             return a % b
     if isinstance(a, (str, bytes)):
-        if isinstance(b, (RecordSet, Environment)):
+        if type(b) in RECORD_TYPES:
             # '%(_env)s' % record would look the key up with the record's own
             # __getitem__, around the item guard: only plain data may be a mapping.
             b = (b,)

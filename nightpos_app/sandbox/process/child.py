@@ -1,0 +1,277 @@
+"""The runner process: runs admin code with the sandbox, and nothing else.
+
+Started by :mod:`nightpos_app.sandbox.process.runner` through ``boot.py``, with a clean
+environment, no file descriptor but its channel, and the app not imported (no Flask, no
+SQLAlchemy, no config, no database connection in this process). Before its first request it
+puts itself under OS limits: address space (the memory budget and a margin), no file writes,
+no child processes (for users other than root; the sandbox gives code no way to ask for one
+anyway), no core dumps, and death with its parent. Each run gets a CPU-time limit as a
+backstop behind the sandbox's own budget and the parent's watch.
+
+It then serves runs: a run request carries the code, its names (records arrive as handles,
+see :mod:`nightpos_app.sandbox.process.remote`) and the CPU seconds the call has left. While
+code waits for a record API answer, the parent may ask for another run first (a record rule
+that the write triggered): runs nest like calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import math
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from nightpos_app import exceptions
+from nightpos_app.sandbox.budget import rss
+from nightpos_app.sandbox.errors import SandboxError
+from nightpos_app.sandbox.helpers import standard_helpers
+from nightpos_app.sandbox.process.remote import (
+    READ_BATCH,
+    RemoteEnvironment,
+    RemoteRecordSet,
+    missing,
+)
+from nightpos_app.sandbox.process.wire import Channel, ChannelClosed, Codec, RecordsRef, WireError
+from nightpos_app.sandbox.records import register_record_types
+from nightpos_app.sandbox.runner import Sandbox
+
+#: The biggest message the parent may send (a payload is at most a few MiB).
+MAX_FRAME_IN = 64 * 2**20
+#: Address space beyond the interpreter's own and the memory budget.
+ADDRESS_SPACE_MARGIN = 256 * 2**20
+#: Errors the record API may raise, by name, rebuilt here so that admin code catches them.
+_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls
+    for cls in vars(exceptions).values()
+    if isinstance(cls, type) and issubclass(cls, exceptions.UserError)
+}
+_PR_SET_PDEATHSIG = 1
+
+
+class HostAbort(BaseException):
+    """The parent could not carry out a record API request (its database failed): the run
+    ends. A ``BaseException``, so that ``except Exception`` in admin code does not go on."""
+
+
+class Host:
+    """This runner's side of the channel: the record API's requests and the runs."""
+
+    def __init__(self, channel: Channel, memory_bytes: int) -> None:
+        self.channel = channel
+        self.memory_bytes = memory_bytes
+        #: model -> (field name -> comodel or None, computed field names)
+        self.schema: dict[str, tuple[dict[str, str | None], frozenset[str]]] = {}
+        #: (model, id) -> field values, for the run going on.
+        self.rows: dict[tuple[str, int], dict[str, Any]] = {}
+        self.env = RemoteEnvironment(self)
+        self.codec = Codec(self._records_out, self._is_env, self._records_in, lambda: self.env)
+        self.retire = False
+
+    # ------------------------------------------------------------- channel
+    def _records_out(self, value: Any) -> RecordsRef | None:
+        if type(value) is not RemoteRecordSet:
+            return None
+        prefetch = value._prefetch if type(value._prefetch) is tuple else None
+        return RecordsRef(
+            value._model, list(value._ids), None if prefetch is None else list(prefetch)
+        )
+
+    def _is_env(self, value: Any) -> bool:
+        return type(value) is RemoteEnvironment
+
+    def _records_in(self, ref: RecordsRef) -> RemoteRecordSet:
+        prefetch = None if ref.prefetch is None else tuple(ref.prefetch)
+        return RemoteRecordSet(self, ref.model, tuple(ref.ids), prefetch)
+
+    def send(self, message: list[Any]) -> None:
+        self.channel.send(self.codec.pack(message))
+
+    def receive(self) -> list[Any]:
+        frame = self.channel.recv()
+        assert frame is not None  # no timeout: a frame or ChannelClosed
+        message = self.codec.unpack(frame)
+        if type(message) is not list or not message:
+            raise WireError("a message is a non-empty list")
+        return message
+
+    # ---------------------------------------------------------- record API
+    def call(self, op: str, *args: Any) -> Any:
+        """Ask the parent to carry out ``op``; runs it asks for meanwhile are served."""
+        try:
+            self.send(["op", op, *args])
+        except WireError as exc:
+            raise exceptions.ValidationError(f"{op}(): {exc}") from None
+        if op != "read":
+            self.rows.clear()  # anything but a read may change records
+        while True:
+            message = self.receive()
+            if message[0] == "run":
+                self.serve_run(message)
+                self.rows.clear()
+                continue
+            if message[0] != "reply":
+                raise WireError(f"unexpected {message[0]!r} while waiting for a reply")
+            status = message[1]
+            if status == "ok":
+                return message[2]
+            if status == "raise":
+                raise _ERRORS.get(message[2], exceptions.UserError)(message[3])
+            raise HostAbort(message[2] if len(message) > 2 else "")
+
+    def row(
+        self, model: str, record_id: int, prefetch: Callable[[], Iterable[int]]
+    ) -> dict[str, Any]:
+        """The field values of one record, reading its prefetch group's if not known yet."""
+        row = self.rows.get((model, record_id))
+        if row is not None:
+            return row
+        wanted = [record_id]
+        for other in prefetch():
+            if len(wanted) >= READ_BATCH:
+                break
+            if other != record_id and (model, other) not in self.rows:
+                wanted.append(other)
+        found = self.call("read", model, wanted)
+        for found_id, values in found.items():
+            self.rows[(model, found_id)] = values
+        row = self.rows.get((model, record_id))
+        if row is None:
+            raise missing(model, record_id)
+        return row
+
+    def log(self, text: str) -> None:
+        self.send(["log", text])
+
+    # ----------------------------------------------------------------- runs
+    def serve_run(self, message: list[Any]) -> None:
+        """Run the code a ``run`` message carries; answer ``done`` or ``failed``."""
+        _, mode, source, filename, names, cpu_seconds, helper_names = message
+        self.rows.clear()
+        helpers = standard_helpers(log=self.log)
+        scope = {name: helpers[name] for name in helper_names if name in helpers}
+        scope.update(names)
+        sandbox = Sandbox(cpu_seconds=cpu_seconds, memory_mb=self.memory_bytes / 2**20)
+        started = time.process_time()
+        _cpu_backstop(cpu_seconds)
+        try:
+            if mode == "eval":
+                value = sandbox.evaluate(source, scope, filename=filename)
+            else:
+                sandbox.execute(source, scope, filename=filename)
+                value = None
+        except SandboxError as error:
+            if error.kind == "memory" and isinstance(error.__cause__, MemoryError):
+                self.retire = True  # the heap may be in pieces: a fresh runner takes over
+            self._failed(error.kind, error.message, error.lineno, started)
+            return
+        except HostAbort as abort:
+            self._failed("aborted", str(abort), None, started)
+            return
+        finally:
+            self.rows.clear()
+        clock = time.process_time()
+        try:
+            answer = self.codec.pack(["done", value, clock - started, clock])
+        except WireError as exc:
+            self._failed("error", f"The code's result cannot be used: {exc}", None, started)
+            return
+        self.channel.send(answer)
+
+    def _failed(self, kind: str, message: str, lineno: int | None, started: float) -> None:
+        clock = time.process_time()
+        self.send(["failed", kind, message, lineno, self.retire, clock - started, clock])
+
+    def serve(self) -> None:
+        while True:
+            message = self.receive()
+            kind = message[0]
+            if kind == "schema":
+                self.schema = {
+                    model: (dict(fields), frozenset(computed))
+                    for model, (fields, computed) in message[1].items()
+                }
+            elif kind == "run":
+                self.serve_run(message)
+                if self.retire:
+                    return
+            elif kind == "exit":
+                return
+            else:
+                raise WireError(f"unexpected {kind!r}")
+
+
+# ----------------------------------------------------------------- limits
+def _address_space() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _limit(which: int, value: int) -> None:
+    # Not lowerable here (a container's own limit is lower): the other layers remain.
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(which, (value, value))
+
+
+def apply_limits(memory_bytes: int) -> None:
+    """Put this process under its OS limits (once, before the first request)."""
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_FSIZE, 0)  # no file can be written
+    _limit(resource.RLIMIT_NPROC, 0)  # no child process (not enforced for root)
+    _limit(resource.RLIMIT_NOFILE, 16)
+    with contextlib.suppress(OSError):  # no /proc: the sandbox's own memory checks remain
+        _limit(resource.RLIMIT_AS, _address_space() + memory_bytes + ADDRESS_SPACE_MARGIN)
+
+
+def _cpu_backstop(cpu_seconds: float) -> None:
+    """SIGXCPU (which ends the process) shortly after this run's CPU time is used up: the
+    parent's watch stops it first, this is for a parent that cannot."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    soft = math.ceil(used + cpu_seconds) + 2
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _die_with_parent(parent: int) -> None:
+    # Not Linux: the channel's end stops the runner instead.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _warm_up() -> None:
+    """Import now what code may need later: once limited, nothing more can be opened."""
+    import _strptime  # noqa: F401  (datetime.strptime imports it on first use)
+    import datetime
+    import json  # noqa: F401
+
+    datetime.datetime.strptime("2000", "%Y")
+    rss.read()  # opens /proc/self/statm for the memory budget
+
+
+def main(argv: list[str]) -> NoReturn:
+    fd, memory_bytes, parent = int(argv[0]), int(argv[1]), int(argv[2])
+    _die_with_parent(parent)
+    sock = socket.socket(fileno=fd)
+    register_record_types(RemoteRecordSet, RemoteEnvironment)
+    _warm_up()
+    apply_limits(memory_bytes)
+    host = Host(Channel(sock, MAX_FRAME_IN), memory_bytes)
+    try:
+        host.serve()
+    except ChannelClosed:  # the parent is gone, or asked this runner to go
+        pass
+    except WireError as exc:  # a parent that speaks otherwise: nothing sensible to do
+        print(f"runner: {exc}", file=sys.stderr)
+    os._exit(0)

@@ -1,0 +1,395 @@
+"""Admin code, run in a runner process: :class:`IsolatedSandbox` and :class:`CodeCall`.
+
+:class:`IsolatedSandbox` has the in-process :class:`~nightpos_app.sandbox.Sandbox`'s methods
+(``evaluate``, ``execute``, ``check``, ``catches``), so action types call it the same way,
+but every run happens in a runner. A :class:`CodeCall` is one budget: a webhook call opens one
+(``with sandbox.call(): ...``) and every run inside it — the Target Record, each action on
+each record, the record rules they trigger — goes to the same runner and draws on the same CPU
+time and wall-clock deadline. Outside a call, each run is a call of its own.
+
+While a run goes on, the parent serves the runner's record API requests and watches it: a
+runner that goes past the call's CPU time (spinning inside one C call, where the sandbox's own
+ticks cannot see it), past the deadline, or dies (a crash, the address-space limit), is killed
+and replaced, and the run ends with a :class:`~nightpos_app.sandbox.SandboxError` that says so.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from nightpos_app.exceptions import UserError
+from nightpos_app.orm import Environment, RecordSet
+from nightpos_app.orm.registry import ModelRegistry
+from nightpos_app.sandbox.compiler import compile_source
+from nightpos_app.sandbox.errors import SandboxError
+from nightpos_app.sandbox.helpers import DATETIME, JSON, TIME
+from nightpos_app.sandbox.process.runner import RunnerProcess, close_pools, pool_for
+from nightpos_app.sandbox.process.service import RecordService, records_ref, schema_of
+from nightpos_app.sandbox.process.wire import ChannelClosed, Codec, WireError
+
+logger = logging.getLogger(__name__)
+
+#: How often the parent looks at a running runner's CPU time, in seconds.
+WATCH_INTERVAL = 0.05
+#: CPU time past the budget before the parent kills a runner: the runner's own budget stops
+#: Python-level code first, with the line it was on; this is for code stuck inside C.
+CPU_GRACE = 0.25
+#: Helpers a runner makes itself, by the objects the parent's names hold.
+_HELPERS: dict[int, str] = {id(DATETIME): "datetime", id(TIME): "time", id(JSON): "json"}
+_FILENAMES = {"eval": "<expression>", "exec": "<code>"}
+
+_local = threading.local()
+_schemas: weakref.WeakKeyDictionary[ModelRegistry, tuple[object, Any]] = weakref.WeakKeyDictionary()
+atexit.register(close_pools)
+
+
+def _megabytes(nbytes: int) -> str:
+    return f"{nbytes / 2**20:g} MiB"
+
+
+class CodeCall:
+    """One call's runner and budget: CPU seconds for all its runs, and a wall-clock deadline."""
+
+    def __init__(self, sandbox: IsolatedSandbox, cpu_seconds: float, wall_seconds: float) -> None:
+        self.sandbox = sandbox
+        self.cpu_seconds = cpu_seconds
+        self.wall_seconds = wall_seconds
+        self.deadline = time.monotonic() + wall_seconds
+        self.runner: RunnerProcess | None = None
+        #: CPU seconds this call's finished runs used (as the runner measured them).
+        self._cpu_spent = 0.0
+        #: The runner's CPU clock when the outermost run in progress started.
+        self._run_mark: float | None = None
+        #: The error that ended this call's runner: every later run ends with it too.
+        self.broken: SandboxError | None = None
+        self._depth = 0
+
+    # ------------------------------------------------------------ runner
+    def _runner(self) -> RunnerProcess:
+        if self.broken is not None:
+            raise self.broken
+        if self.runner is None:
+            self.runner = self.sandbox.pool.acquire()
+        return self.runner
+
+    def _over_cpu(self, runner: RunnerProcess) -> bool:
+        """Whether the run in progress took the call past its CPU time (read from /proc:
+        only while a run is slow, so a fast call reads no file)."""
+        now = runner.cpu_seconds()
+        if now is None:
+            return False  # the runner's own CPU limit (RLIMIT_CPU) is the backstop
+        if self._run_mark is None:
+            # A runner that has not reported its clock yet: count from one interval ago.
+            self._run_mark = (
+                runner.cpu_mark if runner.cpu_mark is not None else now - WATCH_INTERVAL
+            )
+        return self._cpu_spent + (now - self._run_mark) > self.cpu_seconds + CPU_GRACE
+
+    def close(self) -> None:
+        """Give the runner back (or end it, if this call left it in an unknown state)."""
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            self.sandbox.pool.release(runner, reusable=self.broken is None and self._depth == 0)
+
+    def _stop(self, runner: RunnerProcess, message: str, kind: Any) -> SandboxError:
+        runner.kill()
+        self.runner = None
+        self.sandbox.pool.release(runner, reusable=False)
+        self.broken = SandboxError(message, kind)
+        return self.broken
+
+    def _died(self, runner: RunnerProcess) -> SandboxError:
+        signal_name = runner.exit_signal()
+        if signal_name == "SIGXCPU":
+            return self._stop(runner, self._cpu_message(), "timeout")
+        how = f" ({signal_name})" if signal_name else ""
+        logger.warning("runner process %s ended during a run%s", runner.pid, how)
+        return self._stop(runner, f"The code crashed the process that ran it{how}", "crashed")
+
+    def _cpu_message(self) -> str:
+        return f"The code used more than its {self.cpu_seconds:g} s of CPU time and was stopped"
+
+    # --------------------------------------------------------------- runs
+    def run(
+        self, mode: Literal["eval", "exec"], source: Any, filename: str, names: Mapping[str, Any]
+    ) -> Any:
+        """Run ``source`` in this call's runner; its value (``eval``) or None."""
+        runner = self._runner()
+        env, registry = _environment_of(names)
+        service = RecordService(env)
+        codec = Codec(
+            records_ref, lambda v: type(v) is Environment, service.records_in, service.env_in
+        )
+        helper_names, log, sent = _split_names(names)
+        if registry is not None:
+            self._send_schema(runner, registry, codec)
+        left = self.cpu_seconds - self._cpu_spent
+        if left <= 0:
+            raise self._stop(runner, self._cpu_message(), "timeout")
+        try:
+            request = codec.pack(["run", mode, source, filename, sent, left, helper_names])
+        except WireError as exc:
+            raise TypeError(f"these names cannot be given to admin code: {exc}") from None
+        outermost = self._depth == 0
+        if outermost:
+            self._run_mark = runner.cpu_mark
+        self._depth += 1
+        try:
+            self._send(runner, request)
+            return self._serve(runner, codec, service, log, outermost)
+        finally:
+            self._depth -= 1
+
+    def _send_schema(self, runner: RunnerProcess, registry: ModelRegistry, codec: Codec) -> None:
+        known = _schemas.get(registry)
+        if known is None:
+            known = _schemas[registry] = (object(), schema_of(registry))
+        if runner.schema_token is not known[0]:
+            self._send(runner, codec.pack(["schema", known[1]]))
+            runner.schema_token = known[0]
+
+    def _send(self, runner: RunnerProcess, data: bytes) -> None:
+        try:
+            runner.channel.send(data)
+        except ChannelClosed:
+            raise self._died(runner) from None
+
+    def _receive(self, runner: RunnerProcess, codec: Codec) -> list[Any]:
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise self._stop(
+                    runner,
+                    f"The code ran longer than the {self.wall_seconds:g} s a call may take "
+                    "and was stopped",
+                    "timeout",
+                )
+            try:
+                frame = runner.channel.recv(min(left, WATCH_INTERVAL))
+            except ChannelClosed:
+                raise self._died(runner) from None
+            if frame is None:
+                if self._over_cpu(runner):
+                    raise self._stop(runner, self._cpu_message(), "timeout")
+                continue
+            try:
+                message = codec.unpack(frame)
+            except WireError as exc:
+                logger.warning("runner process %s sent %s", runner.pid, exc)
+                raise self._stop(
+                    runner, "The code's process sent a malformed message", "crashed"
+                ) from None
+            if type(message) is list and message and type(message[0]) is str:
+                return message
+            raise self._stop(runner, "The code's process sent a malformed message", "crashed")
+
+    def _serve(
+        self,
+        runner: RunnerProcess,
+        codec: Codec,
+        service: RecordService,
+        log: Callable[[str], Any] | None,
+        outermost: bool,
+    ) -> Any:
+        """Answer the runner's requests until its run ends."""
+        op_error: BaseException | None = None
+        host_failure: BaseException | None = None
+        while True:
+            message = self._receive(runner, codec)
+            kind = message[0]
+            if kind == "op" and len(message) >= 2:
+                if host_failure is not None:
+                    reply: list[Any] = ["reply", "abort", "the run was stopped"]
+                else:
+                    try:
+                        reply = ["reply", "ok", service.handle(message[1], message[2:])]
+                    except UserError as exc:
+                        op_error = exc
+                        reply = ["reply", "raise", type(exc).__name__, exc.message]
+                    except WireError as exc:
+                        raise self._stop(
+                            runner, f"The code's process sent {exc}", "crashed"
+                        ) from None
+                    except Exception as exc:  # the database failed: the run cannot go on
+                        host_failure = exc
+                        reply = ["reply", "abort", "the record API failed"]
+                    if self.broken is not None:  # a nested run ended the runner
+                        raise self.broken
+                self._send(runner, self._pack_reply(codec, reply))
+            elif kind == "log" and len(message) == 2:
+                if log is not None and type(message[1]) is str:
+                    log(message[1])
+            elif kind == "done" and len(message) == 4:
+                self._account(runner, message[2], message[3], outermost)
+                if host_failure is not None:
+                    raise host_failure
+                return message[1]
+            elif kind == "failed" and len(message) == 7:
+                _, error_kind, text, lineno, retire, used, clock = message
+                self._account(runner, used, clock, outermost)
+                if host_failure is not None:
+                    raise host_failure
+                if retire:
+                    self.broken = None
+                    self.runner = None
+                    self.sandbox.pool.release(runner, reusable=False)
+                error = self._failure(error_kind, text, lineno)
+                raise error from op_error
+            else:
+                raise self._stop(runner, "The code's process sent a malformed message", "crashed")
+
+    def _account(self, runner: RunnerProcess, used: Any, clock: Any, outermost: bool) -> None:
+        """Count the CPU time a run used (nested runs are inside the outermost one's)."""
+        if type(clock) is float:
+            runner.cpu_mark = clock
+        if outermost and type(used) is float and used >= 0:
+            self._cpu_spent += used
+
+    def _pack_reply(self, codec: Codec, reply: list[Any]) -> bytes:
+        try:
+            return codec.pack(reply)
+        except WireError as exc:
+            return codec.pack(["reply", "raise", "UserError", f"The result cannot be used: {exc}"])
+
+    def _failure(self, kind: Any, text: Any, lineno: Any) -> SandboxError:
+        if (
+            kind not in ("syntax", "forbidden", "timeout", "memory", "error")
+            or type(text) is not str
+        ):
+            kind, text = "error", str(text)
+        if kind == "memory" and text == "The code ran out of memory":
+            text = f"The code used more than its {_megabytes(self.sandbox.memory_bytes)} of memory"
+        return SandboxError(text, kind, lineno=lineno if type(lineno) is int else None)
+
+
+def _environment_of(names: Mapping[str, Any]) -> tuple[Environment | None, ModelRegistry | None]:
+    for value in names.values():
+        if type(value) is Environment:
+            return value, value._registry
+    for value in names.values():
+        if type(value) is RecordSet:
+            return value.env, value.env._registry
+    return None, None
+
+
+def _split_names(
+    names: Mapping[str, Any],
+) -> tuple[list[str], Callable[[str], Any] | None, dict[str, Any]]:
+    """The helper names a runner makes itself, where ``log`` writes, and the names sent."""
+    helpers: list[str] = []
+    log: Callable[[str], Any] | None = None
+    sent: dict[str, Any] = {}
+    for name, value in names.items():
+        if type(name) is not str or name.startswith("_"):
+            raise ValueError(f"invalid name for sandboxed code: {name!r}")
+        helper = _HELPERS.get(id(value))
+        if helper == name or name == "UserError" and value is UserError:
+            helpers.append(name)
+        elif name == "log" and callable(value):
+            helpers.append(name)
+            log = value
+        else:
+            sent[name] = value
+    return helpers, log, sent
+
+
+class IsolatedSandbox:
+    """Runs admin code in runner processes; the same methods as the in-process Sandbox.
+
+    ``cpu_seconds`` is the default CPU budget of a call (a rule's copy sets its own),
+    ``memory_mb`` the memory budget, ``wall_seconds`` how long a call may take in all, and
+    ``runners`` how many runners this process keeps ready.
+    """
+
+    def __init__(
+        self,
+        cpu_seconds: float = 2.0,
+        memory_mb: float = 128,
+        *,
+        wall_seconds: float = 10.0,
+        runners: int = 2,
+    ) -> None:
+        if cpu_seconds <= 0 or memory_mb <= 0 or wall_seconds <= 0:
+            raise ValueError("cpu_seconds, memory_mb and wall_seconds must be positive")
+        self.cpu_seconds = float(cpu_seconds)
+        self.memory_mb = memory_mb
+        self.memory_bytes = int(memory_mb * 2**20)
+        self.wall_seconds = float(wall_seconds)
+        self.pool = pool_for(self.memory_bytes, runners)
+
+    def __repr__(self) -> str:
+        return (
+            f"IsolatedSandbox(cpu_seconds={self.cpu_seconds:g}, memory_mb={self.memory_mb:g}, "
+            f"wall_seconds={self.wall_seconds:g})"
+        )
+
+    def warm(self) -> None:
+        """Start the runners this process keeps ready, in the background."""
+        self.pool.warm()
+
+    # ----------------------------------------------------- compile only
+    def check(self, source: str, mode: Literal["eval", "exec"]) -> str | None:
+        """Compile ``source`` without running it: a message saying what is wrong, or None."""
+        if mode not in _FILENAMES:
+            raise ValueError(f"mode must be 'eval' or 'exec', not {mode!r}")
+        if not isinstance(source, str):
+            return "The code must be text"
+        return compile_source(mode, source, _FILENAMES[mode]).message
+
+    def catches(self, code: str) -> bool:
+        """Whether ``code`` can catch an error and go on: it has a ``try``."""
+        return isinstance(code, str) and compile_source("exec", code, _FILENAMES["exec"]).catches
+
+    # --------------------------------------------------------------- runs
+    @contextmanager
+    def call(self, cpu_seconds: float | None = None) -> Iterator[CodeCall]:
+        """One budget for every run inside the block (joins the call already open on this
+        thread, if any: a nested call may not outlive the call it runs in)."""
+        current: CodeCall | None = getattr(_local, "call", None)
+        if current is not None:
+            yield current
+            return
+        call = CodeCall(
+            self,
+            self.cpu_seconds if cpu_seconds is None else cpu_seconds,
+            max(self.wall_seconds, self.cpu_seconds if cpu_seconds is None else cpu_seconds),
+        )
+        _local.call = call
+        try:
+            yield call
+        finally:
+            _local.call = None
+            call.close()
+
+    def evaluate(
+        self,
+        expression: str,
+        names: Mapping[str, Any],
+        *,
+        cpu_seconds: float | None = None,
+        filename: str = "<expression>",
+    ) -> Any:
+        """The value of ``expression`` with ``names`` in scope (records come back as
+        recordsets of the names' environment)."""
+        with self.call(cpu_seconds) as call:
+            return call.run("eval", expression, filename, names)
+
+    def execute(
+        self,
+        code: str,
+        names: Mapping[str, Any],
+        *,
+        cpu_seconds: float | None = None,
+        filename: str = "<code>",
+    ) -> None:
+        """Run ``code`` with ``names`` in scope. Unlike the in-process sandbox, the code's
+        namespace stays in the runner: code acts through the record API and ``log``."""
+        with self.call(cpu_seconds) as call:
+            call.run("exec", code, filename, names)

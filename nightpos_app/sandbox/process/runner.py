@@ -1,0 +1,243 @@
+"""Runner processes and the pool that keeps some ready.
+
+A runner is started with ``subprocess`` rather than ``multiprocessing``: ``multiprocessing``
+would hand the child the parent's environment (database URL, tokens) and talk pickle, which
+the parent must never read from a process that runs admin code. Here the child gets a clean
+environment, the working directory ``/``, no descriptor but one end of a socket pair, and
+speaks msgpack (:mod:`nightpos_app.sandbox.process.wire`).
+
+Starting a runner costs an interpreter's start (~0.1 s of CPU), so each process keeps a pool
+of idle runners, refilled by a background thread; a call takes one and gives it back, unless
+it was killed or asked to retire. Runners are per process: after a fork (gunicorn's
+pre-loading) the child process starts a pool of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from nightpos_app.sandbox.process.wire import Channel
+
+logger = logging.getLogger(__name__)
+
+BOOT = Path(__file__).with_name("boot.py")
+#: The biggest message a runner may send (results and record API requests).
+MAX_FRAME_OUT = 16 * 2**20
+#: Runs after which a runner is replaced anyway (whatever slowly grows in it goes with it).
+MAX_RUNS = 5000
+#: The only environment a runner gets.
+RUNNER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "random"}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class RunnerProcess:
+    """One runner: the process and the parent's end of its channel."""
+
+    def __init__(self, memory_bytes: int) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                [
+                    sys.executable,
+                    "-I",
+                    str(BOOT),
+                    str(child_end.fileno()),
+                    str(memory_bytes),
+                    str(os.getpid()),
+                ],
+                pass_fds=(child_end.fileno(),),
+                close_fds=True,
+                env=RUNNER_ENV,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=None if os.environ.get("NIGHTPOS_RUNNER_STDERR") else subprocess.DEVNULL,
+            )
+        finally:
+            child_end.close()
+        self.channel = Channel(parent_end, MAX_FRAME_OUT)
+        self.memory_bytes = memory_bytes
+        #: The schema of models this runner was last sent (see client.py).
+        self.schema_token: object = None
+        self.runs = 0
+        #: The runner's CPU clock as it last reported it (at the end of a run).
+        self.cpu_mark: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the runner has used (user and system), or None where it cannot be read."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def kill(self) -> None:
+        """End the runner at once (it may be spinning inside C) and reap it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.channel.sock.close()
+
+    def exit_signal(self) -> str | None:
+        """The signal the runner died of (``SIGSEGV``...), once it is gone; None otherwise."""
+        try:
+            code = self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return "SIGKILL"
+        if code is not None and code < 0:
+            try:
+                return signal.Signals(-code).name
+            except ValueError:
+                return f"signal {-code}"
+        return None
+
+
+#: Idle runners a pool keeps at most: as many as calls ran at once, up to this.
+MAX_IDLE = 16
+
+
+class RunnerPool:
+    """Idle runners of one memory budget, ready for calls; refilled in the background.
+
+    At least ``size`` runners are kept idle; runners given back are kept too, up to
+    :data:`MAX_IDLE`, so that as many calls as ran at once find one ready next time.
+    """
+
+    def __init__(self, memory_bytes: int, size: int) -> None:
+        self.memory_bytes = memory_bytes
+        self.size = max(size, 0)
+        self._idle: list[RunnerProcess] = []
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.started = 0
+
+    def _start(self) -> RunnerProcess:
+        runner = RunnerProcess(self.memory_bytes)
+        with self._lock:
+            self.started += 1
+        return runner
+
+    def acquire(self) -> RunnerProcess:
+        """An idle runner, or a new one when none is idle."""
+        with self._lock:
+            while self._idle:
+                runner = self._idle.pop()
+                if runner.alive():
+                    break
+                runner.kill()
+            else:
+                runner = None
+        self._want_more()
+        return runner if runner is not None else self._start()
+
+    def release(self, runner: RunnerProcess, reusable: bool) -> None:
+        """Give ``runner`` back after a call; it is ended if not ``reusable`` or not wanted."""
+        runner.runs += 1
+        if reusable and runner.runs < MAX_RUNS and runner.alive():
+            with self._lock:
+                if not self._closed and len(self._idle) < max(self.size, MAX_IDLE):
+                    self._idle.append(runner)
+                    return
+        self._retire(runner)
+        self._want_more()
+
+    def _retire(self, runner: RunnerProcess) -> None:
+        with contextlib.suppress(Exception):  # gone already: kill() reaps it either way
+            runner.channel.send(b"\x91\xa4exit")  # msgpack ["exit"]
+        runner.kill()
+
+    def warm(self) -> None:
+        """Start the background thread that keeps ``size`` runners idle."""
+        self._want_more()
+
+    def _want_more(self) -> None:
+        if self.size <= 0 or self._closed:
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._fill, name="nightpos-runner-pool", daemon=True
+                )
+                self._thread.start()
+        self._wanted.set()
+
+    def _fill(self) -> None:
+        while not self._closed:
+            self._wanted.wait()
+            self._wanted.clear()
+            while not self._closed:
+                with self._lock:
+                    missing = self.size - len(self._idle)
+                if missing <= 0:
+                    break
+                try:
+                    runner = self._start()
+                except OSError:
+                    logger.exception("could not start a runner process")
+                    break
+                with self._lock:
+                    if self._closed:
+                        missing = 0
+                    else:
+                        self._idle.append(runner)
+                        continue
+                self._retire(runner)
+
+    def close(self) -> None:
+        """End every idle runner (at exit, or in a forked child, which must not use them)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        self._wanted.set()
+        for runner in idle:
+            self._retire(runner)
+
+
+_pools: dict[int, RunnerPool] = {}
+_pools_lock = threading.Lock()
+_pools_pid = os.getpid()
+
+
+def pool_for(memory_bytes: int, size: int) -> RunnerPool:
+    """This process's pool of runners for ``memory_bytes`` (one per budget; the largest size
+    asked for wins)."""
+    global _pools_pid
+    with _pools_lock:
+        if _pools_pid != os.getpid():
+            # Forked: the parent's runners and threads are not ours; leave them to it.
+            _pools.clear()
+            _pools_pid = os.getpid()
+        pool = _pools.get(memory_bytes)
+        if pool is None:
+            pool = _pools[memory_bytes] = RunnerPool(memory_bytes, size)
+        else:
+            pool.size = max(pool.size, size)
+        return pool
+
+
+def close_pools() -> None:
+    with _pools_lock:
+        pools = list(_pools.values()) if _pools_pid == os.getpid() else []
+        _pools.clear()
+    for pool in pools:
+        pool.close()

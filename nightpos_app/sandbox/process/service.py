@@ -1,0 +1,129 @@
+"""The record API served to a runner by the process that holds the transaction.
+
+Each request a runner makes is carried out here with the real record API
+(:mod:`nightpos_app.orm`), on the environment the code was handed, so its checks, savepoints
+and record triggers apply exactly as they would in process and every write belongs to the
+caller's transaction. What a runner sends is untrusted data: a request names an operation of
+a fixed list, a model, ids and arguments; records arrive as handles checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nightpos_app.exceptions import UserError
+from nightpos_app.orm import Environment, RecordSet
+from nightpos_app.orm.registry import ModelRegistry
+from nightpos_app.orm.store import load
+from nightpos_app.sandbox.process.wire import RecordsRef, WireError
+
+#: Ids a handle may carry for prefetching (more are dropped: only an optimisation).
+MAX_PREFETCH = 1000
+
+
+def records_ref(value: Any) -> RecordsRef | None:
+    """The handle of a recordset of this process (None for anything else)."""
+    if type(value) is not RecordSet:
+        return None
+    prefetch = list(value._prefetch_ids())
+    return RecordsRef(value.model_name, value.ids, prefetch[:MAX_PREFETCH])
+
+
+def schema_of(registry: ModelRegistry) -> dict[str, tuple[dict[str, str | None], list[str]]]:
+    """What a runner must know of the models: each field's comodel (or None), and the
+    computed fields."""
+    return {
+        entry.name: (
+            {name: fld.comodel for name, fld in entry.fields.items()},
+            list(entry.computed),
+        )
+        for entry in registry
+    }
+
+
+class RecordService:
+    """Carries out a runner's record API requests on ``env``."""
+
+    def __init__(self, env: Environment | None) -> None:
+        self.env = env
+        self._ops: dict[str, Callable[..., Any]] = {
+            "read": self.read,
+            "search": self.search,
+            "search_count": self.search_count,
+            "create": self.create,
+            "write": self.write,
+            "unlink": self.unlink,
+            "exists": self.exists,
+        }
+
+    def records_in(self, ref: RecordsRef) -> RecordSet:
+        """A handle from the runner as a recordset of ``env`` (the model must exist)."""
+        env = self._env()
+        model = env[ref.model]
+        records = model.browse(ref.ids)
+        if ref.prefetch is not None:
+            prefetch = tuple(dict.fromkeys([*records.ids, *ref.prefetch[:MAX_PREFETCH]]))
+            records = RecordSet(env, model._entry, records._ids, prefetch)
+        return records
+
+    def env_in(self) -> Environment:
+        return self._env()
+
+    def _env(self) -> Environment:
+        if self.env is None:
+            raise UserError("This code was given no records to work with")
+        return self.env
+
+    def handle(self, op: Any, args: list[Any]) -> Any:
+        """Carry out one request; the record API's errors go back to the code as they are."""
+        method = self._ops.get(op) if type(op) is str else None
+        if method is None:
+            raise WireError(f"unknown request {op!r}")
+        try:
+            return method(*args)
+        except TypeError as exc:  # a request with the wrong arguments: not the API's caller
+            raise WireError(f"{op}: {exc}") from None
+
+    # ---------------------------------------------------------- operations
+    def _model(self, model: Any) -> RecordSet:
+        return self._env()[model]
+
+    def _browse(self, model: Any, ids: Any) -> RecordSet:
+        return self._model(model).browse(ids)
+
+    def read(self, model: Any, ids: Any) -> dict[int, dict[str, Any]]:
+        records = self._browse(model, ids)
+        entry = records._entry
+        found = load(records.env, entry, records._ids, records._ids)
+        names = [*entry.fields, *entry.computed]
+        rows: dict[int, dict[str, Any]] = {}
+        for record in records:
+            if record._ids[0] not in found:
+                continue
+            row: dict[str, Any] = {"display_name": record.display_name}
+            for name in names:
+                value = record._read_field(name)
+                row[name] = (
+                    (value._ids[0] if value else None) if type(value) is RecordSet else value
+                )
+            rows[record._ids[0]] = row
+        return rows
+
+    def search(self, model: Any, domain: Any, limit: Any, offset: Any, order: Any) -> list[int]:
+        return self._model(model).search(domain, limit=limit, offset=offset, order=order).ids
+
+    def search_count(self, model: Any, domain: Any) -> int:
+        return self._model(model).search_count(domain)
+
+    def create(self, model: Any, vals_list: Any) -> list[int]:
+        return self._model(model).create(vals_list).ids
+
+    def write(self, model: Any, ids: Any, vals: Any) -> bool:
+        return self._browse(model, ids).write(vals)
+
+    def unlink(self, model: Any, ids: Any) -> bool:
+        return self._browse(model, ids).unlink()
+
+    def exists(self, model: Any, ids: Any) -> list[int]:
+        return self._browse(model, ids).exists().ids
