@@ -21,7 +21,12 @@ from nightpos_app.devmode import init_developer_mode
 from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import csrf, db, migrate
 from nightpos_app.i18n import TRANSLATIONS_DIR, init_i18n
-from nightpos_app.instance import SECRET_KEY_FILE, read_or_create_secret
+from nightpos_app.instance import (
+    SECRET_KEY_FILE,
+    read_or_create_secret,
+    secure_instance_folder,
+    secure_sqlite_database,
+)
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
 from nightpos_app.redaction import install as install_log_redaction
@@ -47,7 +52,8 @@ def _load_config(app: Flask, config: Mapping[str, Any] | object | None) -> None:
         options["pool_pre_ping"] = False
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     app.instance_path = str(app.config.get("INSTANCE_DIR", app.instance_path))
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # Owner-only (0700), its secrets 0600; an existing install's looser modes are tightened.
+    secure_instance_folder(Path(app.instance_path))
     if not app.config.get("SECRET_KEY"):
         secret, _created = read_or_create_secret(Path(app.instance_path) / SECRET_KEY_FILE)
         app.config["SECRET_KEY"] = secret
@@ -87,6 +93,10 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
+            # Before anything connects: SQLite would create the file readable by everyone.
+            database = db.engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                secure_sqlite_database(Path(database))
             busy_timeout_ms = int(app.config.get("NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS", 30_000))
             configure_sqlite(db.engine, busy_timeout_ms)
         _load_addons(app)
