@@ -165,13 +165,18 @@ class Budget:
     )
 
     def __init__(
-        self, cpu_seconds: float, memory_bytes: int, log: Callable[[str], Any] | None = None
+        self,
+        cpu_seconds: float,
+        memory_bytes: int,
+        log: Callable[[str], Any] | None = None,
+        cpu_left: float | None = None,
     ) -> None:
         self.cpu_seconds = cpu_seconds
         self.memory_bytes = memory_bytes
         self.log = log
         self.violation: str | None = None
-        self._cpu_limit = cpu_seconds
+        # What is left of ``cpu_seconds`` when earlier runs of the same call used some.
+        self._cpu_limit = cpu_seconds if cpu_left is None else min(cpu_seconds, cpu_left)
         self._cpu_start = 0.0
         self._rss_start: int | None = None
         self._deadline = math.inf

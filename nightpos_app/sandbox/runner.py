@@ -141,11 +141,15 @@ class Sandbox:
         names: Mapping[str, Any],
         *,
         cpu_seconds: float | None = None,
+        cpu_left: float | None = None,
         filename: str = "<expression>",
     ) -> Any:
-        """The value of ``expression`` with ``names`` in scope."""
+        """The value of ``expression`` with ``names`` in scope.
+
+        ``cpu_left``: what is left of the budget (earlier runs of the same call used the rest).
+        """
         compiled = _compiled("eval", expression, filename)
-        scope = self._run(compiled, names, cpu_seconds, filename, eval)
+        scope = self._run(compiled, names, cpu_seconds, filename, eval, cpu_left)
         return scope.pop("_result_")
 
     def execute(
@@ -154,6 +158,7 @@ class Sandbox:
         names: Mapping[str, Any],
         *,
         cpu_seconds: float | None = None,
+        cpu_left: float | None = None,
         filename: str = "<code>",
     ) -> dict[str, Any]:
         """Run ``code`` with ``names`` in scope; its namespace afterwards.
@@ -162,7 +167,7 @@ class Sandbox:
         the sandbox's internal names.
         """
         compiled = _compiled("exec", code, filename)
-        scope = self._run(compiled, names, cpu_seconds, filename, exec)
+        scope = self._run(compiled, names, cpu_seconds, filename, exec, cpu_left)
         # Admin code cannot bind names starting with "_" (but "_" itself).
         return {k: v for k, v in scope.items() if k == "_" or not k.startswith("_")}
 
@@ -173,6 +178,7 @@ class Sandbox:
         cpu_seconds: float | None,
         filename: str,
         run: Callable[[Any, dict[str, Any]], Any],
+        cpu_left: float | None = None,
     ) -> dict[str, Any]:
         if compiled.code is None:
             raise SandboxError(
@@ -189,6 +195,7 @@ class Sandbox:
             self.cpu_seconds if cpu_seconds is None else cpu_seconds,
             self.memory_bytes,
             log if callable(log) else None,
+            cpu_left,
         )
         try:
             with budget:

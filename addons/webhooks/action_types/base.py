@@ -13,7 +13,7 @@ from nightpos_app.exceptions import StartupError
 if TYPE_CHECKING:
     from nightpos_app.orm import Environment, RecordSet
     from nightpos_app.orm.registry import ModelEntry
-    from nightpos_app.sandbox import Sandbox
+    from nightpos_app.sandbox.process import IsolatedSandbox
 
 
 class SettingsError(marshmallow.ValidationError):
@@ -26,7 +26,7 @@ class ActionContext:
 
     env: Environment
     payload: Any
-    sandbox: Sandbox
+    sandbox: IsolatedSandbox
     #: Everything the Target Record found; each action runs on one of them at a time.
     records: RecordSet
     #: Standard names for admin code (datetime, json, log, UserError...).
@@ -71,7 +71,7 @@ class ActionType:
     schema: ClassVar[type[marshmallow.Schema]]
 
     def validate(
-        self, settings: Any, model: ModelEntry, env: Environment, sandbox: Sandbox
+        self, settings: Any, model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
     ) -> dict[str, Any]:
         """Load ``settings`` with the schema, then :meth:`check` them against ``model``.
 
@@ -88,7 +88,7 @@ class ActionType:
         return loaded
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
     ) -> None:
         """Checks that need the rule's model (a field exists, code compiles). Default: none."""
 

@@ -20,7 +20,7 @@ from nightpos_app.state import get_state
 if TYPE_CHECKING:
     from nightpos_app.orm import Environment, RecordSet
     from nightpos_app.orm.registry import ModelEntry
-    from nightpos_app.sandbox import Sandbox
+    from nightpos_app.sandbox.process import IsolatedSandbox
 
 #: Admin code is limited in size like any input.
 MAX_SOURCE_LENGTH = 64 * 1024
@@ -63,7 +63,7 @@ def _check_field_values(
     assignments: list[dict[str, Any]],
     model: ModelEntry,
     env: Environment,
-    sandbox: Sandbox,
+    sandbox: IsolatedSandbox,
     key: str,
 ) -> None:
     """Each field exists and is writable, each fixed value is valid, each expression compiles."""
@@ -119,7 +119,7 @@ class UpdateRecord(ActionType):
     schema = UpdateRecordSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
     ) -> None:
         _check_field_values([settings], model, env, sandbox, "field")
 
@@ -157,7 +157,7 @@ class CreateRecord(ActionType):
     schema = CreateRecordSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
     ) -> None:
         target = settings["model"]
         if target not in env:
@@ -201,7 +201,7 @@ class ExecuteCode(ActionType):
     schema = ExecuteCodeSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
     ) -> None:
         problem = sandbox.check(settings["code"], "exec")
         if problem:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from nightpos_app.orm import Environment, RecordSet
     from nightpos_app.orm.fields import FieldInfo
     from nightpos_app.orm.registry import ModelEntry
-    from nightpos_app.sandbox import Sandbox
+    from nightpos_app.sandbox.process import IsolatedSandbox
 
 MAX_URL_LENGTH = 2048
 MAX_FIELDS = 200
@@ -268,7 +268,7 @@ class SendWebhook(ActionType):
     schema = SendWebhookSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: Sandbox
+        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
     ) -> None:
         allowed = sendable_fields(model)
         unknown = [name for name in settings["fields"] if name not in allowed]

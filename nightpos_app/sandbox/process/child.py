@@ -152,19 +152,19 @@ class Host:
     # ----------------------------------------------------------------- runs
     def serve_run(self, message: list[Any]) -> None:
         """Run the code a ``run`` message carries; answer ``done`` or ``failed``."""
-        _, mode, source, filename, names, cpu_seconds, helper_names = message
+        _, mode, source, filename, names, cpu_seconds, cpu_left, helper_names = message
         self.rows.clear()
         helpers = standard_helpers(log=self.log)
         scope = {name: helpers[name] for name in helper_names if name in helpers}
         scope.update(names)
         sandbox = Sandbox(cpu_seconds=cpu_seconds, memory_mb=self.memory_bytes / 2**20)
         started = time.process_time()
-        _cpu_backstop(cpu_seconds)
+        _cpu_backstop(cpu_left)
         try:
             if mode == "eval":
-                value = sandbox.evaluate(source, scope, filename=filename)
+                value = sandbox.evaluate(source, scope, cpu_left=cpu_left, filename=filename)
             else:
-                sandbox.execute(source, scope, filename=filename)
+                sandbox.execute(source, scope, cpu_left=cpu_left, filename=filename)
                 value = None
         except SandboxError as error:
             if error.kind == "memory" and isinstance(error.__cause__, MemoryError):

@@ -134,7 +134,9 @@ class CodeCall:
         if left <= 0:
             raise self._stop(runner, self._cpu_message(), "timeout")
         try:
-            request = codec.pack(["run", mode, source, filename, sent, left, helper_names])
+            request = codec.pack(
+                ["run", mode, source, filename, sent, self.cpu_seconds, left, helper_names]
+            )
         except WireError as exc:
             raise TypeError(f"these names cannot be given to admin code: {exc}") from None
         outermost = self._depth == 0
