@@ -88,7 +88,11 @@ class ActionType:
         return loaded
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
+        self,
+        settings: dict[str, Any],
+        model: ModelEntry,
+        env: Environment,
+        sandbox: IsolatedSandbox,
     ) -> None:
         """Checks that need the rule's model (a field exists, code compiles). Default: none."""
 

@@ -119,7 +119,11 @@ class UpdateRecord(ActionType):
     schema = UpdateRecordSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
+        self,
+        settings: dict[str, Any],
+        model: ModelEntry,
+        env: Environment,
+        sandbox: IsolatedSandbox,
     ) -> None:
         _check_field_values([settings], model, env, sandbox, "field")
 
@@ -157,7 +161,11 @@ class CreateRecord(ActionType):
     schema = CreateRecordSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
+        self,
+        settings: dict[str, Any],
+        model: ModelEntry,
+        env: Environment,
+        sandbox: IsolatedSandbox,
     ) -> None:
         target = settings["model"]
         if target not in env:
@@ -201,7 +209,11 @@ class ExecuteCode(ActionType):
     schema = ExecuteCodeSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
+        self,
+        settings: dict[str, Any],
+        model: ModelEntry,
+        env: Environment,
+        sandbox: IsolatedSandbox,
     ) -> None:
         problem = sandbox.check(settings["code"], "exec")
         if problem:

@@ -268,7 +268,11 @@ class SendWebhook(ActionType):
     schema = SendWebhookSchema
 
     def check(
-        self, settings: dict[str, Any], model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
+        self,
+        settings: dict[str, Any],
+        model: ModelEntry,
+        env: Environment,
+        sandbox: IsolatedSandbox,
     ) -> None:
         allowed = sendable_fields(model)
         unknown = [name for name in settings["fields"] if name not in allowed]

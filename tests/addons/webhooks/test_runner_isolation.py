@@ -32,9 +32,7 @@ WRITE = "env['res.partner'].create({'name': 'kept by mistake'})\n"
 DEEP_TUPLE_HASH = "a = (1,)\nfor i in range(1000000):\n    a = (a,)\nh = hash(a)"
 WIDE_TUPLE_HASH = "a = (1,)\nfor i in range(28):\n    a = (a, a)\nh = hash(a)"
 FORMAT_REGEX = "f = '%(' * 80000\nx = f % {}"
-SLICE_TEXT = (
-    "s = 'x' * 100\na = slice(s, s, s)\n" + "a = slice(a, a, a)\n" * 13 + "t = str(a)"
-)
+SLICE_TEXT = "s = 'x' * 100\na = slice(s, s, s)\n" + "a = slice(a, a, a)\n" * 13 + "t = str(a)"
 
 
 def _code_rule(make_rule, code: str, **values: object) -> dict[str, object]:
@@ -107,9 +105,7 @@ def test_the_attacks_table(app: Flask, make_rule, code: str, words: str) -> None
 
 
 def test_the_same_crash_in_a_target_record_is_one_call_too(app: Flask, make_rule) -> None:
-    target = (
-        "(a := (1,), [a := (a,) for i in range(1000000)], hash(a))[2] and model.browse([2])"
-    )
+    target = "(a := (1,), [a := (a,) for i in range(1000000)], hash(a))[2] and model.browse([2])"
     rule = make_rule("sale.order", target_record=target, cpu_seconds=1)
     with serving(app) as (host, port):
         status, answer, _seconds = post(host, port, rule["path"])
