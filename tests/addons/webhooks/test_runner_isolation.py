@@ -249,3 +249,73 @@ def test_a_runner_holds_nothing_of_the_app(app: Flask) -> None:
         assert cwd == "/", cwd
     finally:
         sandbox.pool.release(runner, reusable=True)
+
+
+# ------------------------------------------------- the same boundary for the other entries
+CRASH = "a = (1,)\nfor i in range(1000000):\n    a = (a,)\nh = hash(a)"
+
+
+def _on_write_crash(make_rule, **values: object) -> dict[str, object]:
+    action = {"name": "Crash", "action_type": "execute_code", "settings": {"code": CRASH}}
+    return make_rule("sale.order", trigger="on_write", name="Crasher", actions=[action], **values)
+
+
+def test_a_rest_api_save_whose_record_rule_crashes_saves_nothing(
+    app: Flask, client, make_rule
+) -> None:
+    from tests.support.web import ADMIN, api_client, read_records
+
+    _on_write_crash(make_rule)
+    before = read_records(app, "sale.order", [("id", "=", 5)])
+    response = api_client(client, ADMIN).put("/api/v1/sale_order/5", json={"note": "changed"})
+    assert response.status_code == 422, response.get_json()
+    message = response.get_json()["message"]
+    assert "Crasher" in message and "crashed" in message, message
+    assert read_records(app, "sale.order", [("id", "=", 5)]) == before
+    # The server goes on: the next save (the rule now inactive) works.
+    with app.app_context():
+        from nightpos_app.extensions import db
+        from nightpos_app.state import get_env
+
+        get_env(trusted=True)["base.automation"].search([("name", "=", "Crasher")]).write(
+            {"active": False}
+        )
+        db.session.commit()
+    assert (
+        api_client(client, ADMIN).put("/api/v1/sale_order/5", json={"note": "x"}).status_code == 200
+    )
+
+
+def test_a_record_rule_triggered_by_webhook_code_shares_its_runner_and_budget(
+    app: Flask, client, make_rule
+) -> None:
+    """A webhook's code writes an order; the write triggers a record rule whose code spins:
+    the nested run draws on the webhook call's budget, and the whole call is undone."""
+    spin = "while True:\n    pass"
+    make_rule(
+        "sale.order",
+        trigger="on_write",
+        name="Spinner",
+        actions=[{"name": "Spin", "action_type": "execute_code", "settings": {"code": spin}}],
+        cpu_seconds=5,
+    )
+    write = WRITE + "env['sale.order'].browse(3).write({'note': 'from the webhook'})"
+    hook = _code_rule(make_rule, write, cpu_seconds=0.5)
+    before = _partners(app), read(app, "sale.order", [("id", "=", 3)], ["note"])
+    started = time.perf_counter()
+    response = client.post(hook["path"], json={"_model": "sale.order", "_id": 3})
+    seconds = time.perf_counter() - started
+    assert response.status_code == 500, response.get_json()
+    assert "0.5 s" in response.get_json()["message"], response.get_json()
+    assert seconds < 3, f"{seconds:.1f} s: the nested run had a budget of its own"
+    assert (_partners(app), read(app, "sale.order", [("id", "=", 3)], ["note"])) == before
+
+
+def test_the_dry_run_says_what_happened(app: Flask, admin_web, make_rule) -> None:
+    from tests.addons.webhooks.test_rule_page import dry_run
+
+    rule = _code_rule(make_rule, WRITE + CRASH, cpu_seconds=1)
+    before = _partners(app)
+    page = dry_run(admin_web, rule["id"], '{"_model": "sale.order", "_id": "7"}')
+    assert "crashed the process that ran it" in page, page[:2000]
+    assert _partners(app) == before
