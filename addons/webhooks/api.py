@@ -32,6 +32,15 @@ from werkzeug.wrappers import Response
 from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import ActionType, SettingsError
 from addons.webhooks.checks import actions_not_suiting
+from addons.webhooks.code_rights import (
+    ACTION_REFUSED,
+    CHANGE_REFUSED,
+    CREATE_RULE_REFUSED,
+    DELETE_ACTION_REFUSED,
+    ActionState,
+    action_needs_code_right,
+    rule_changes,
+)
 from addons.webhooks.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.models import (
     AUTH_SCHEMES,
@@ -41,7 +50,12 @@ from addons.webhooks.models import (
     ServerAction,
 )
 from addons.webhooks.outgoing import outbox
-from addons.webhooks.security import SECRET_PERMISSION, can_read_secrets
+from addons.webhooks.security import (
+    CODE_PERMISSION,
+    SECRET_PERMISSION,
+    can_read_secrets,
+    can_write_code,
+)
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.triggers import filter_problems
@@ -122,11 +136,27 @@ def record_trigger_problems(
     return {name: [problem] for name, problem in problems.items()}
 
 
+def code_right_problems(
+    data: dict[str, Any], current: AutomationRule | None
+) -> dict[str, list[str]]:
+    """Without ``can_write_code``: a new rule (it chooses a Model and a Trigger), or a change of
+    a rule's code fields (addons/webhooks/code_rights.py), by field."""
+    if can_write_code():
+        return {}
+    if current is None:
+        return {"model": [CREATE_RULE_REFUSED]}
+    return {name: [CHANGE_REFUSED] for name in rule_changes(current, data)}
+
+
 class RuleChecks:
-    """A rule's Model is a registered technical name; its Target Record compiles."""
+    """Writing code takes ``can_write_code``; a rule's Model is a registered technical name;
+    its Target Record compiles."""
 
     @validates_schema(skip_on_field_errors=True)
     def _check_rule(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        refused = code_right_problems(data, getattr(self, "instance", None))
+        if refused:
+            raise ValidationError(refused)
         registry = get_state().registry
         errors: dict[str, list[str]] = {}
         if "model" in data and data["model"] not in registry:
@@ -186,15 +216,40 @@ class ActionChecks:
             )
         except SettingsError as exc:
             raise ValidationError({"settings": exc.messages}) from None
+        _check_code_right(data, loaded)
         # Stored as the type's schema loads them (defaults filled in, values converted). The
         # validator runs before marshmallow builds the record from this same dict.
         data["settings"] = loaded
 
 
+def _check_code_right(data: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Without ``can_write_code``, an action holding code (before or after) may only be
+    renamed (addons/webhooks/code_rights.py); ``settings`` are the new ones, loaded."""
+    if can_write_code():
+        return
+    current = _current_action()
+    before = ActionState.of(current) if current is not None else None
+    after = ActionState(
+        data.get("rule_id"),
+        data.get("action_type"),
+        settings,
+        data.get("sequence", before.sequence if before else None),
+        data.get("active", before.active if before else True),
+    )
+    if action_needs_code_right(before, after):
+        changed_code = before is None or not before.holds_code()
+        raise ValidationError({"settings": [CHANGE_REFUSED if changed_code else ACTION_REFUSED]})
+
+
+def _current_action() -> ServerAction | None:
+    """The action a PUT updates (None when adding one)."""
+    pk = str((request.view_args or {}).get("pk", ""))
+    return db.session.get(ServerAction, int(pk)) if pk.isdigit() and len(pk) < 10 else None
+
+
 def _stored_settings() -> dict[str, Any] | None:
     """The settings stored for the action a PUT updates (None when adding one)."""
-    pk = str((request.view_args or {}).get("pk", ""))
-    action = db.session.get(ServerAction, int(pk)) if pk.isdigit() and len(pk) < 10 else None
+    action = _current_action()
     return dict(action.settings or {}) if action is not None else None
 
 
@@ -218,9 +273,11 @@ class RuleApi(RecordRestApi):
 
     def __init__(self) -> None:
         super().__init__()
-        # A permission of its own, so that reading rules never implies reading their secret.
-        if SECRET_PERMISSION not in self.base_permissions:
-            self.base_permissions.append(SECRET_PERMISSION)
+        # Permissions of their own, so that reading rules never implies reading their secret,
+        # and editing them never implies writing code (addons/webhooks/code_rights.py).
+        for permission in (SECRET_PERMISSION, CODE_PERMISSION):
+            if permission not in self.base_permissions:
+                self.base_permissions.append(permission)
 
     @staticmethod
     def _redact(row: dict[str, Any], secrets: bool) -> None:
@@ -365,7 +422,18 @@ def describe_action_type(action_type: ActionType) -> dict[str, Any]:
 
 
 class ActionApi(RecordRestApi):
-    """Actions over REST; their signing secrets only for ``can_read_secret``."""
+    """Actions over REST; their signing secrets only for ``can_read_secret``; an action that
+    holds code is created, changed and deleted only with ``can_write_code``."""
+
+    def delete_headless(self, pk: Any) -> Response:
+        action = self.datamodel.get(pk, self._base_filters)
+        if (
+            action is not None
+            and not can_write_code()
+            and action_needs_code_right(ActionState.of(action), None)
+        ):
+            return self.response(403, message=DELETE_ACTION_REFUSED)
+        return super().delete_headless(pk)
 
     @staticmethod
     def _redact(row: dict[str, Any], secrets: bool) -> None:

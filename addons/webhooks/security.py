@@ -1,4 +1,4 @@
-"""Who may see a webhook's secret and URL.
+"""Who may see a webhook's secret and URL, and who may write code.
 
 The secret is the credential of the webhook URL: whoever reads it can act on the database.
 Reading rules is not enough to see it; a separate permission, ``can_read_secret`` on the rule
@@ -12,6 +12,11 @@ The same permission guards the other secrets of the addon: an action's signing s
 Webhook Notification) and the values of extra headers, an action's
 (:mod:`addons.webhooks.hidden_headers`) and an outgoing message's (often a receiver's
 credentials).
+
+Writing code is the power to run code, so it takes a permission of its own too,
+``can_write_code`` on the same resource: creating or changing a rule's Model, Trigger, Target
+Record or record filters, and creating, changing or deleting an action that holds code
+(:mod:`addons.webhooks.code_rights` says exactly what). Admins and Automation Managers have it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from flask import current_app
 from nightpos_app.state import get_state
 
 SECRET_PERMISSION = "can_read_secret"  # noqa: S105 (a permission's name, not a secret)
+CODE_PERMISSION = "can_write_code"
 RULE_MODEL = "base.automation"
 #: The role that manages automation rules without being an admin.
 AUTOMATION_MANAGER = "Automation Manager"
@@ -47,6 +53,12 @@ def secret_view_name() -> str:
 def can_read_secrets() -> bool:
     """Whether the current user (session or JWT) may see webhook secrets and URLs."""
     return bool(current_app.appbuilder.sm.has_access(SECRET_PERMISSION, secret_view_name()))
+
+
+def can_write_code() -> bool:
+    """Whether the current user (session or JWT) may write code: see
+    :mod:`addons.webhooks.code_rights`."""
+    return bool(current_app.appbuilder.sm.has_access(CODE_PERMISSION, secret_view_name()))
 
 
 def addon_view_names(appbuilder: Any) -> list[str]:

@@ -148,6 +148,11 @@ class _FormReader(HTMLParser):
             self.in_form = a.get("id") == self.form_id
         if not self.in_form or (tag != "option" and not a.get("name")):
             return
+        if "disabled" in a and tag != "option":
+            # A browser posts nothing of a disabled input, drop-down or text area.
+            if tag == "select":
+                self._select, self._first_option = None, None
+            return
         if tag == "input":
             kind = a.get("type", "text")
             if kind in ("checkbox", "radio"):

@@ -32,9 +32,19 @@ from wtforms.validators import InputRequired, Length, NumberRange
 
 from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import SettingsError
+from addons.webhooks.code_rights import (
+    ACTION_REFUSED,
+    CHANGE_REFUSED,
+    DELETE_ACTION_REFUSED,
+    WRITE_CODE_REFUSED,
+    ActionState,
+    action_needs_code_right,
+    code_settings,
+    same,
+)
 from addons.webhooks.engine import action_type
 from addons.webhooks.models import ROTATION_GRACE, AutomationRule, ServerAction
-from addons.webhooks.security import can_read_secrets
+from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.naming import field_choices, model_label
 from addons.webhooks.views.rule_form import no_nul
@@ -115,6 +125,34 @@ def _settings_shown(settings: Any) -> Any:
     return settings if can_read_secrets() else hidden_headers.hide_any(settings)
 
 
+def _posted_settings(type_key: str | None) -> bool:
+    """Whether the post carries settings of ``type_key`` (disabled inputs are not posted)."""
+    prefix = f"{type_key}-"
+    return type_key is not None and any(name.startswith(prefix) for name in request.form)
+
+
+def _refuse_code(
+    form: ActionForm, section: TypeSection, before: ActionState | None, after: ActionState
+) -> None:
+    """Say where a change that takes the right to write code is: the type, the code inputs
+    that changed, or (an action holding code whose other details changed) the section."""
+    message = translate(CHANGE_REFUSED)
+    if before is not None and before.action_type != after.action_type:
+        form.action_type.errors = [*form.action_type.errors, message]
+        return
+    old = before.settings if before is not None else {}
+    changed = [
+        key
+        for key in code_settings(str(after.action_type))
+        if not same(old.get(key), after.settings.get(key))
+    ]
+    inputs = [inp for inp in section.inputs if inp.key in changed]
+    for inp in inputs:
+        inp.errors.append(message)
+    if not inputs:
+        section.errors.append(translate(ACTION_REFUSED))
+
+
 class ServerActionView(RecordModelView):
     """Actions of automation rules (``ir.actions.server``): added and edited from a rule."""
 
@@ -150,9 +188,17 @@ class ServerActionView(RecordModelView):
         return SettingsForm(types, registry[rule.model], get_env(), registry)
 
     def _handle(self, rule: AutomationRule, action: ServerAction | None) -> str | Response:
-        """GET shows the form; POST validates and saves, or shows it again with the errors."""
+        """GET shows the form; POST validates and saves, or shows it again with the errors.
+
+        Without the right to write code (addons/webhooks/code_rights.py) code inputs are shown
+        disabled, and an action that holds code can only be renamed: its type, sequence and
+        settings are shown disabled and keep their values.
+        """
         types = get_webhooks().action_types
         settings_form = self._settings_form(rule)
+        writes_code = can_write_code()
+        before = ActionState.of(action) if action is not None else None
+        locked = not writes_code and before is not None and before.holds_code()
         if request.method == "POST":
             form = ActionForm()
         else:
@@ -161,22 +207,53 @@ class ServerActionView(RecordModelView):
                 form.sequence.data = self._next_sequence(rule)
                 form.action_type.data = request.args.get("type") or next(iter(types)).key
         form.action_type.choices = choices(type_choices())
+        if locked:
+            # The type is posted by a hidden input (a disabled drop-down is not posted).
+            form.action_type.render_kw = {"disabled": True}
+            form.sequence.render_kw = {"readonly": True}
         chosen = form.action_type.data if form.action_type.data in types else None
         if request.method == "GET" and action is not None and action.action_type not in types:
             unknown_type_warning(action)
         sections = {t.key: settings_form.empty(t.key) for t in types}
         same_type = action is not None and chosen is not None and chosen == action.action_type
         stored = dict(action.settings or {}) if action is not None and same_type else None
-        if request.method == "POST" and chosen:
+        # A locked action's settings are not posted (disabled inputs): it keeps its own.
+        keep_stored = locked and stored is not None and not _posted_settings(chosen)
+        if request.method == "POST" and chosen and not keep_stored:
             sections[chosen] = settings_form.from_form(chosen, request.form)
         elif chosen and stored is not None:
             # Header values are hidden from those who may not read secrets (hidden_headers.py).
             shown = stored if can_read_secrets() else hidden_headers.hide(chosen, stored)
             sections[chosen] = settings_form.from_settings(chosen, shown)
+        if not writes_code:
+            message = translate(WRITE_CODE_REFUSED)
+            for section in sections.values():
+                settings_form.lock_code(section, message)
+            if locked and chosen:
+                sections[chosen].locked = True
+                sections[chosen].note = translate(ACTION_REFUSED)
 
         if request.method == "POST":
             valid = form.validate()
-            settings = self._validated(settings_form, sections[chosen], stored) if chosen else None
+            if keep_stored:
+                settings = stored
+            else:
+                settings = (
+                    self._validated(settings_form, sections[chosen], stored) if chosen else None
+                )
+            if valid and settings is not None and not writes_code:
+                after = ActionState(
+                    rule.id,
+                    chosen,
+                    settings,
+                    form.sequence.data,
+                    before.active if before is not None else True,
+                )
+                if action_needs_code_right(before, after):
+                    _refuse_code(form, sections[chosen], before, after)
+                    settings = None
+                elif before is not None and before.same_as(after):
+                    settings = dict(before.settings)  # as stored, whatever the line ends
             if valid and settings is not None:
                 action = action or ServerAction(rule_id=rule.id)
                 action.name = form.name.data
@@ -201,6 +278,7 @@ class ServerActionView(RecordModelView):
             chosen=chosen,
             back_url=rule_url(rule),
             action=action if action is not None and action.id else None,
+            type_locked=locked,
         )
 
     @staticmethod
@@ -212,9 +290,12 @@ class ServerActionView(RecordModelView):
         if preview is None:
             return
         settings = settings_form.read_quietly(section)
-        section.preview = preview(
-            settings_form.env, settings_form.entry, settings, name, action_id or "new"
-        )
+        try:
+            section.preview = preview(
+                settings_form.env, settings_form.entry, settings, name, action_id or "new"
+            )
+        except UserError as exc:  # a field nothing a rule does may read (a secret)
+            section.preview = exc.message
 
     @staticmethod
     def _validated(
@@ -329,6 +410,9 @@ class ServerActionView(RecordModelView):
 
     def pre_delete(self, item: ServerAction) -> None:
         g.webhooks_deleted_from = item.rule
+        if not can_write_code() and action_needs_code_right(ActionState.of(item), None):
+            # FAB flashes the message and deletes nothing.
+            raise UserError(translate(DELETE_ACTION_REFUSED))
 
     def post_delete_redirect(self) -> Response:
         # Back to the rule the action belonged to (FAB would go back in its page history).

@@ -24,9 +24,15 @@ from markupsafe import escape
 from werkzeug.wrappers import Response
 
 from addons.webhooks.checks import actions_not_suiting
+from addons.webhooks.code_rights import (
+    CHANGE_REFUSED,
+    CREATE_RULE_REFUSED,
+    RULE_CODE_FIELDS,
+    rule_changes,
+)
 from addons.webhooks.engine import run_rule
 from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, TRIGGERS, AutomationRule
-from addons.webhooks.security import can_read_secrets
+from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
 from addons.webhooks.urls import curl_command, sample_payload, webhook_url
 from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
@@ -111,7 +117,51 @@ def _with_visible_errors(form: RuleForm, triggers: Collection[str] | None) -> Ru
         return form
     visible = rule_form(show_model=True, triggers=triggers)
     visible.validate()
+    # Errors found after validation (the right to write code) are not found again.
+    visible.model.errors = [
+        *visible.model.errors,
+        *(e for e in form.model.errors if e not in visible.model.errors),
+    ]
+    if not can_write_code():
+        _lock_code_fields(visible)
     return visible
+
+
+def _lock_code_fields(form: RuleForm) -> None:
+    """Show the code fields (addons/webhooks/code_rights.py) read-only, saying why: for users
+    without the right to write code."""
+    note = translate(CHANGE_REFUSED)
+    for name in RULE_CODE_FIELDS:
+        field = form[name]
+        if field.type == "HiddenField":
+            continue
+        # A disabled drop-down is not posted (_keep_code_fields then keeps the rule's value).
+        locked = {"disabled": True} if field.type == "SelectField" else {"readonly": True}
+        field.render_kw = {**(field.render_kw or {}), **locked}
+        field.description = note
+
+
+def _keep_code_fields(form: RuleForm, rule: AutomationRule) -> None:
+    """Code fields that were not posted (shown disabled, or not on this screen) keep the rule's
+    values."""
+    for name in RULE_CODE_FIELDS:
+        if name not in request.form:
+            form[name].data = getattr(rule, name)
+            form[name].raw_data = [form[name].data or ""]
+
+
+def _code_unchanged(form: RuleForm, rule: AutomationRule) -> bool:
+    """Without the right to write code, the code fields must keep the rule's values: each one
+    changed gets an error; the others are stored exactly as they were."""
+    if can_write_code():
+        return True
+    changed = rule_changes(rule, {name: form[name].data for name in RULE_CODE_FIELDS})
+    for name in RULE_CODE_FIELDS:
+        if name in changed:
+            form[name].errors = [*form[name].errors, translate(CHANGE_REFUSED)]
+        else:
+            form[name].data = getattr(rule, name)
+    return not changed
 
 
 class RuleListWidget(ListWidget):
@@ -204,6 +254,16 @@ class RuleViewBase(RecordModelView):
 
     def _add(self) -> dict[str, Any] | None:
         form = self._new_rule_form()
+        if not can_write_code():
+            # Every new rule chooses a Model and a Trigger: writing code.
+            _lock_code_fields(form)
+            if request.method == "POST":
+                form.validate()
+                refused = translate(CREATE_RULE_REFUSED)
+                form.trigger.errors = [*form.trigger.errors, refused]
+            return self._get_add_widget(
+                form=form, exclude_cols=_hidden(form, self.left_out_columns)
+            )
         if request.method == "POST" and form.validate():
             rule = AutomationRule()
             self._fill(rule, form)
@@ -221,13 +281,17 @@ class RuleViewBase(RecordModelView):
         show_model = developer_mode() or not registered
         if request.method == "POST":
             form = rule_form(show_model=show_model, triggers=self._edit_triggers(rule))
-            if form.validate() and self._actions_fit(rule, form):
+            if not can_write_code():
+                _keep_code_fields(form, rule)
+            if form.validate() and _code_unchanged(form, rule) and self._actions_fit(rule, form):
                 self._fill(rule, form)
                 if self._save(rule, adding=False):
                     g.webhooks_saved_rule = rule.id
                     return None
         else:
             form = rule_form(show_model=show_model, obj=rule, triggers=self._edit_triggers(rule))
+        if not can_write_code():
+            _lock_code_fields(form)
         form = _with_visible_errors(form, self._edit_triggers(rule))
         return self._get_edit_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
 

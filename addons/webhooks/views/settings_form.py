@@ -52,6 +52,7 @@ from marshmallow import validate as ma_validate
 from addons.webhooks.action_types import ActionType
 from addons.webhooks.action_types.send_webhook import sendable_fields
 from addons.webhooks.checks import flatten_messages
+from addons.webhooks.code_rights import code_settings
 from addons.webhooks.views.naming import (
     field_choices,
     field_label,
@@ -118,6 +119,10 @@ class SettingInput:
     #: For ``field_list``: the chosen names, in order.
     values: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Shown disabled: code, for someone who may not write it (addons/webhooks/code_rights.py).
+    locked: bool = False
+    #: For ``field_values``: fixed values only, no computed ones (the same reason).
+    no_expression: bool = False
 
     @property
     def source_name(self) -> str:
@@ -136,6 +141,10 @@ class TypeSection:
     errors: list[str] = field(default_factory=list)
     #: For a type that has ``preview``: what it would produce with these settings.
     preview: str | None = None
+    #: Every input shown disabled, and why (an action that holds code, for someone who may
+    #: not write code).
+    locked: bool = False
+    note: str = ""
 
     def input(self, key: str) -> SettingInput:
         return next(i for i in self.inputs if i.key == key)
@@ -249,6 +258,21 @@ class SettingsForm:
                 inp.field_choices = [("", ""), *field_choices(model)] if model else []
                 start = len(inp.rows)
                 inp.rows.extend(ValueRow(start + n) for n in range(BLANK_ROWS))
+        return section
+
+    def lock_code(self, section: TypeSection, message: str) -> TypeSection:
+        """Show the section's code disabled, with ``message`` as its help: code inputs (and
+        settings holding code the form cannot separate), and the computed values of
+        ``field_values`` lines."""
+        holding = code_settings(section.key)
+        for inp in section.inputs:
+            if inp.key not in holding:
+                continue
+            if inp.widget == "field_values":
+                inp.no_expression = True
+            else:
+                inp.locked = True
+            inp.help = message
         return section
 
     def empty(self, type_key: str) -> TypeSection:
@@ -506,8 +530,14 @@ class SettingsForm:
 
 
 def _readable_choices(entry: ModelEntry) -> list[tuple[str, str]]:
-    """The fields a message may carry, as (technical name, label), in the order of the labels."""
-    found = sorted(sendable_fields(entry).items(), key=lambda f: (translate(f[1]).lower(), f[0]))
+    """The fields a message may carry, as (technical name, label), in the order of the labels;
+    never a secret field (nothing a rule does may read one)."""
+    sendable = {
+        name: label
+        for name, label in sendable_fields(entry).items()
+        if name not in entry.fields or not entry.fields[name].secret
+    }
+    found = sorted(sendable.items(), key=lambda f: (translate(f[1]).lower(), f[0]))
     return [(name, technical(translate(label), name)) for name, label in found]
 
 

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from addons.webhooks.hidden_headers import HIDDEN
-from addons.webhooks.security import AUTOMATION_MANAGER, SECRET_PERMISSION
+from addons.webhooks.security import AUTOMATION_MANAGER, CODE_PERMISSION, SECRET_PERMISSION
 from nightpos_app.bootstrap import sync_permissions
 from nightpos_app.extensions import db
 from tests.addons.webhooks.conftest import read
@@ -285,6 +285,7 @@ def test_the_automation_manager_role_has_exactly_the_addons_permissions(
     }
     assert {view for _, view in granted} == views | menus
     assert (SECRET_PERMISSION, "BaseAutomationApi") in granted
+    assert (CODE_PERMISSION, "BaseAutomationApi") in granted  # the role builds rules
     assert ("can_edit", "ServerActionView") in granted  # value choices, model fields
     assert ("can_edit", "WebhookView") in granted  # rotate, dry run
     assert ("can_resend", "WebhookDeliveryView") in granted  # Retry now, Replay
