@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
 import os
-import resource
 import signal
 import socket
 import sys
@@ -32,6 +30,7 @@ from nightpos_app import exceptions
 from nightpos_app.sandbox.budget import rss
 from nightpos_app.sandbox.errors import SandboxError
 from nightpos_app.sandbox.helpers import standard_helpers
+from nightpos_app.sandbox.process.confine import apply_limits, apply_seccomp, cpu_backstop
 from nightpos_app.sandbox.process.remote import (
     READ_BATCH,
     RemoteEnvironment,
@@ -44,8 +43,6 @@ from nightpos_app.sandbox.runner import Sandbox
 
 #: The biggest message the parent may send (a payload is at most a few MiB).
 MAX_FRAME_IN = 64 * 2**20
-#: Address space beyond the interpreter's own and the memory budget.
-ADDRESS_SPACE_MARGIN = 256 * 2**20
 #: Errors the record API may raise, by name, rebuilt here so that admin code catches them.
 _ERRORS: dict[str, type[Exception]] = {
     cls.__name__: cls
@@ -159,7 +156,7 @@ class Host:
         scope.update(names)
         sandbox = Sandbox(cpu_seconds=cpu_seconds, memory_mb=self.memory_bytes / 2**20)
         started = time.process_time()
-        _cpu_backstop(cpu_left)
+        cpu_backstop(cpu_left)
         try:
             if mode == "eval":
                 value = sandbox.evaluate(source, scope, cpu_left=cpu_left, filename=filename)
@@ -207,41 +204,6 @@ class Host:
                 raise WireError(f"unexpected {kind!r}")
 
 
-# ----------------------------------------------------------------- limits
-def _address_space() -> int:
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _limit(which: int, value: int) -> None:
-    # Not lowerable here (a container's own limit is lower): the other layers remain.
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(which, (value, value))
-
-
-def apply_limits(memory_bytes: int) -> None:
-    """Put this process under its OS limits (once, before the first request)."""
-    _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_FSIZE, 0)  # no file can be written
-    _limit(resource.RLIMIT_NPROC, 0)  # no child process (not enforced for root)
-    _limit(resource.RLIMIT_NOFILE, 16)
-    with contextlib.suppress(OSError):  # no /proc: the sandbox's own memory checks remain
-        _limit(resource.RLIMIT_AS, _address_space() + memory_bytes + ADDRESS_SPACE_MARGIN)
-
-
-def _cpu_backstop(cpu_seconds: float) -> None:
-    """SIGXCPU (which ends the process) shortly after this run's CPU time is used up: the
-    parent's watch stops it first, this is for a parent that cannot."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = usage.ru_utime + usage.ru_stime
-    soft = math.ceil(used + cpu_seconds) + 2
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-
-
 def _die_with_parent(parent: int) -> None:
     # Not Linux: the channel's end stops the runner instead.
     with contextlib.suppress(OSError, AttributeError):
@@ -267,7 +229,9 @@ def main(argv: list[str]) -> NoReturn:
     register_record_types(RemoteRecordSet, RemoteEnvironment)
     _warm_up()
     apply_limits(memory_bytes)
+    confined = apply_seccomp()
     host = Host(Channel(sock, MAX_FRAME_IN), memory_bytes)
+    host.send(["ready", confined])
     try:
         host.serve()
     except ChannelClosed:  # the parent is gone, or asked this runner to go

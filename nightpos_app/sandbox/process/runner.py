@@ -24,6 +24,8 @@ import sys
 import threading
 from pathlib import Path
 
+import msgpack
+
 from nightpos_app.sandbox.process.wire import Channel
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ MAX_FRAME_OUT = 16 * 2**20
 MAX_RUNS = 5000
 #: The only environment a runner gets.
 RUNNER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "random"}
+#: How long a new runner may take to start.
+READY_SECONDS = 30.0
+_warned_unconfined = False
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -65,11 +70,30 @@ class RunnerProcess:
             child_end.close()
         self.channel = Channel(parent_end, MAX_FRAME_OUT)
         self.memory_bytes = memory_bytes
+        self._wait_ready()
         #: The schema of models this runner was last sent (see client.py).
         self.schema_token: object = None
         self.runs = 0
         #: The runner's CPU clock as it last reported it (at the end of a run).
         self.cpu_mark: float | None = None
+
+    def _wait_ready(self) -> None:
+        """Wait for the runner's first word: it is up, limited, and whether it is confined."""
+        try:
+            frame = self.channel.recv(READY_SECONDS)
+            message = msgpack.unpackb(frame) if frame is not None else None
+        except Exception:  # noqa: BLE001 - whatever it was, this runner is no good
+            message = None
+        if type(message) is not list or message[:1] != ["ready"] or len(message) != 2:
+            self.kill()
+            raise OSError(f"runner process {self.pid} did not start")
+        global _warned_unconfined
+        if message[1] is not True and not _warned_unconfined:
+            _warned_unconfined = True
+            logger.warning(
+                "runner processes run without their seccomp filter (libseccomp is not "
+                "available): resource limits and the sandbox still apply"
+            )
 
     @property
     def pid(self) -> int:

@@ -22,6 +22,7 @@ import pytest
 from flask import Flask
 
 from addons.webhooks.state import get_webhooks
+from nightpos_app.sandbox.process.confine import seccomp_available
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.live_server import serving
 from tests.addons.webhooks.test_rule_budget import post
@@ -247,6 +248,9 @@ def test_a_runner_holds_nothing_of_the_app(app: Flask) -> None:
         assert b"nightpos.db" not in (proc / "maps").read_bytes()
         cwd = os.readlink(proc / "cwd")
         assert cwd == "/", cwd
+        if seccomp_available():
+            status = (proc / "status").read_text()
+            assert "\nSeccomp:\t2" in status and "\nNoNewPrivs:\t1" in status, status
     finally:
         sandbox.pool.release(runner, reusable=True)
 
