@@ -10,6 +10,7 @@ import click
 from flask import current_app
 
 from addons.webhooks.outgoing.worker import OutboxWorker
+from addons.webhooks.state import get_webhooks
 
 
 @click.command("worker")
@@ -31,6 +32,9 @@ def worker_command(
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Sending runs no admin code; a record rule that a delivery's bookkeeping triggers (410
+    # deactivates an action) starts a runner when it needs one.
+    get_webhooks().sandbox.pool.resize(0)
     worker = OutboxWorker(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         batch=batch,

@@ -190,6 +190,14 @@ class RunnerPool:
             runner.channel.send(b"\x91\xa4exit")  # msgpack ["exit"]
         runner.kill()
 
+    def resize(self, size: int) -> None:
+        """Keep ``size`` runners ready from now on; idle ones beyond it are ended."""
+        with self._lock:
+            self.size = max(size, 0)
+            extra, self._idle = self._idle[self.size :], self._idle[: self.size]
+        for runner in extra:
+            self._retire(runner)
+
     def warm(self) -> None:
         """Start the background thread that keeps ``size`` runners idle."""
         self._want_more()
