@@ -63,8 +63,10 @@ class Host:
     def __init__(self, channel: Channel, memory_bytes: int) -> None:
         self.channel = channel
         self.memory_bytes = memory_bytes
-        #: model -> (field name -> comodel or None, computed field names)
-        self.schema: dict[str, tuple[dict[str, str | None], frozenset[str]]] = {}
+        #: model -> (field name -> comodel or None, computed field names, field name -> why
+        #: the code may not read it), and the models closed to the code, with why.
+        self.schema: dict[str, tuple[dict[str, str | None], frozenset[str], dict[str, str]]] = {}
+        self.closed: dict[str, str] = {}
         #: (model, id) -> field values, for the run going on.
         self.rows: dict[tuple[str, int], dict[str, Any]] = {}
         self.env = RemoteEnvironment(self)
@@ -191,9 +193,10 @@ class Host:
             kind = message[0]
             if kind == "schema":
                 self.schema = {
-                    model: (dict(fields), frozenset(computed))
-                    for model, (fields, computed) in message[1].items()
+                    model: (dict(fields), frozenset(computed), dict(refused))
+                    for model, (fields, computed, refused) in message[1]["models"].items()
                 }
+                self.closed = dict(message[1]["closed"])
             elif kind == "run":
                 self.serve_run(message)
                 if self.retire:

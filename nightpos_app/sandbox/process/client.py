@@ -122,14 +122,14 @@ class CodeCall:
     ) -> Any:
         """Run ``source`` in this call's runner; its value (``eval``) or None."""
         runner = self._runner()
-        env, registry = _environment_of(names)
+        env = _environment_of(names)
         service = RecordService(env)
         codec = Codec(
             records_ref, lambda v: type(v) is Environment, service.records_in, service.env_in
         )
         helper_names, log, sent = _split_names(names)
-        if registry is not None:
-            self._send_schema(runner, registry, codec)
+        if env is not None:
+            self._send_schema(runner, env, codec)
         left = self.cpu_seconds - self._cpu_spent
         if left <= 0:
             raise self._stop(runner, self._cpu_message(), "timeout")
@@ -149,10 +149,12 @@ class CodeCall:
         finally:
             self._depth -= 1
 
-    def _send_schema(self, runner: RunnerProcess, registry: ModelRegistry, codec: Codec) -> None:
-        known = _schemas.get(registry)
+    def _send_schema(self, runner: RunnerProcess, env: Environment, codec: Codec) -> None:
+        """Tell the runner what the models look like to ``env``, unless it knows already."""
+        schemas = _schemas.setdefault(env._registry, {})
+        known = schemas.get(env._trusted)
         if known is None:
-            known = _schemas[registry] = (object(), schema_of(registry))
+            known = schemas[env._trusted] = (object(), schema_of(env))
         if runner.schema_token is not known[0]:
             self._send(runner, codec.pack(["schema", known[1]]))
             runner.schema_token = known[0]
@@ -271,14 +273,15 @@ class CodeCall:
         return SandboxError(text, kind, lineno=lineno if type(lineno) is int else None)
 
 
-def _environment_of(names: Mapping[str, Any]) -> tuple[Environment | None, ModelRegistry | None]:
+def _environment_of(names: Mapping[str, Any]) -> Environment | None:
+    """The environment the code's records belong to (its record API requests run there)."""
     for value in names.values():
         if type(value) is Environment:
-            return value, value._registry
+            return value
     for value in names.values():
         if type(value) is RecordSet:
-            return value.env, value.env._registry
-    return None, None
+            return value.env
+    return None
 
 
 def _split_names(

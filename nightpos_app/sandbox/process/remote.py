@@ -60,7 +60,8 @@ class RemoteEnvironment:
 
     def __getitem__(self, model_name: str) -> RemoteRecordSet:
         if not isinstance(model_name, str) or model_name not in self._host.schema:
-            raise UnknownModelError(f"unknown model {model_name!r}")
+            why = self._host.closed.get(model_name) if isinstance(model_name, str) else None
+            raise UnknownModelError(why or f"unknown model {model_name!r}")
         return RemoteRecordSet(self._host, model_name)
 
     def __contains__(self, model_name: object) -> bool:
@@ -157,12 +158,14 @@ class RemoteRecordSet:
 
     def _check_field(self, name: Any) -> str | None:
         """The field's comodel (None if not relational); an error if there is no such field."""
-        fields, computed = self._host.schema[self._model]
+        fields, computed, refused = self._host.schema[self._model]
         if isinstance(name, str):
             if name in fields:
                 return fields[name]
             if name in computed:
                 return None
+            if name in refused:
+                raise UnknownFieldError(refused[name])
         raise UnknownFieldError(f"{self._model} has no field {name!r}")
 
     def _read_field(self, name: str) -> Any:
@@ -190,8 +193,8 @@ class RemoteRecordSet:
         return self._read_field(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        fields, _computed = self._host.schema[self._model]
-        if name in fields:
+        fields, _computed, refused = self._host.schema[self._model]
+        if name in fields or name in refused:  # the parent refuses what it must
             self.write({name: value})
             return
         raise AttributeError(f"{self._model} has no writable field {name!r}")
@@ -208,7 +211,7 @@ class RemoteRecordSet:
         return RemoteRecordSet(self._host, self._model, (self._ids[key],), self._prefetch)
 
     def read(self, fields: Sequence[str] | str | None = None) -> list[dict[str, Any]]:
-        model_fields, computed = self._host.schema[self._model]
+        model_fields, computed, _refused = self._host.schema[self._model]
         if fields is None:
             names = [*model_fields, *computed]
         elif isinstance(fields, str):

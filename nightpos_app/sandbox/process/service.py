@@ -14,7 +14,7 @@ from typing import Any
 
 from nightpos_app.exceptions import UserError
 from nightpos_app.orm import Environment, RecordSet
-from nightpos_app.orm.registry import ModelRegistry
+from nightpos_app.orm.recordset import readable_fields
 from nightpos_app.orm.store import load
 from nightpos_app.sandbox.process.wire import RecordsRef, WireError
 
@@ -30,16 +30,35 @@ def records_ref(value: Any) -> RecordsRef | None:
     return RecordsRef(value.model_name, value.ids, prefetch[:MAX_PREFETCH])
 
 
-def schema_of(registry: ModelRegistry) -> dict[str, tuple[dict[str, str | None], list[str]]]:
-    """What a runner must know of the models: each field's comodel (or None), and the
-    computed fields."""
-    return {
-        entry.name: (
-            {name: fld.comodel for name, fld in entry.fields.items()},
+def schema_of(env: Environment) -> dict[str, Any]:
+    """What a runner must know of the models ``env`` reaches, to answer as the record API does
+    without asking: per model, the readable fields (each one's comodel, or None), the computed
+    fields, and the fields it may not read with the record API's message for each; and the
+    models closed to it, with theirs."""
+    models: dict[str, Any] = {}
+    closed: dict[str, str] = {}
+    for entry in env._registry:
+        try:
+            env[entry.name]
+        except UserError as exc:
+            closed[entry.name] = exc.message
+            continue
+        readable = set(readable_fields(env, entry))
+        refused = {}
+        for name, fld in entry.fields.items():
+            if name in readable:
+                continue
+            try:
+                env[entry.name]._check_field(name)
+                env[fld.comodel or entry.name]
+            except UserError as exc:
+                refused[name] = exc.message
+        models[entry.name] = (
+            {name: fld.comodel for name, fld in entry.fields.items() if name in readable},
             list(entry.computed),
+            refused,
         )
-        for entry in registry
-    }
+    return {"models": models, "closed": closed}
 
 
 class RecordService:
@@ -96,7 +115,7 @@ class RecordService:
         records = self._browse(model, ids)
         entry = records._entry
         found = load(records.env, entry, records._ids, records._ids)
-        names = [*entry.fields, *entry.computed]
+        names = readable_fields(records.env, entry)
         rows: dict[int, dict[str, Any]] = {}
         for record in records:
             if record._ids[0] not in found:
