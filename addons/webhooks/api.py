@@ -66,6 +66,7 @@ from nightpos_app.crud import (
     build_model_api,
     columns_for,
 )
+from nightpos_app.digits import ascii_int
 from nightpos_app.extensions import db
 from nightpos_app.orm.registry import ModelEntry
 from nightpos_app.state import get_env, get_state
@@ -244,7 +245,8 @@ def _check_code_right(data: dict[str, Any], settings: dict[str, Any]) -> None:
 def _current_action() -> ServerAction | None:
     """The action a PUT updates (None when adding one)."""
     pk = str((request.view_args or {}).get("pk", ""))
-    return db.session.get(ServerAction, int(pk)) if pk.isdigit() and len(pk) < 10 else None
+    action_id = ascii_int(pk, max_digits=9)
+    return db.session.get(ServerAction, action_id) if action_id is not None else None
 
 
 def _stored_settings() -> dict[str, Any] | None:

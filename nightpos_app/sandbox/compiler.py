@@ -60,7 +60,7 @@ def _parse(source: str, filename: str, mode: Mode) -> ast.AST:
 def _first_line(errors: list[str]) -> int | None:
     head = errors[0].split(":", 1)[0]
     number = head.removeprefix("Line ").strip()
-    return int(number) if number.isdigit() else None
+    return int(number) if number.isascii() and number.isdigit() else None
 
 
 def _compile(mode: Mode, source: str, filename: str) -> Compiled:

@@ -53,6 +53,7 @@ from addons.webhooks.views.settings_form import SettingsForm, TypeSection
 from addons.webhooks.views.values import value_input
 from addons.webhooks.views.widgets import choices
 from nightpos_app.crud import RecordInterface, RecordModelView
+from nightpos_app.digits import ascii_int
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.i18n import N_, lazy, translate
@@ -113,7 +114,8 @@ def unknown_type_warning(action: ServerAction) -> None:
 
 def _rule_or_404(rule_id: Any) -> AutomationRule:
     raw = str(rule_id or "")
-    rule = db.session.get(AutomationRule, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    rule_id = ascii_int(raw, max_digits=9)
+    rule = db.session.get(AutomationRule, rule_id) if rule_id is not None else None
     if rule is None:
         abort(404)
     return rule
@@ -468,6 +470,6 @@ class ServerActionView(RecordModelView):
             settings_form,
             section,
             request.args.get("name", "")[:256],
-            int(action_id) if action_id.isdigit() and len(action_id) < 10 else None,
+            ascii_int(action_id, max_digits=9),
         )
         return jsonify({"preview": section.preview})

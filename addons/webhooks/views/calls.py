@@ -12,6 +12,7 @@ from flask_appbuilder.models.sqla.filters import FilterEqual
 
 from addons.webhooks.models import CALL_STATUSES, AutomationRule, WebhookCall
 from nightpos_app.crud import LogInterface, RecordModelView
+from nightpos_app.digits import ascii_int
 from nightpos_app.extensions import db
 from nightpos_app.i18n import lazy, translate
 
@@ -34,7 +35,7 @@ def _yes_no(value: Any) -> str:
 def rule_filter_id() -> int | None:
     """The rule whose calls the list shows (``?rule_id=``); a non-number is ignored."""
     raw = request.args.get(RULE_ARG, "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return ascii_int(raw, max_digits=9)
 
 
 class WebhookCallView(RecordModelView):

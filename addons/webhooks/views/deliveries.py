@@ -34,6 +34,7 @@ from addons.webhooks.outgoing import outbox
 from addons.webhooks.security import can_read_secrets
 from addons.webhooks.views.naming import model_label
 from nightpos_app.crud import LogInterface, RecordModelView
+from nightpos_app.digits import ascii_int
 from nightpos_app.extensions import db
 from nightpos_app.i18n import N_, lazy, translate
 from nightpos_app.state import get_state
@@ -59,7 +60,7 @@ def state_label(value: Any) -> str:
 def _id_arg(name: str) -> int | None:
     """An id from the query string; a non-number is ignored rather than echoed."""
     raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return ascii_int(raw, max_digits=9)
 
 
 def state_filter() -> str | None:
