@@ -547,3 +547,32 @@ def test_a_domain_on_a_secret_is_refused_when_the_rule_is_saved(
         assert response.get_json()["message"][column] == [
             "base.automation.webhook_secret cannot be searched by automation code"
         ]
+
+
+def test_a_deleted_records_values_kept_for_its_rules_leave_secrets_out(
+    app: Flask, client: FlaskClient, victim: dict[str, Any], make_rule: MakeRule
+) -> None:
+    """On delete the row is gone and Send Webhook Notification sends the values the trigger
+    kept: a secret field is not among them, even when an action asks for it."""
+    make_rule(
+        "ir.actions.server",
+        trigger="on_unlink",
+        name="Deleted actions",
+        actions=[
+            {
+                "name": "Tell",
+                "action_type": "send_webhook",
+                "settings": {"url": "https://audit.example/hook", "fields": ["name", "settings"]},
+            }
+        ],
+    )
+    response = api_client(client, ADMIN).delete(f"/api/v1/ir_actions_server/{victim['action']}")
+    assert response.status_code == 200, response.get_json()
+    with app.app_context():
+        (sent,) = db.session.scalars(
+            sa.select(WebhookDelivery).where(WebhookDelivery.url == "https://audit.example/hook")
+        ).all()
+        body = sent.body
+    assert '"name":"Notify ERP"' in body and '"settings":null' in body
+    for secret in victim["secrets"]:
+        assert secret not in body
