@@ -64,10 +64,12 @@ def sendable_fields(entry: ModelEntry) -> dict[str, str]:
     """The fields a message may carry, name → English label: the stored fields, then the
     computed ones (a sales order's reference), but never a credential.
 
-    A name with ``secret`` in it (a rule's URL secret, an action's signing secret) is never
-    sent: the people who choose the fields are not necessarily allowed to read secrets.
+    A field declared secret (``info={"secret": True}``: a rule's URL secret, an action's
+    settings, a message's headers) or with ``secret`` in its name is never sent: the people
+    who choose the fields are not necessarily allowed to read secrets, and automation code may
+    not read them either.
     """
-    found = {f.name: f.label for f in entry.fields.values()}
+    found = {f.name: f.label for f in entry.fields.values() if not f.secret}
     found.update(entry.computed)
     return {name: label for name, label in found.items() if "secret" not in name.lower()}
 

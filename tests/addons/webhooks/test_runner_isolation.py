@@ -86,7 +86,9 @@ def _partners(app: Flask) -> list[dict[str, object]]:
     ],
 )
 def test_the_attacks_table(app: Flask, make_rule, code: str, words: str) -> None:
-    rule = _code_rule(make_rule, WRITE + code, cpu_seconds=0.5)
+    # A budget the Python-level part (building the value) fits in on a busy machine, so that
+    # what is measured is the C call.
+    rule = _code_rule(make_rule, WRITE + code, cpu_seconds=1.5)
     normal = _code_rule(make_rule, "record.name")
     before = _partners(app)
     with serving(app) as (host, port):
@@ -97,8 +99,8 @@ def test_the_attacks_table(app: Flask, make_rule, code: str, words: str) -> None
         assert answer["status"] == "error"
         assert words in answer["message"].lower(), answer
         assert any(w in answer["message"] for w in ("stopped", "memory", "crashed")), answer
-        # The call ends within its budget (0.5 s of CPU) and the parent's watch, not minutes.
-        assert seconds < 5, f"the call took {seconds:.1f} s"
+        # The call ends within its budget (1.5 s of CPU) and the parent's watch, not minutes.
+        assert seconds < 6, f"the call took {seconds:.1f} s"
         # Meanwhile the server answered others in normal time: no request waited on it.
         assert times and max(times) < 1.0, f"other requests waited up to {max(times):.2f} s"
         assert post(host, port, normal["path"])[0] == 200, "the server goes on serving"
@@ -129,7 +131,9 @@ def test_one_budget_for_the_whole_call(app: Flask, make_rule) -> None:
         status, answer, seconds = post(host, port, rule["path"])
     assert status == 500, answer
     assert "2 s" in answer["message"], answer
-    assert seconds < 3.5, f"the call took {seconds:.1f} s"
+    # The spin is wall time and the budget CPU time: on a busy machine the 2 s of CPU take
+    # longer, but nowhere near the 21.6 s of twelve records.
+    assert seconds < 8, f"the call took {seconds:.1f} s"
     assert _partners(app) == before
 
 

@@ -430,3 +430,21 @@ def test_the_signing_secret_is_on_the_actions_page_and_rotates_with_grace(
         assert len(db.session.get(ServerAction, aid).signing_secrets()) == 2
     assert api.post(f"{ACTIONS}{aid}/rotate_signing_secret", {"grace": "1y"}).status_code == 400
     assert api.post(f"{ACTIONS}999999/rotate_signing_secret").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [("ir.actions.server", "settings"), ("webhook.delivery", "headers")],
+)
+def test_a_field_declared_secret_cannot_be_sent(
+    app: Flask, api: ApiClient, make_rule, model: str, field: str
+) -> None:
+    """Fields declared secret (an action's settings, a message's headers) are no field to send,
+    though their names say nothing of secrets."""
+    rule = make_rule(model)
+    body = send()
+    body["settings"]["fields"] = [field]
+    response = api.post(ACTIONS, {"rule_id": rule["id"], **body})
+    assert response.status_code == 422, response.get_json()
+    problems = response.get_json()["message"]["settings"]["fields"]
+    assert any(field in p for p in problems), problems
