@@ -30,7 +30,13 @@ from nightpos_app import exceptions
 from nightpos_app.sandbox.budget import rss
 from nightpos_app.sandbox.errors import SandboxError
 from nightpos_app.sandbox.helpers import standard_helpers
-from nightpos_app.sandbox.process.confine import apply_limits, apply_seccomp, cpu_backstop
+from nightpos_app.sandbox.process.confine import (
+    apply_limits,
+    apply_seccomp,
+    cpu_backstop,
+    drop_privileges,
+    seccomp_available,
+)
 from nightpos_app.sandbox.process.remote import (
     READ_BATCH,
     RemoteEnvironment,
@@ -50,6 +56,15 @@ _ERRORS: dict[str, type[Exception]] = {
     if isinstance(cls, type) and issubclass(cls, exceptions.UserError)
 }
 _PR_SET_PDEATHSIG = 1
+
+
+def _sendable(text: str) -> str:
+    """``text`` as UTF-8 can carry it (a lone surrogate, ``chr(0xd800)``, cannot)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
 
 
 class HostAbort(BaseException):
@@ -146,7 +161,7 @@ class Host:
         return row
 
     def log(self, text: str) -> None:
-        self.send(["log", text])
+        self.send(["log", _sendable(text)])
 
     # ----------------------------------------------------------------- runs
     def serve_run(self, message: list[Any]) -> None:
@@ -185,7 +200,8 @@ class Host:
 
     def _failed(self, kind: str, message: str, lineno: int | None, started: float) -> None:
         clock = time.process_time()
-        self.send(["failed", kind, message, lineno, self.retire, clock - started, clock])
+        failed = ["failed", kind, _sendable(message), lineno, self.retire, clock - started, clock]
+        self.send(failed)
 
     def serve(self) -> None:
         while True:
@@ -223,14 +239,16 @@ def _warm_up() -> None:
 
     datetime.datetime.strptime("2000", "%Y")
     rss.read()  # opens /proc/self/statm for the memory budget
+    seccomp_available()  # loads libseccomp, which needs a child process to be found
 
 
 def main(argv: list[str]) -> NoReturn:
     fd, memory_bytes, parent = int(argv[0]), int(argv[1]), int(argv[2])
-    _die_with_parent(parent)
     sock = socket.socket(fileno=fd)
     register_record_types(RemoteRecordSet, RemoteEnvironment)
     _warm_up()
+    drop_privileges()
+    _die_with_parent(parent)  # after the change of user, which clears the death signal
     apply_limits(memory_bytes)
     confined = apply_seccomp()
     host = Host(Channel(sock, MAX_FRAME_IN), memory_bytes)

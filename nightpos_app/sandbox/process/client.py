@@ -30,9 +30,15 @@ from nightpos_app.orm.registry import ModelRegistry
 from nightpos_app.sandbox.compiler import compile_source
 from nightpos_app.sandbox.errors import SandboxError
 from nightpos_app.sandbox.helpers import DATETIME, JSON, TIME
-from nightpos_app.sandbox.process.runner import RunnerProcess, close_pools, pool_for
+from nightpos_app.sandbox.process.runner import (
+    MAX_CONTAINERS,
+    RunnerProcess,
+    RunnersBusy,
+    close_pools,
+    pool_for,
+)
 from nightpos_app.sandbox.process.service import RecordService, records_ref, schema_of
-from nightpos_app.sandbox.process.wire import ChannelClosed, Codec, WireError
+from nightpos_app.sandbox.process.wire import ChannelClosed, Codec, TooLarge, WireError
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +82,13 @@ class CodeCall:
         if self.broken is not None:
             raise self.broken
         if self.runner is None:
-            self.runner = self.sandbox.pool.acquire()
+            try:
+                self.runner = self.sandbox.pool.acquire(max(self.deadline - time.monotonic(), 0))
+            except RunnersBusy:
+                self.broken = SandboxError(
+                    "Every process that runs rule code is busy: try again shortly", "timeout"
+                )
+                raise self.broken from None
         return self.runner
 
     def _over_cpu(self, runner: RunnerProcess) -> bool:
@@ -165,16 +177,21 @@ class CodeCall:
         except ChannelClosed:
             raise self._died(runner) from None
 
+    def _check_deadline(self, runner: RunnerProcess) -> float:
+        """The seconds left before the deadline; past it, the runner is stopped."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise self._stop(
+                runner,
+                f"The code ran longer than the {self.wall_seconds:g} s a call may take "
+                "and was stopped",
+                "timeout",
+            )
+        return left
+
     def _receive(self, runner: RunnerProcess, codec: Codec) -> list[Any]:
         while True:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise self._stop(
-                    runner,
-                    f"The code ran longer than the {self.wall_seconds:g} s a call may take "
-                    "and was stopped",
-                    "timeout",
-                )
+            left = self._check_deadline(runner)
             try:
                 frame = runner.channel.recv(min(left, WATCH_INTERVAL))
             except ChannelClosed:
@@ -184,7 +201,11 @@ class CodeCall:
                     raise self._stop(runner, self._cpu_message(), "timeout")
                 continue
             try:
-                message = codec.unpack(frame)
+                message = codec.unpack(frame, MAX_CONTAINERS)
+            except TooLarge as exc:
+                raise self._stop(
+                    runner, f"The code sent more than the record API takes at once ({exc})", "error"
+                ) from None
             except WireError as exc:
                 logger.warning("runner process %s sent %s", runner.pid, exc)
                 raise self._stop(
@@ -209,6 +230,7 @@ class CodeCall:
             message = self._receive(runner, codec)
             kind = message[0]
             if kind == "op" and len(message) >= 2:
+                self._check_deadline(runner)
                 if host_failure is not None:
                     reply: list[Any] = ["reply", "abort", "the run was stopped"]
                 else:

@@ -4,6 +4,9 @@ Set once, before the runner serves its first request, after everything it needs 
 and opened. RestrictedPython already keeps admin code away from modules, files and sockets;
 these hold even if that first layer had a hole:
 
+- **No privileges**: a runner started as root becomes ``nobody`` (no capability; the
+  instance's database and secret files, mode 0600, are not readable). Started as another user,
+  it keeps that user: run the app as a user of its own.
 - **Resource limits**: address space (the memory budget and a margin), no file growth
   (``RLIMIT_FSIZE`` 0: no file can be written, root included), no new processes (for users
   other than root), no core dumps, few descriptors. Each run also gets a CPU-time limit
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import math
 import os
 import resource
@@ -49,7 +53,10 @@ userfaultfd io_uring_setup
 _WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
 
 
+@functools.cache
 def _pyseccomp() -> Any:
+    """The binding, loaded once (it looks libseccomp up with ``ldconfig``, a child process:
+    load it before :func:`apply_limits`)."""
     try:
         import pyseccomp
     except (ImportError, OSError, RuntimeError):  # no libseccomp on this system
@@ -71,6 +78,24 @@ def _limit(which: int, value: int) -> None:
 def _address_space() -> int:
     with open("/proc/self/statm", "rb") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def drop_privileges() -> bool:
+    """Run as ``nobody`` from now on, when started as root: no capability left, and nothing
+    of the instance (its database and secrets are the app user's, mode 0600) readable."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+    except (ImportError, KeyError):
+        uid = gid = 65534
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    return True
 
 
 def apply_limits(memory_bytes: int) -> None:

@@ -31,8 +31,10 @@ from nightpos_app.sandbox.process.wire import Channel
 logger = logging.getLogger(__name__)
 
 BOOT = Path(__file__).with_name("boot.py")
-#: The biggest message a runner may send (results and record API requests).
-MAX_FRAME_OUT = 16 * 2**20
+#: The biggest message a runner may send (results and record API requests), and the most
+#: lists and dicts one may build here: what a runner sends costs this process memory.
+MAX_FRAME_OUT = 4 * 2**20
+MAX_CONTAINERS = 50_000
 #: Runs after which a runner is replaced anyway (whatever slowly grows in it goes with it).
 MAX_RUNS = 5000
 #: The only environment a runner gets.
@@ -136,6 +138,13 @@ class RunnerProcess:
 
 #: Idle runners a pool keeps at most: as many as calls ran at once, up to this.
 MAX_IDLE = 16
+#: Runners of one pool running calls at once; more calls wait for one (a burst on a threaded
+#: server would otherwise start an interpreter per request).
+MAX_BUSY = 32
+
+
+class RunnersBusy(Exception):
+    """Every runner a pool may have is running a call, and none came free in time."""
 
 
 class RunnerPool:
@@ -153,6 +162,7 @@ class RunnerPool:
         self._wanted = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._busy = threading.BoundedSemaphore(MAX_BUSY)
         self.started = 0
 
     def _start(self) -> RunnerProcess:
@@ -161,8 +171,18 @@ class RunnerPool:
             self.started += 1
         return runner
 
-    def acquire(self) -> RunnerProcess:
-        """An idle runner, or a new one when none is idle."""
+    def acquire(self, timeout: float | None = None) -> RunnerProcess:
+        """An idle runner, or a new one when none is idle; :class:`RunnersBusy` when
+        :data:`MAX_BUSY` run calls and none comes free within ``timeout`` seconds."""
+        if not self._busy.acquire(timeout=timeout):
+            raise RunnersBusy(f"all {MAX_BUSY} runner processes are busy")
+        try:
+            return self._take()
+        except BaseException:
+            self._busy.release()
+            raise
+
+    def _take(self) -> RunnerProcess:
         with self._lock:
             while self._idle:
                 runner = self._idle.pop()
@@ -176,6 +196,7 @@ class RunnerPool:
 
     def release(self, runner: RunnerProcess, reusable: bool) -> None:
         """Give ``runner`` back after a call; it is ended if not ``reusable`` or not wanted."""
+        self._busy.release()
         runner.runs += 1
         if reusable and runner.runs < MAX_RUNS and runner.alive():
             with self._lock:

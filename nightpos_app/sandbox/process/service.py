@@ -20,6 +20,16 @@ from nightpos_app.sandbox.process.wire import RecordsRef, WireError
 
 #: Ids a handle may carry for prefetching (more are dropped: only an optimisation).
 MAX_PREFETCH = 1000
+#: The most a single request may ask for. Each request runs in this process, in the call's
+#: transaction, and cannot be interrupted: these keep one well under a second, so that the
+#: call's wall-clock deadline (checked between requests) holds. Code handles more in batches.
+MAX_IDS = 10_000
+MAX_DOMAIN_TERMS = 1_000
+MAX_CREATE = 1_000
+#: Bytes of field values a read answers with at most; the runner asks again for the rest.
+READ_BUDGET = 4 * 2**20
+#: A single record larger than this is not read by automation code.
+MAX_RECORD_BYTES = 32 * 2**20
 
 
 def records_ref(value: Any) -> RecordsRef | None:
@@ -109,7 +119,25 @@ class RecordService:
         return self._env()[model]
 
     def _browse(self, model: Any, ids: Any) -> RecordSet:
+        if type(ids) is list and len(ids) > MAX_IDS:
+            raise UserError(
+                f"Automation code works on at most {MAX_IDS:,} records at a time "
+                f"(this asked for {len(ids):,}): go through them in batches"
+            )
         return self._model(model).browse(ids)
+
+    def _domain(self, domain: Any) -> Any:
+        terms = len(domain) if type(domain) is list else 0
+        if type(domain) is list:
+            for term in domain:
+                if type(term) is list and len(term) == 3 and type(term[2]) is list:
+                    terms += len(term[2]) // 10
+        if terms > MAX_DOMAIN_TERMS:
+            raise UserError(
+                f"A search domain of automation code has at most {MAX_DOMAIN_TERMS:,} terms "
+                f"(a value list of 10 counts as one)"
+            )
+        return domain
 
     def read(self, model: Any, ids: Any) -> dict[int, dict[str, Any]]:
         records = self._browse(model, ids)
@@ -117,25 +145,45 @@ class RecordService:
         found = load(records.env, entry, records._ids, records._ids)
         names = readable_fields(records.env, entry)
         rows: dict[int, dict[str, Any]] = {}
+        size = 0
         for record in records:
             if record._ids[0] not in found:
                 continue
             row: dict[str, Any] = {"display_name": record.display_name}
+            row_size = 0
             for name in names:
                 value = record._read_field(name)
-                row[name] = (
-                    (value._ids[0] if value else None) if type(value) is RecordSet else value
+                if type(value) is RecordSet:
+                    value = value._ids[0] if value else None
+                elif type(value) is str or type(value) is bytes:
+                    row_size += len(value)
+                row[name] = value
+            if row_size > MAX_RECORD_BYTES:
+                raise UserError(
+                    f"{entry.name}({record._ids[0]},) holds more than "
+                    f"{MAX_RECORD_BYTES // 2**20} MiB of text: too large for automation code"
                 )
+            size += row_size + 64 * len(names)
+            if rows and size > READ_BUDGET:
+                break  # the first row (the one asked for) always goes; the runner asks again
             rows[record._ids[0]] = row
         return rows
 
     def search(self, model: Any, domain: Any, limit: Any, offset: Any, order: Any) -> list[int]:
-        return self._model(model).search(domain, limit=limit, offset=offset, order=order).ids
+        found = self._model(model).search(
+            self._domain(domain), limit=limit, offset=offset, order=order
+        )
+        return found.ids
 
     def search_count(self, model: Any, domain: Any) -> int:
-        return self._model(model).search_count(domain)
+        return self._model(model).search_count(self._domain(domain))
 
     def create(self, model: Any, vals_list: Any) -> list[int]:
+        if type(vals_list) is list and len(vals_list) > MAX_CREATE:
+            raise UserError(
+                f"Automation code creates at most {MAX_CREATE:,} records at a time "
+                f"(this asked for {len(vals_list):,}): create them in batches"
+            )
         return self._model(model).create(vals_list).ids
 
     def write(self, model: Any, ids: Any, vals: Any) -> bool:

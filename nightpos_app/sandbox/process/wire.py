@@ -45,6 +45,10 @@ class WireError(Exception):
     """A value that cannot cross the channel, or a message that is not well formed."""
 
 
+class TooLarge(WireError):
+    """A message that would build too much on the side that reads it."""
+
+
 def _int_list(value: Any) -> list[int]:
     if type(value) is not list or not all(type(i) is int for i in value):
         raise WireError("record ids must be a list of integers")
@@ -130,13 +134,25 @@ class Codec:
             raise WireError(f"a malformed value of type {code}: {exc}") from None
         raise WireError(f"an unknown value type {code}")
 
-    def unpack(self, data: bytes) -> Any:
+    def unpack(self, data: bytes, max_containers: int | None = None) -> Any:
+        """The message in ``data``; with ``max_containers``, a message building more lists
+        and dicts than that is refused as it is read (a megabyte of ``[{}, {}, ...]`` would
+        be a million objects)."""
+        hooks: dict[str, Any] = {}
+        if max_containers is not None:
+            left = max_containers
+
+            def count(container: Any) -> Any:
+                nonlocal left
+                left -= 1
+                if left < 0:
+                    raise TooLarge(f"more than {max_containers:,} lists and dicts")
+                return container
+
+            hooks = {"list_hook": count, "object_hook": count}
         try:
             return msgpack.unpackb(
-                data,
-                raw=False,
-                strict_map_key=False,
-                ext_hook=self._ext,
+                data, raw=False, strict_map_key=False, ext_hook=self._ext, **hooks
             )
         except WireError:
             raise
@@ -154,7 +170,11 @@ class Channel:
 
     def send(self, data: bytes) -> None:
         try:
-            self.sock.sendall(_HEADER.pack(len(data)) + data)
+            if len(data) < 1 << 16:
+                self.sock.sendall(_HEADER.pack(len(data)) + data)
+            else:  # no copy of a big message just to put its length in front
+                self.sock.sendall(_HEADER.pack(len(data)))
+                self.sock.sendall(data)
         except OSError as exc:
             raise ChannelClosed(str(exc)) from None
 
