@@ -160,14 +160,17 @@ class Sandbox:
         cpu_seconds: float | None = None,
         cpu_left: float | None = None,
         filename: str = "<code>",
+        namespace: bool = True,
     ) -> dict[str, Any]:
         """Run ``code`` with ``names`` in scope; its namespace afterwards.
 
         The namespace holds the names given and those the code defined, without
-        the sandbox's internal names.
+        the sandbox's internal names (none with ``namespace=False``).
         """
         compiled = _compiled("exec", code, filename)
         scope = self._run(compiled, names, cpu_seconds, filename, exec, cpu_left)
+        if not namespace:  # the caller has no use for it (a runner process)
+            return {}
         # Admin code cannot bind names starting with "_" (but "_" itself).
         return {k: v for k, v in scope.items() if k == "_" or not k.startswith("_")}
 

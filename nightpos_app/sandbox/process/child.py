@@ -178,7 +178,9 @@ class Host:
             if mode == "eval":
                 value = sandbox.evaluate(source, scope, cpu_left=cpu_left, filename=filename)
             else:
-                sandbox.execute(source, scope, cpu_left=cpu_left, filename=filename)
+                sandbox.execute(
+                    source, scope, cpu_left=cpu_left, filename=filename, namespace=False
+                )
                 value = None
         except SandboxError as error:
             if error.kind == "memory" and isinstance(error.__cause__, MemoryError):

@@ -32,6 +32,7 @@ from nightpos_app.sandbox.errors import SandboxError
 from nightpos_app.sandbox.helpers import DATETIME, JSON, TIME
 from nightpos_app.sandbox.process.runner import (
     MAX_CONTAINERS,
+    RunnerPool,
     RunnerProcess,
     RunnersBusy,
     close_pools,
@@ -349,7 +350,13 @@ class IsolatedSandbox:
         self.memory_mb = memory_mb
         self.memory_bytes = int(memory_mb * 2**20)
         self.wall_seconds = float(wall_seconds)
-        self.pool = pool_for(self.memory_bytes, runners)
+        self.runners = runners
+        pool_for(self.memory_bytes, runners)
+
+    @property
+    def pool(self) -> RunnerPool:
+        """This process's pool (looked up each time: after a fork, the child has its own)."""
+        return pool_for(self.memory_bytes)
 
     def __repr__(self) -> str:
         return (

@@ -224,9 +224,13 @@ class RunnerPool:
         self._want_more()
 
     def _want_more(self) -> None:
+        """Wake the filler if fewer than ``size`` runners are idle (only then: waking a thread
+        on every call would cost each call a switch of threads)."""
         if self.size <= 0 or self._closed:
             return
         with self._lock:
+            if len(self._idle) >= self.size:
+                return
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._fill, name="nightpos-runner-pool", daemon=True
@@ -271,10 +275,13 @@ _pools_lock = threading.Lock()
 _pools_pid = os.getpid()
 
 
-def pool_for(memory_bytes: int, size: int) -> RunnerPool:
-    """This process's pool of runners for ``memory_bytes`` (one per budget; the largest size
-    asked for wins)."""
+def pool_for(memory_bytes: int, size: int | None = None) -> RunnerPool:
+    """This process's pool of runners for ``memory_bytes`` (one per budget). ``size``: keep at
+    least that many ready (the largest size asked for wins)."""
     global _pools_pid
+    pool = _pools.get(memory_bytes)
+    if pool is not None and size is None and _pools_pid == os.getpid():
+        return pool  # the common case, without the lock
     with _pools_lock:
         if _pools_pid != os.getpid():
             # Forked: the parent's runners and threads are not ours; leave them to it.
@@ -282,8 +289,8 @@ def pool_for(memory_bytes: int, size: int) -> RunnerPool:
             _pools_pid = os.getpid()
         pool = _pools.get(memory_bytes)
         if pool is None:
-            pool = _pools[memory_bytes] = RunnerPool(memory_bytes, size)
-        else:
+            pool = _pools[memory_bytes] = RunnerPool(memory_bytes, size or 0)
+        elif size is not None:
             pool.size = max(pool.size, size)
         return pool
 
