@@ -74,17 +74,13 @@ def schema_of(env: Environment) -> dict[str, Any]:
 class RecordService:
     """Carries out a runner's record API requests on ``env``."""
 
+    #: The requests a runner may make: the record API's methods that reach the database.
+    OPERATIONS = frozenset(
+        {"read", "search", "search_count", "create", "write", "unlink", "exists"}
+    )
+
     def __init__(self, env: Environment | None) -> None:
         self.env = env
-        self._ops: dict[str, Callable[..., Any]] = {
-            "read": self.read,
-            "search": self.search,
-            "search_count": self.search_count,
-            "create": self.create,
-            "write": self.write,
-            "unlink": self.unlink,
-            "exists": self.exists,
-        }
 
     def records_in(self, ref: RecordsRef) -> RecordSet:
         """A handle from the runner as a recordset of ``env`` (the model must exist)."""
@@ -106,9 +102,9 @@ class RecordService:
 
     def handle(self, op: Any, args: list[Any]) -> Any:
         """Carry out one request; the record API's errors go back to the code as they are."""
-        method = self._ops.get(op) if type(op) is str else None
-        if method is None:
+        if type(op) is not str or op not in self.OPERATIONS:
             raise WireError(f"unknown request {op!r}")
+        method: Callable[..., Any] = getattr(self, op)
         try:
             return method(*args)
         except TypeError as exc:  # a request with the wrong arguments: not the API's caller
