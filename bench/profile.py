@@ -84,11 +84,11 @@ def _webhook(app: Any, rules: dict[str, Any], case: str) -> Any:
 def _sandbox(rules: dict[str, Any], case: str) -> Any:
     from addons.webhooks.engine import rule_sandbox
     from addons.webhooks.webhook_rules import find_rule
-    from bench.sandbox import SMALL_CODE, SMALL_PAYLOAD, sandbox_names
+    from bench.sandbox import SMALL_CODE, SMALL_PAYLOAD, in_process_sandbox, sandbox_names
 
     found = find_rule(rules["uc1"]["secret"])
     assert found is not None
-    sandbox = rule_sandbox(found.spec)
+    sandbox = in_process_sandbox(rule_sandbox(found.spec))
     if case == "sandbox-target":
         names = sandbox_names("sale.order", USE_CASE_1_PAYLOAD, lambda _line: None)
         return lambda: sandbox.evaluate(TARGET_RECORD, names, filename="<target record>")

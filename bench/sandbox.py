@@ -9,7 +9,15 @@ In process, with the webhook engine's names (helpers, ``env``, ``model``, ``payl
 * use case 2's code (creating a contact through the record API) the same way, for
   information: there the database dominates. Its writes are rolled back.
 
-Sandbox and plain runs alternate; each figure is the median of the rounds.
+These three measure the in-process :class:`~nightpos_app.sandbox.Sandbox`, with the rule's
+budgets: what a runner process runs admin code in. The webhook engine hands admin code to a
+runner (:class:`~nightpos_app.sandbox.process.IsolatedSandbox`), so two more rows measure the
+runner boundary's own cost, the same code through a runner and in process:
+
+* a trivial expression (``1``) with the engine's names: the round trip, the names sent;
+* use case 2's Execute Code: its record API calls served to the runner over its socket.
+
+Each pair of runs alternates; each figure is the median of the rounds.
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ SMALL_PAYLOAD = {
     "order": "S00007",
     "lines": [{"sku": f"SKU-{i}", "qty": i % 4, "price": 9.5 + i} for i in range(20)],
 }
+
+#: The runner boundary's trivial expression.
+TRIVIAL_EXPRESSION = "1"
 
 EVALUATE_TARGET_US = 50.0
 EXECUTE_RATIO_TARGET = 2.0
@@ -91,19 +102,32 @@ def sandbox_names(model_name: str, payload: Any, log: Callable[[str], Any]) -> d
     }
 
 
+def _run_with(sandbox: Any, source: str, mode: str, names: dict[str, Any]) -> Callable[[], Any]:
+    if mode == "eval":
+        return functools.partial(sandbox.evaluate, source, names, filename="<target record>")
+    return functools.partial(sandbox.execute, source, names, filename="<code>")
+
+
 def _measure(
     sandbox: Any, source: str, mode: str, names: dict[str, Any], calls: int, rounds: int
 ) -> tuple[float, float]:
     """Per-call µs of ``source`` run by the sandbox, and as plain Python compiled once."""
     plain = compile(source, "<plain>", mode)
-    if mode == "eval":
-        sandboxed = functools.partial(sandbox.evaluate, source, names, filename="<target record>")
-        run_plain = eval
-    else:
-        sandboxed = functools.partial(sandbox.execute, source, names, filename="<code>")
-        run_plain = exec
+    run_plain = eval if mode == "eval" else exec
     scope = {"__builtins__": builtins}
-    return _compare(sandboxed, lambda: run_plain(plain, {**scope, **names}), calls, rounds)
+    return _compare(
+        _run_with(sandbox, source, mode, names),
+        lambda: run_plain(plain, {**scope, **names}),
+        calls,
+        rounds,
+    )
+
+
+def in_process_sandbox(isolated: Any) -> Any:
+    """The in-process Sandbox with an IsolatedSandbox's budgets (what its runners run)."""
+    from nightpos_app.sandbox import Sandbox
+
+    return Sandbox(cpu_seconds=isolated.cpu_seconds, memory_mb=isolated.memory_mb)
 
 
 def run(ctx: Context) -> Report:
@@ -121,7 +145,8 @@ def run(ctx: Context) -> Report:
     with app_context(instance) as app, app.test_request_context():
         found = find_rule(use_case_rules()["uc1"]["secret"])
         assert found is not None
-        sandbox = rule_sandbox(found.spec)
+        isolated = rule_sandbox(found.spec)
+        sandbox = in_process_sandbox(isolated)
         logs: list[str] = []
 
         # 1. The cached Target Record evaluation.
@@ -159,13 +184,39 @@ def run(ctx: Context) -> Report:
         rows.append(["Execute Code, UC2 (creates a contact)", ours, theirs, ours / theirs])
         report.data["execute_uc2"] = {"sandbox_us": ours, "plain_us": theirs}
 
+        # 4. The runner boundary: the same code through a runner and in process.
+        boundary = []
+        for label, key, source, mode, names in (
+            ("trivial expression", "runner_trivial", TRIVIAL_EXPRESSION, "eval", target_names),
+            ("Execute Code, UC2", "runner_uc2", USE_CASE_2_CODE, "exec", uc2_names),
+        ):
+            ours, theirs = _compare(
+                _run_with(isolated, source, mode, names),
+                _run_with(sandbox, source, mode, names),
+                db_calls * 4 if mode == "eval" else db_calls,
+                rounds,
+            )
+            db.session.rollback()
+            boundary.append([label, ours, theirs, ours / theirs, ours - theirs])
+            report.data[key] = {"runner_us": ours, "in_process_us": theirs}
+
     report.tables.append(
         Table(
             f"Sandbox per call ({rounds} rounds, medians)",
             ["case", "sandbox us", "plain Python us", "ratio"],
             [[r[0], r[1], r[2], f"{r[3]:.2f}"] for r in rows],
-            note="plain Python: the same source compiled once, run with eval/exec and the same "
-            "names. UC2 includes the record API's insert (rolled back).",
+            note="sandbox: the in-process Sandbox (what a runner runs code in); plain Python: "
+            "the same source compiled once, run with eval/exec and the same names. UC2 includes "
+            "the record API's insert (rolled back).",
+        )
+    )
+    report.tables.append(
+        Table(
+            f"Runner boundary per call ({rounds} rounds, medians)",
+            ["case", "runner us", "in process us", "ratio", "boundary us"],
+            [[r[0], r[1], r[2], f"{r[3]:.2f}", r[4]] for r in boundary],
+            note="runner: IsolatedSandbox (the webhook engine's; one call each, a pooled runner); "
+            "in process: Sandbox with the same budgets and names. boundary = runner - in process.",
         )
     )
     return report
