@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightpos_app.exceptions import UnknownModelError
 from nightpos_app.orm.recordset import RecordSet
+from nightpos_app.sandbox.records import register_record_types
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -62,3 +63,7 @@ class Environment:
 
     def __repr__(self) -> str:
         return f"<Environment models={len(self._registry)}>"
+
+
+# Admin code handed these (tests of the sandbox's first layer, in process) sees the record API.
+register_record_types(RecordSet, Environment)

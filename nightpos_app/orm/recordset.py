@@ -23,7 +23,7 @@ or sorted by, and is left out of ``read()``; a model read-only to code refuses `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -31,12 +31,11 @@ import sqlalchemy as sa
 from nightpos_app.exceptions import (
     DomainError,
     MissingError,
-    SingletonError,
     UnknownFieldError,
-    UserError,
     ValidationError,
 )
 from nightpos_app.orm import store
+from nightpos_app.orm.base import Prefetch, RecordSetBase
 from nightpos_app.orm.domain import compile_domain, compile_order
 from nightpos_app.orm.values import check_code_may_write, check_related, convert_values
 
@@ -46,28 +45,6 @@ if TYPE_CHECKING:
 
 #: The largest limit and offset: PostgreSQL binds them as 32-bit integers.
 _MAX_COUNT = 2**31 - 1
-
-#: Ids that records are loaded with together: fixed, or computed when first needed.
-Prefetch = tuple[int, ...] | Callable[[], Iterable[int]]
-
-
-def _as_ids(ids: Any, model_name: str) -> tuple[int, ...]:
-    """Normalise what ``browse`` accepts: an id, ids, a recordset, or nothing."""
-    if ids is None or ids is False:
-        return ()
-    if isinstance(ids, RecordSet):
-        if ids.model_name != model_name:
-            raise ValidationError(f"cannot browse {model_name} with {ids.model_name} records")
-        return ids._ids
-    if isinstance(ids, int) and not isinstance(ids, bool):
-        return (ids,)
-    if isinstance(ids, Iterable) and not isinstance(ids, (str, bytes, Mapping)):
-        values = tuple(ids)
-        for value in values:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValidationError(f"record ids must be integers, got {value!r}")
-        return values
-    raise ValidationError(f"record ids must be integers, got {ids!r}")
 
 
 def _count(name: str, value: Any) -> int:
@@ -79,7 +56,7 @@ def _count(name: str, value: Any) -> int:
     return value
 
 
-class RecordSet:
+class RecordSet(RecordSetBase):
     """An ordered set of records of one model (possibly empty)."""
 
     __slots__ = ("_entry", "_env", "_ids", "_prefetch")
@@ -108,30 +85,9 @@ class RecordSet:
         return self._entry.name
 
     @property
-    def ids(self) -> list[int]:
-        return list(self._ids)
-
-    @property
-    def id(self) -> int | bool:
-        """The id of a single record; ``False`` for an empty recordset."""
-        return self.ensure_one()._ids[0] if self._ids else False
-
-    @property
     def display_name(self) -> str | bool:
         """How the record is shown to people (``S00007``); ``False`` for no record."""
         return str(self._record()) if self._ids else False
-
-    def browse(self, ids: Any = ()) -> RecordSet:
-        """Records with the given id(s); no query is made until they are used."""
-        return self._with_ids(_as_ids(ids, self.model_name))
-
-    def ensure_one(self) -> RecordSet:
-        """This recordset if it holds exactly one record; a ``SingletonError`` otherwise."""
-        if len(self._ids) != 1:
-            raise SingletonError(
-                f"Expected a single {self.model_name} record, got {len(self._ids)}"
-            )
-        return self
 
     def exists(self) -> RecordSet:
         """The subset of these records that are (still) in the database, in order."""
@@ -140,6 +96,15 @@ class RecordSet:
 
     def _with_ids(self, ids: Iterable[int], prefetch: Prefetch | None = None) -> RecordSet:
         return RecordSet(self._env, self._entry, tuple(dict.fromkeys(ids)), prefetch)
+
+    def _one(self, record_id: int) -> RecordSet:
+        return RecordSet(self._env, self._entry, (record_id,), self._prefetch)
+
+    def _empty(self, model_name: str) -> RecordSet:
+        return self._env[model_name]
+
+    def _default_fields(self) -> list[str]:
+        return readable_fields(self._env, self._entry)
 
     # ----------------------------------------------------------------- search
     def search(
@@ -227,9 +192,6 @@ class RecordSet:
         return True
 
     # ------------------------------------------------------------------ reads
-    def _prefetch_ids(self) -> Iterable[int]:
-        return self._prefetch() if callable(self._prefetch) else self._prefetch
-
     def _load(self) -> list[Any]:
         """The mapped objects of these records, in order; a ``MissingError`` if any is gone."""
         found = store.load(self._env, self._entry, self._ids, self._prefetch_ids())
@@ -243,13 +205,16 @@ class RecordSet:
     def _record(self) -> Any:
         return self.ensure_one()._load()[0]
 
-    def _check_field(self, name: Any) -> None:
+    def _check_field(self, name: Any) -> str | None:
+        """The field's comodel (None if not relational); an error if code may not read it."""
         if not isinstance(name, str) or (
             name not in self._entry.fields and name not in self._entry.computed
         ):
             raise UnknownFieldError(f"{self.model_name} has no field {name!r}")
         if self._for_code and name in self._entry.fields and self._entry.fields[name].secret:
             raise UnknownFieldError(f"{self.model_name}.{name} cannot be read by automation code")
+        fld = self._entry.fields.get(name)
+        return fld.comodel if fld is not None else None
 
     def _read_field(self, name: str) -> Any:
         """One field of one record; a many-to-one reads as a recordset (maybe empty)."""
@@ -273,140 +238,11 @@ class RecordSet:
 
         return related_ids
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._read_field(name)
-
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._entry.fields:
             self.write({name: value})
             return
         raise AttributeError(f"{self.model_name} has no writable field {name!r}")
-
-    def __getitem__(self, key: int | slice | str) -> Any:
-        """``records[0]`` is a record, ``records[1:3]`` a recordset, ``record['name']`` a field."""
-        if isinstance(key, str):
-            return self._read_field(key)
-        if isinstance(key, slice):
-            return self._with_ids(self._ids[key], self._prefetch)
-        if isinstance(key, bool) or not isinstance(key, int):
-            raise TypeError(
-                f"recordset indices must be integers, slices or field names, not {key!r}"
-            )
-        return RecordSet(self._env, self._entry, (self._ids[key],), self._prefetch)
-
-    def read(self, fields: Sequence[str] | str | None = None) -> list[dict[str, Any]]:
-        """Field values as dicts, ``id`` first; a many-to-one reads as
-        ``(id, display name)``, or ``False`` when empty. All fields by default (for automation
-        code: all it may read)."""
-        if fields is None:
-            names = readable_fields(self._env, self._entry)
-        elif isinstance(fields, str):
-            names = [fields]
-        elif isinstance(fields, (list, tuple)):
-            names = list(fields)
-        else:
-            raise ValidationError(f"read() takes a list of field names, got {fields!r}")
-        for name in names:
-            self._check_field(name)
-        rows = []
-        for record in self:
-            row: dict[str, Any] = {"id": record._ids[0]}
-            for name in names:
-                value = record._read_field(name)
-                if isinstance(value, RecordSet):
-                    value = (value._ids[0], value.display_name) if value else False
-                row[name] = value
-            rows.append(row)
-        return rows
-
-    def mapped(self, func: str | Callable[[RecordSet], Any]) -> Any:
-        """Apply ``func`` (a callable or a dotted field path) to every record.
-
-        Many-to-one results are merged into one recordset; other values come
-        back as a list, in record order.
-        """
-        if isinstance(func, str):
-            result: Any = self
-            for name in func.split("."):
-                if not isinstance(result, RecordSet):
-                    raise UnknownFieldError(f"{func!r}: cannot follow {name!r} from plain values")
-                result = result._mapped_field(name)
-            return result
-        if not callable(func):
-            raise TypeError(f"mapped() takes a field path or a function, got {func!r}")
-        values = [func(record) for record in self]
-        if values and all(isinstance(v, RecordSet) for v in values):
-            return _union(values)
-        return values
-
-    def _mapped_field(self, name: str) -> Any:
-        self._check_field(name)
-        values = [record._read_field(name) for record in self]
-        fld = self._entry.fields.get(name)
-        if fld is not None and fld.type == "many2one":
-            return _union(values) if values else self._env[fld.comodel]
-        return values
-
-    def filtered(self, func: str | Callable[[RecordSet], Any]) -> RecordSet:
-        """The records for which ``func`` (a callable or a field path) is true."""
-        if isinstance(func, str):
-            path = func
-
-            def keep(record: RecordSet) -> bool:
-                value = record.mapped(path)
-                return bool(value) if isinstance(value, RecordSet) else any(value)
-
-        elif callable(func):
-            keep = func
-        else:
-            raise TypeError(f"filtered() takes a field path or a function, got {func!r}")
-        return self._with_ids((r._ids[0] for r in self if keep(r)), self._prefetch)
-
-    # -------------------------------------------------------- set behaviour
-    def __iter__(self) -> Iterator[RecordSet]:
-        for record_id in self._ids:
-            yield RecordSet(self._env, self._entry, (record_id,), self._prefetch)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __bool__(self) -> bool:
-        return bool(self._ids)
-
-    def __contains__(self, item: object) -> bool:
-        if isinstance(item, RecordSet) and item.model_name == self.model_name:
-            return set(item._ids) <= set(self._ids)
-        return False
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RecordSet):
-            return NotImplemented
-        return self.model_name == other.model_name and set(self._ids) == set(other._ids)
-
-    def __hash__(self) -> int:
-        return hash((self.model_name, frozenset(self._ids)))
-
-    def __or__(self, other: RecordSet) -> RecordSet:
-        return _union([self, other])
-
-    __add__ = __or__  # recordsets hold each record once, so + is |
-
-    def __and__(self, other: RecordSet) -> RecordSet:
-        _check_same_model(self, other)
-        keep = set(other._ids)
-        return self._with_ids(i for i in self._ids if i in keep)
-
-    def __sub__(self, other: RecordSet) -> RecordSet:
-        _check_same_model(self, other)
-        drop = set(other._ids)
-        return self._with_ids(i for i in self._ids if i not in drop)
-
-    def __repr__(self) -> str:
-        return f"{self.model_name}{self._ids!r}"
-
-    __str__ = __repr__
 
 
 def readable_fields(env: Environment, entry: ModelEntry) -> list[str]:
@@ -421,15 +257,3 @@ def readable_fields(env: Environment, entry: ModelEntry) -> list[str]:
         if not fld.secret and (fld.comodel is None or fld.comodel in env)
     ]
     return [*stored, *entry.computed]
-
-
-def _check_same_model(a: RecordSet, b: object) -> None:
-    if not isinstance(b, RecordSet) or a.model_name != b.model_name:
-        raise UserError(f"cannot combine {a.model_name} records with {b!r}")
-
-
-def _union(recordsets: Sequence[RecordSet]) -> RecordSet:
-    first = recordsets[0]
-    for other in recordsets[1:]:
-        _check_same_model(first, other)
-    return first._with_ids(i for rs in recordsets for i in rs._ids)

@@ -80,7 +80,7 @@ def test_a_loop_of_cheap_record_calls_ends_at_the_wall_deadline(
     assert status == 500, answer
     assert "stopped" in answer["message"], answer
     assert seconds < short_wall + 1, f"the call took {seconds:.2f} s"
-    assert times and max(times) < 1.0, f"other requests waited up to {max(times):.2f} s"
+    assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
     assert _partners(app) == before
 
 
@@ -103,7 +103,7 @@ def test_a_spin_inside_c_is_stopped_near_its_cpu_budget(app: Flask, make_rule) -
     # CPU limit + the watch's grace (0.25 s) + an interval, + the runner's start-up if new.
     assert used < 1 + 0.5 + 0.3, f"the runner used {used:.2f} s of CPU"
     assert seconds < get_webhooks(app).sandbox.wall_seconds + 1, f"the call took {seconds:.2f} s"
-    assert times and max(times) < 1.0, f"other requests waited up to {max(times):.2f} s"
+    assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
     assert _partners(app) == before
 
 

@@ -103,8 +103,9 @@ def test_the_attacks_table(
         assert any(w in answer["message"] for w in ("stopped", "memory", "crashed")), answer
         # The call ends within its budget and the parent's watch, not minutes.
         assert seconds < 6, f"the call took {seconds:.1f} s"
-        # Meanwhile the server answered others in normal time: no request waited on it.
-        assert times and max(times) < 1.0, f"other requests waited up to {max(times):.2f} s"
+        # Meanwhile the server answered others in normal time: no request waited on it (a
+        # page takes well under a second; before, 6.8 s; the margin is for a busy machine).
+        assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
         assert post(host, port, normal["path"])[0] == 200, "the server goes on serving"
     assert _partners(app) == before, "nothing the rule wrote is kept"
 
@@ -116,7 +117,7 @@ def test_the_same_crash_in_a_target_record_is_one_call_too(app: Flask, make_rule
         status, answer, _seconds = post(host, port, rule["path"])
         assert status == 500, answer
         assert "crashed" in answer["message"], answer
-        assert _get(host, port, "/login/") < 1.0
+        assert _get(host, port, "/login/") < 2.0
 
 
 def test_one_budget_for_the_whole_call(app: Flask, make_rule) -> None:
@@ -174,7 +175,7 @@ def test_variants_of_each_class(app: Flask, make_rule, code: str) -> None:
         assert status == 500, answer
         assert answer["message"], answer
         assert seconds < 5, f"the call took {seconds:.1f} s"
-        assert times and max(times) < 1.0, f"other requests waited up to {max(times):.2f} s"
+        assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
     assert _partners(app) == before
 
 
