@@ -29,7 +29,13 @@ from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.orm.registry import ModelRegistry
 from nightpos_app.sandbox.compiler import compile_source
 from nightpos_app.sandbox.errors import SandboxError
-from nightpos_app.sandbox.helpers import DATETIME, JSON, TIME
+from nightpos_app.sandbox.helpers import (
+    DATETIME,
+    JSON,
+    MAX_LOG_CHARS,
+    MAX_LOG_MESSAGES,
+    TIME,
+)
 from nightpos_app.sandbox.process.runner import (
     MAX_CONTAINERS,
     RunnerPool,
@@ -227,6 +233,7 @@ class CodeCall:
         """Answer the runner's requests until its run ends."""
         op_error: BaseException | None = None
         host_failure: BaseException | None = None
+        logged = 0
         while True:
             message = self._receive(runner, codec)
             kind = message[0]
@@ -251,8 +258,10 @@ class CodeCall:
                         raise self.broken
                 self._send(runner, self._pack_reply(codec, reply))
             elif kind == "log" and len(message) == 2:
-                if log is not None and type(message[1]) is str:
-                    log(message[1])
+                # The runner's helpers cut the messages already; this holds if it did not.
+                logged += 1
+                if log is not None and type(message[1]) is str and logged <= MAX_LOG_MESSAGES:
+                    log(message[1][:MAX_LOG_CHARS])
             elif kind == "done" and len(message) == 4:
                 self._account(runner, message[2], message[3], outermost)
                 if host_failure is not None:
@@ -264,7 +273,6 @@ class CodeCall:
                 if host_failure is not None:
                     raise host_failure
                 if retire:
-                    self.broken = None
                     self.runner = None
                     self.sandbox.pool.release(runner, reusable=False)
                 error = self._failure(error_kind, text, lineno)
