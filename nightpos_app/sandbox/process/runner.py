@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgpack
@@ -152,6 +153,10 @@ class RunnerPool:
 
     At least ``size`` runners are kept idle; runners given back are kept too, up to
     :data:`MAX_IDLE`, so that as many calls as ran at once find one ready next time.
+
+    Every runner is started by one long-lived thread (the pool's spawner), never by the thread
+    of a request: a runner dies with the thread that started it (``PR_SET_PDEATHSIG`` follows
+    the parent thread), and a threaded server's request threads come and go.
     """
 
     def __init__(self, memory_bytes: int, size: int) -> None:
@@ -159,13 +164,14 @@ class RunnerPool:
         self.size = max(size, 0)
         self._idle: list[RunnerProcess] = []
         self._lock = threading.Lock()
-        self._wanted = threading.Event()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._filling = False
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nightpos-runners")
         self._busy = threading.BoundedSemaphore(MAX_BUSY)
         self.started = 0
 
     def _start(self) -> RunnerProcess:
+        """A new runner (on the spawner thread only)."""
         runner = RunnerProcess(self.memory_bytes)
         with self._lock:
             self.started += 1
@@ -184,15 +190,17 @@ class RunnerPool:
 
     def _take(self) -> RunnerProcess:
         with self._lock:
+            runner = None
             while self._idle:
                 runner = self._idle.pop()
                 if runner.alive():
                     break
                 runner.kill()
-            else:
                 runner = None
         self._want_more()
-        return runner if runner is not None else self._start()
+        if runner is not None:
+            return runner
+        return self._spawner.submit(self._start).result()
 
     def release(self, runner: RunnerProcess, reusable: bool) -> None:
         """Give ``runner`` back after a call; it is ended if not ``reusable`` or not wanted."""
@@ -220,54 +228,50 @@ class RunnerPool:
             self._retire(runner)
 
     def warm(self) -> None:
-        """Start the background thread that keeps ``size`` runners idle."""
+        """Have the spawner start runners until ``size`` are idle, in the background."""
         self._want_more()
 
     def _want_more(self) -> None:
-        """Wake the filler if fewer than ``size`` runners are idle (only then: waking a thread
-        on every call would cost each call a switch of threads)."""
-        if self.size <= 0 or self._closed:
-            return
+        """Ask the spawner to fill the pool if fewer than ``size`` runners are idle (only then:
+        waking a thread on every call would cost each call a switch of threads)."""
         with self._lock:
-            if len(self._idle) >= self.size:
+            if self._closed or self._filling or len(self._idle) >= self.size:
                 return
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._fill, name="nightpos-runner-pool", daemon=True
-                )
-                self._thread.start()
-        self._wanted.set()
+            self._filling = True
+        try:
+            self._spawner.submit(self._fill)
+        except RuntimeError:  # shut down at exit
+            self._filling = False
 
     def _fill(self) -> None:
-        while not self._closed:
-            self._wanted.wait()
-            self._wanted.clear()
-            while not self._closed:
+        try:
+            while True:
                 with self._lock:
-                    missing = self.size - len(self._idle)
-                if missing <= 0:
-                    break
+                    if self._closed or len(self._idle) >= self.size:
+                        return
                 try:
                     runner = self._start()
                 except OSError:
                     logger.exception("could not start a runner process")
-                    break
+                    return
                 with self._lock:
-                    if self._closed:
-                        missing = 0
-                    else:
+                    if not self._closed:
                         self._idle.append(runner)
                         continue
                 self._retire(runner)
+                return
+        finally:
+            with self._lock:
+                self._filling = False
 
     def close(self) -> None:
-        """End every idle runner (at exit, or in a forked child, which must not use them)."""
+        """End every idle runner (at exit)."""
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        self._wanted.set()
         for runner in idle:
             self._retire(runner)
+        self._spawner.shutdown(wait=False)
 
 
 _pools: dict[int, RunnerPool] = {}

@@ -330,3 +330,30 @@ def test_the_dry_run_says_what_happened(app: Flask, admin_web, make_rule) -> Non
     page = dry_run(admin_web, rule["id"], '{"_model": "sale.order", "_id": "7"}')
     assert "crashed the process that ran it" in page, page[:2000]
     assert _partners(app) == before
+
+
+def test_a_runner_outlives_the_request_thread_that_needed_it(app: Flask) -> None:
+    """Runners die with the thread that started them (PR_SET_PDEATHSIG follows threads), so
+    none may be started by a request's thread: a threaded server's threads come and go."""
+    pool = get_webhooks(app).sandbox.pool
+    size = pool.size
+    pool.resize(0)  # nothing idle: the next call needs a new runner
+    try:
+        taken: list[object] = []
+
+        def request() -> None:
+            runner = pool.acquire()
+            taken.append(runner)
+            pool.release(runner, reusable=True)
+
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join()
+        runner = taken[0]
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline and runner.alive():
+            time.sleep(0.05)
+        assert runner.alive(), f"the runner died with the thread: {runner.process.returncode}"
+    finally:
+        pool.resize(size)
+        pool.warm()
