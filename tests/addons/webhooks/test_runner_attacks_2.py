@@ -69,7 +69,7 @@ def _slow_search(wall: float, overshoot: float) -> str:
         "    terms = terms * 2\n"
         "    took = scan(terms)\n"
         f"left = {wall} - (time.time() - start)\n"
-        f"terms = min(1000, int(terms * (left + {overshoot}) / took) + 1)\n"
+        f"terms = min(1000, int(1.5 * terms * (left + {overshoot}) / took) + 1)\n"
         "log('terms: ' + str(terms))\n"
         "scan(terms)\n"
     )
@@ -121,7 +121,7 @@ def test_one_search_of_costly_terms_stays_within_the_deadline(
 ) -> None:
     wall = 4.0
     monkeypatch.setattr(get_webhooks(app).sandbox, "wall_seconds", wall)
-    rule = _code_rule(make_rule, _slow_search(wall, 3.0), cpu_seconds=1)
+    rule = _code_rule(make_rule, _slow_search(wall, 2.0), cpu_seconds=1)
     with serving(app) as (host, port):
         _get(host, port, "/login/")
         cpu = _cpu()
