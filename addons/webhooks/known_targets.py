@@ -28,6 +28,8 @@ Shortcut = Callable[[RecordSet, Any], RecordSet | None]
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _MAX_FIXED_IDS = 100
+#: The default expression with room for spaces, or a hundred fixed ids.
+_MAX_SHAPE_CHARS = 1500
 
 
 def _shape(source: str) -> str:
@@ -76,9 +78,15 @@ def _fixed_ids(tree: ast.expr) -> tuple[int, ...] | None:
     return tuple(ids)
 
 
-@lru_cache(maxsize=1024)
 def shortcut(source: str) -> Shortcut | None:
     """How to evaluate ``source`` without a runner, or None when it needs one."""
+    if len(source) > _MAX_SHAPE_CHARS:
+        return None  # longer than any shape recognised: neither parsed here nor kept
+    return _shortcut(source)
+
+
+@lru_cache(maxsize=1024)
+def _shortcut(source: str) -> Shortcut | None:
     if compile_source("eval", source, "<target record>").code is None:
         return None  # the runner gives the compiler's message
     try:

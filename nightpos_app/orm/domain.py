@@ -40,6 +40,8 @@ __all__ = ["OPERATORS", "DomainError", "compile_domain", "compile_order"]
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 PATTERNS = ("like", "ilike", "not like", "not ilike", "=like", "=ilike")
+#: The longest pattern a ``like`` term may have.
+MAX_PATTERN_CHARS = 1000
 OPERATORS = (*COMPARISONS, "in", "not in", *PATTERNS)
 _LOGICAL = ("&", "|", "!")
 _TEXT_TYPES = ("char", "text", "selection")
@@ -162,6 +164,13 @@ class _Compiler:
             raise DomainError(
                 f"domain on {entry.name}: {fld.name}: {op!r} needs text: {exc}"
             ) from None
+        if len(text) > MAX_PATTERN_CHARS:
+            # SQLite refuses long patterns ("LIKE or GLOB pattern too complex", at 50,000),
+            # and one long pattern scanned over many rows is the costliest search there is.
+            raise DomainError(
+                f"domain on {entry.name}: {fld.name}: a {op!r} pattern has at most "
+                f"{MAX_PATTERN_CHARS:,} characters"
+            )
         if op.startswith("="):
             # PostgreSQL refuses a pattern that ends with a lone escape character.
             if (len(text) - len(text.rstrip("\\"))) % 2:

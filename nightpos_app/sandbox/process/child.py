@@ -43,7 +43,15 @@ from nightpos_app.sandbox.process.remote import (
     RemoteRecordSet,
     missing,
 )
-from nightpos_app.sandbox.process.wire import Channel, ChannelClosed, Codec, RecordsRef, WireError
+from nightpos_app.sandbox.process.wire import (
+    MAX_HANDLE_IDS,
+    MAX_RUNNER_MESSAGE,
+    Channel,
+    ChannelClosed,
+    Codec,
+    RecordsRef,
+    WireError,
+)
 from nightpos_app.sandbox.records import register_record_types
 from nightpos_app.sandbox.runner import Sandbox
 
@@ -92,6 +100,11 @@ class Host:
     def _records_out(self, value: Any) -> RecordsRef | None:
         if type(value) is not RemoteRecordSet:
             return None
+        if len(value._ids) > MAX_HANDLE_IDS:  # the parent refuses more: say so clearly here
+            raise WireError(
+                f"automation code works on at most {MAX_HANDLE_IDS:,} records at a time "
+                f"({value._model} records: {len(value._ids):,}); go through them in batches"
+            )
         prefetch = value._prefetch if type(value._prefetch) is tuple else None
         return RecordsRef(
             value._model, list(value._ids), None if prefetch is None else list(prefetch)
@@ -119,9 +132,15 @@ class Host:
     def call(self, op: str, *args: Any) -> Any:
         """Ask the parent to carry out ``op``; runs it asks for meanwhile are served."""
         try:
-            self.send(["op", op, *args])
+            request = self.codec.pack(["op", op, *args])
         except WireError as exc:
             raise exceptions.ValidationError(f"{op}(): {exc}") from None
+        if len(request) > MAX_RUNNER_MESSAGE:
+            raise exceptions.ValidationError(
+                f"{op}(): the request takes {len(request) / 2**20:,.1f} MiB, more than the "
+                f"{MAX_RUNNER_MESSAGE // 2**20} MiB the record API takes at once"
+            )
+        self.channel.send(request)
         if op != "read":
             self.rows.clear()  # anything but a read may change records
         while True:
@@ -197,6 +216,9 @@ class Host:
             answer = self.codec.pack(["done", value, clock - started, clock])
         except WireError as exc:
             self._failed("error", f"The code's result cannot be used: {exc}", None, started)
+            return
+        if len(answer) > MAX_RUNNER_MESSAGE:
+            self._failed("error", "The code's result is too large to use", None, started)
             return
         self.channel.send(answer)
 

@@ -27,14 +27,13 @@ from pathlib import Path
 
 import msgpack
 
-from nightpos_app.sandbox.process.wire import Channel
+from nightpos_app.sandbox.process.wire import MAX_RUNNER_MESSAGE, Channel
 
 logger = logging.getLogger(__name__)
 
 BOOT = Path(__file__).with_name("boot.py")
-#: The biggest message a runner may send (results and record API requests), and the most
-#: lists and dicts one may build here: what a runner sends costs this process memory.
-MAX_FRAME_OUT = 4 * 2**20
+#: The most lists and dicts a runner's message may build here (a megabyte of ``[{}, {}...]``
+#: would be a million objects).
 MAX_CONTAINERS = 50_000
 #: Runs after which a runner is replaced anyway (whatever slowly grows in it goes with it).
 MAX_RUNS = 5000
@@ -71,7 +70,7 @@ class RunnerProcess:
             )
         finally:
             child_end.close()
-        self.channel = Channel(parent_end, MAX_FRAME_OUT)
+        self.channel = Channel(parent_end, MAX_RUNNER_MESSAGE)
         self.memory_bytes = memory_bytes
         self._wait_ready()
         #: The schema of models this runner was last sent (see client.py).

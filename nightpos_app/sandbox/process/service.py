@@ -9,25 +9,32 @@ a fixed list, a model, ids and arguments; records arrive as handles checked here
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nightpos_app.exceptions import UserError
 from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.orm.recordset import readable_fields
 from nightpos_app.orm.store import load
-from nightpos_app.sandbox.process.wire import RecordsRef, WireError
+from nightpos_app.sandbox.process.wire import MAX_HANDLE_IDS, RecordsRef, WireError
 
 #: Ids a handle may carry for prefetching (more are dropped: only an optimisation).
 MAX_PREFETCH = 1000
 #: The most a single request may ask for. Each request runs in this process, in the call's
 #: transaction, and cannot be interrupted: these keep one well under a second, so that the
 #: call's wall-clock deadline (checked between requests) holds. Code handles more in batches.
-MAX_IDS = 10_000
+MAX_IDS = MAX_HANDLE_IDS
 MAX_DOMAIN_TERMS = 1_000
 MAX_CREATE = 1_000
+#: Text a single write or create may store, all records together.
+MAX_STORED_BYTES = 16 * 2**20
 #: Bytes of field values a read answers with at most; the runner asks again for the rest.
 READ_BUDGET = 4 * 2**20
+#: SQLite virtual-machine steps between two looks at the clock (one step may be a LIKE over
+#: a megabyte of text: few, so that a statement overruns the deadline by little).
+_SQLITE_STEPS = 100
 #: A single record larger than this is not read by automation code.
 MAX_RECORD_BYTES = 32 * 2**20
 
@@ -84,6 +91,8 @@ class RecordService:
 
     def records_in(self, ref: RecordsRef) -> RecordSet:
         """A handle from the runner as a recordset of ``env`` (the model must exist)."""
+        if len(ref.ids) > MAX_IDS:
+            raise UserError(_too_many(len(ref.ids)))
         env = self._env()
         model = env[ref.model]
         records = model.browse(ref.ids)
@@ -100,13 +109,18 @@ class RecordService:
             raise UserError("This code was given no records to work with")
         return self.env
 
-    def handle(self, op: Any, args: list[Any]) -> Any:
-        """Carry out one request; the record API's errors go back to the code as they are."""
+    def handle(self, op: Any, args: list[Any], deadline: float) -> Any:
+        """Carry out one request; the record API's errors go back to the code as they are.
+
+        The database stops the request's statements at ``deadline`` (a ``time.monotonic()``
+        value): the limits on a request's size keep it short, this makes sure of it.
+        """
         if type(op) is not str or op not in self.OPERATIONS:
             raise WireError(f"unknown request {op!r}")
         method: Callable[..., Any] = getattr(self, op)
         try:
-            return method(*args)
+            with statements_until(self._env(), deadline):
+                return method(*args)
         except TypeError as exc:  # a request with the wrong arguments: not the API's caller
             raise WireError(f"{op}: {exc}") from None
 
@@ -116,18 +130,15 @@ class RecordService:
 
     def _browse(self, model: Any, ids: Any) -> RecordSet:
         if type(ids) is list and len(ids) > MAX_IDS:
-            raise UserError(
-                f"Automation code works on at most {MAX_IDS:,} records at a time "
-                f"(this asked for {len(ids):,}): go through them in batches"
-            )
+            raise UserError(_too_many(len(ids)))
         return self._model(model).browse(ids)
 
     def _domain(self, domain: Any) -> Any:
         terms = len(domain) if type(domain) is list else 0
         if type(domain) is list:
             for term in domain:
-                if type(term) is list and len(term) == 3 and type(term[2]) is list:
-                    terms += len(term[2]) // 10
+                if type(term) is list and len(term) == 3 and isinstance(term[2], (list, RecordSet)):
+                    terms += len(term[2]) // 10  # a value list, or a recordset's ids
         if terms > MAX_DOMAIN_TERMS:
             raise UserError(
                 f"A search domain of automation code has at most {MAX_DOMAIN_TERMS:,} terms "
@@ -180,13 +191,62 @@ class RecordService:
                 f"Automation code creates at most {MAX_CREATE:,} records at a time "
                 f"(this asked for {len(vals_list):,}): create them in batches"
             )
+        many = vals_list if type(vals_list) is list else [vals_list]
+        _check_stored_bytes(sum(_text_bytes(vals) for vals in many))
         return self._model(model).create(vals_list).ids
 
     def write(self, model: Any, ids: Any, vals: Any) -> bool:
-        return self._browse(model, ids).write(vals)
+        records = self._browse(model, ids)
+        _check_stored_bytes(_text_bytes(vals) * len(records))
+        return records.write(vals)
 
     def unlink(self, model: Any, ids: Any) -> bool:
         return self._browse(model, ids).unlink()
 
     def exists(self, model: Any, ids: Any) -> list[int]:
         return self._browse(model, ids).exists().ids
+
+
+def _too_many(count: int) -> str:
+    return (
+        f"Automation code works on at most {MAX_IDS:,} records at a time "
+        f"(this asked for {count:,}): go through them in batches"
+    )
+
+
+def _text_bytes(vals: Any) -> int:
+    """About how many bytes of text and binary values ``vals`` would store."""
+    if type(vals) is not dict:
+        return 0
+    return sum(len(v) for v in vals.values() if type(v) is str or type(v) is bytes)
+
+
+def _check_stored_bytes(size: int) -> None:
+    if size > MAX_STORED_BYTES:
+        raise UserError(
+            f"Automation code stores at most {MAX_STORED_BYTES // 2**20} MiB of text in one "
+            f"request (this one, about {size / 2**20:,.0f} MiB): write fewer records at a time"
+        )
+
+
+@contextmanager
+def statements_until(env: Environment, deadline: float) -> Iterator[None]:
+    """Stop the database's work on ``env``'s connection at ``deadline``.
+
+    SQLite: a progress handler, which SQLite calls every few thousand steps of a statement,
+    interrupts it once the deadline has passed. PostgreSQL: ``statement_timeout``, set to the
+    time left for the rest of the transaction (``SET LOCAL``: the transaction's end resets it).
+    """
+    connection = env._session.connection()
+    raw = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and raw is not None:
+        raw.set_progress_handler(lambda: time.monotonic() > deadline, _SQLITE_STEPS)
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)
+        return
+    if connection.dialect.name == "postgresql":
+        left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms:d}")
+    yield

@@ -25,8 +25,11 @@ import msgpack
 
 _DECIMAL, _DATE, _DATETIME, _TIME, _TIMEDELTA, _RECORDS, _ENV = range(1, 8)
 _HEADER = struct.Struct("!I")
-#: How deep a value may nest (msgpack's own limit; a payload is at most 100 levels).
-MAX_DEPTH = 256
+#: The biggest message a runner may send (results and record API requests): what a runner
+#: sends costs the parent memory.
+MAX_RUNNER_MESSAGE = 4 * 2**20
+#: The most records one record API request may name (see ``service.MAX_IDS``).
+MAX_HANDLE_IDS = 10_000
 
 
 class RecordsRef(NamedTuple):
@@ -43,6 +46,11 @@ class ChannelClosed(Exception):
 
 class WireError(Exception):
     """A value that cannot cross the channel, or a message that is not well formed."""
+
+
+class FrameTooLarge(ChannelClosed):
+    """The other side sent a message over this side's limit (the channel is no longer usable:
+    the rest of it is not read)."""
 
 
 class TooLarge(WireError):
@@ -183,7 +191,7 @@ class Channel:
             return None
         (size,) = _HEADER.unpack_from(self._buffer)
         if size > self.max_frame:
-            raise ChannelClosed(f"a message of {size:,} bytes, over the {self.max_frame:,} limit")
+            raise FrameTooLarge(f"a message of {size:,} bytes, over the {self.max_frame:,} limit")
         end = _HEADER.size + size
         if len(self._buffer) < end:
             return None
