@@ -9,16 +9,21 @@ execution option ``sqlite_begin_immediate=True`` (``BEGIN IMMEDIATE``). A plain 
 reads and then writes cannot wait for a concurrent writer: SQLite answers SQLITE_BUSY at once
 rather than risk a deadlock, whatever the busy timeout. ``BEGIN IMMEDIATE`` waits (up to
 ``NIGHTPOS_SQLITE_BUSY_TIMEOUT_MS``, default 30 s) for the lock instead, so concurrent writers
-queue, in short steps (:func:`begin_immediate`).
+queue, in short steps (:func:`begin_immediate`). Inside :func:`write_lock_at_first_statement`,
+the next transaction takes the lock that way too, but only when its first statement runs, so
+that work done before it touches the database (a webhook call's rule code) holds no lock.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import random
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -30,6 +35,30 @@ _SQLITE_BUSY = 5
 #: Pauses between two attempts to take the write lock, in seconds (the last one repeats), each
 #: scaled by a random factor between 0.5 and 1.5 so that waiting writers do not move in step.
 LOCK_RETRY_PAUSES = (0.0001, 0.0002, 0.0005, 0.001, 0.002)
+#: The statement an error names when the write lock could not be had in time.
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+
+#: Whether the next transaction begun in this context is to take the write lock.
+_lock_next_begin: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "nightpos_sqlite_lock_next_begin", default=False
+)
+
+
+@contextmanager
+def write_lock_at_first_statement() -> Iterator[None]:
+    """Make the next transaction begun inside the block a ``BEGIN IMMEDIATE`` one.
+
+    A session begins its transaction when it first needs its connection, that is at its first
+    statement: whatever runs before that (nothing of it read from the database) holds no lock,
+    and everything from the first statement on sees the database as no other writer can
+    change it. Only the first transaction is concerned: one begun after it ended (a failed
+    call's log row, say) asks for the lock itself if it needs it.
+    """
+    token = _lock_next_begin.set(True)
+    try:
+        yield
+    finally:
+        _lock_next_begin.reset(token)
 
 
 def configure(engine: Engine, busy_timeout_ms: int) -> None:
@@ -52,14 +81,35 @@ def configure(engine: Engine, busy_timeout_ms: int) -> None:
         # On the DBAPI connection: SQLAlchemy's statement machinery cost more than the BEGIN.
         dbapi_connection = connection.connection.dbapi_connection
         immediate = connection.get_execution_options().get("sqlite_begin_immediate")
+        if _lock_next_begin.get():
+            _lock_next_begin.set(False)
+            immediate = True
         try:
             if immediate:
-                begin_immediate(dbapi_connection, busy_timeout_ms)
+                started = time.monotonic()
+                try:
+                    begin_immediate(dbapi_connection, busy_timeout_ms)
+                finally:
+                    _lock_waits.seconds = lock_wait_seconds() + time.monotonic() - started
             else:
                 dbapi_connection.execute("BEGIN")
         except sqlite3.Error as exc:  # wrapped as SQLAlchemy wraps its own statements' errors
-            statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+            statement = BEGIN_IMMEDIATE if immediate else "BEGIN"
             raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
+
+
+#: Per thread: the seconds it has spent waiting for the write lock, in all.
+_lock_waits = threading.local()
+
+
+def lock_wait_seconds() -> float:
+    """How long this thread has waited for the write lock (``BEGIN IMMEDIATE``), in all.
+
+    The difference between two readings is the time a piece of work spent queued behind other
+    writers: not its own doing, so a deadline of its own (a webhook call's) leaves it out.
+    """
+    seconds: float = getattr(_lock_waits, "seconds", 0.0)
+    return seconds
 
 
 #: Held by the one thread of this process that waits for the write lock in short steps.

@@ -1,8 +1,9 @@
 """What a webhook call needs from the database beyond the record API.
 
-* :func:`begin_write` opens the call's transaction for writing: on SQLite it takes the write
-  lock up front (``BEGIN IMMEDIATE``), so concurrent calls queue on the busy timeout instead of
-  both reading and then failing to upgrade to a write lock.
+* :func:`begin_write` opens a transaction for writing: on SQLite it takes the write lock up
+  front (``BEGIN IMMEDIATE``), so concurrent writers queue on the busy timeout instead of both
+  reading and then failing to upgrade to a write lock. :func:`write_transaction` (a webhook
+  call's) takes it the same way, but at the transaction's first statement.
 * :func:`lock_records` locks the Target Record's rows (``SELECT ... FOR UPDATE`` on
   PostgreSQL) when they are first read, so that a read-modify-write by the actions sees the
   value the previous call committed, not a stale one.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import scoped_session
 
+from nightpos_app import sqlite
 from nightpos_app.orm import store
 
 if TYPE_CHECKING:
@@ -119,7 +121,12 @@ def _kind_of(error: BaseException) -> Kind | None:
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return Kind.UNAVAILABLE
-        return _kind_of_driver_error(error.orig) if error.orig is not None else None
+        kind = _kind_of_driver_error(error.orig) if error.orig is not None else None
+        if kind is Kind.CONFLICT and error.statement == sqlite.BEGIN_IMMEDIATE:
+            # The write lock was held by others for the whole busy timeout: running again at
+            # once would only wait again.
+            return Kind.BUSY
+        return kind
     return _kind_of_driver_error(error)
 
 
@@ -182,9 +189,28 @@ def begin_write(session: Session | scoped_session[Session]) -> None:
         problem = database_problem(error)
         if problem is None:
             raise
-        if problem.kind is Kind.CONFLICT:
-            problem = DatabaseProblem(Kind.BUSY, problem.detail)
         raise problem from error
+
+
+@contextmanager
+def write_transaction(session: Session | scoped_session[Session]) -> Iterator[None]:
+    """A transaction for work that may write, locked from its first statement.
+
+    As :func:`begin_write`, except that on SQLite the write lock is taken when the transaction
+    runs its first statement rather than now: a webhook call whose rule code works for a while
+    before it reads or writes anything (use case 2 builds a contact from the payload, then
+    creates it) does not hold every other writer back meanwhile. Nothing is read before the
+    lock, so the call still sees the database as no other writer can change it.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    if session.in_transaction():
+        session.rollback()
+    with sqlite.write_lock_at_first_statement():
+        yield
 
 
 def lock_records(records: RecordSet) -> None:

@@ -92,8 +92,8 @@ def _call(secret: str) -> Response:
     try:
         return _run(rule, body)
     except StaleRule:
-        # The process's copy is out of date: answer as the rule is now. Nothing ran (though a
-        # rate limit has counted the call twice).
+        # The process's copy is out of date: answer as the rule is now. Nothing the old copy
+        # did was kept (though a rate limit has counted the call twice).
         _discard_transaction()
         with database_errors():
             rule = find_rule(secret, use_cache=False)

@@ -1,11 +1,11 @@
 """A webhook call's transaction: the write lock, the rule, its call-log row, and retries.
 
-One call is one transaction. It begins holding the write lock on SQLite (``BEGIN
-IMMEDIATE``; PostgreSQL locks the Target Record's rows instead, see
-:func:`addons.webhooks.database.lock_records`), runs the rule, and on success adds the
-call-log row to the same transaction before the commit, so the rule's changes and their log
-row are kept together. A failed rule is rolled back and its log row written in a transaction
-of its own.
+One call is one transaction. On SQLite it holds the write lock from its first statement
+(``BEGIN IMMEDIATE``, see :func:`addons.webhooks.database.write_transaction`); PostgreSQL locks
+the Target Record's rows instead (:func:`addons.webhooks.database.lock_records`). It runs the
+rule, and on success adds the call-log row to the same transaction before the commit, so the
+rule's changes and their log row are kept together. A failed rule is rolled back and its log
+row written in a transaction of its own.
 
 When the database makes the transaction lose a race (a deadlock, a serialization failure),
 nothing was kept, so the whole transaction runs again, a few times at most, after a short
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from addons.webhooks.calllog import LoggedPayload, add_call, record_call
-from addons.webhooks.database import DatabaseProblem, begin_write, database_errors
+from addons.webhooks.database import DatabaseProblem, database_errors, write_transaction
 from addons.webhooks.engine import Outcome, RuleSpec, execute_rule
 from nightpos_app.extensions import db
 
@@ -55,10 +55,12 @@ def run_call(
     """Run ``rule`` for one webhook call and log it when ``log`` is given.
 
     The session may still be in the transaction that looked the rule up, if that only read
-    (see :func:`~addons.webhooks.database.begin_write`). ``check`` is called first in the write
-    transaction, and may raise to stop before anything ran (a rule that changed meanwhile).
-    Returns the rule's outcome (200 or 500); raises :class:`DatabaseProblem` when the database
-    was busy or unavailable.
+    (see :func:`~addons.webhooks.database.write_transaction`). ``check`` confirms that the rule
+    that ran is still the rule (raising, a rule that changed meanwhile, to run the call again
+    from a fresh read): it is called once the rule has run, in the call's transaction before
+    its commit, so that the code that runs before the call's first statement holds no lock
+    (the rule's changes are rolled back if it raises). Returns the rule's outcome (200 or
+    500); raises :class:`DatabaseProblem` when the database was busy or unavailable.
     """
     session = db.session
     logged = LoggedPayload.of(payload) if log is not None else None
@@ -87,20 +89,22 @@ def _run_once(
     check: Callable[[], None] | None,
 ) -> Outcome:
     session = db.session
-    begin_write(session)
-    if check is not None:
+    with write_transaction(session):
+        outcome = execute_rule(rule, payload)
+        if outcome.ok:
+            with database_errors():
+                if check is not None:
+                    check()
+                if log is not None and logged is not None:
+                    add_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
+                session.commit()
+            return outcome
+        session.rollback()
+    if check is not None:  # a failure is logged only if the rule that failed is current
         with database_errors():
             check()
-    outcome = execute_rule(rule, payload)
-    if not outcome.ok:
-        session.rollback()
-        if log is not None:
-            log_failure(log, logged, outcome)
-        return outcome
-    with database_errors():
-        if log is not None and logged is not None:
-            add_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
-        session.commit()
+    if log is not None:
+        log_failure(log, logged, outcome)
     return outcome
 
 

@@ -3,10 +3,10 @@
 A rule is read by the SHA-256 digest of its secret (an indexed column), with its actions and
 the revision in the same statement, and kept per process (addons/webhooks/revision.py). A call
 whose secret the process knows starts from its copy without a query; the call's write
-transaction then reads the revision (:func:`is_current`) and, if a rule changed meanwhile, the
-call starts again from a fresh read (:class:`StaleRule`) before anything ran. An unknown secret
-is always looked up, in a read-only transaction, so a flood of wrong URLs never takes SQLite's
-write lock.
+transaction reads the revision (:func:`is_current`) before it commits and, if a rule changed
+meanwhile, the call is rolled back and starts again from a fresh read (:class:`StaleRule`).
+An unknown secret is always looked up, in a read-only transaction, so a flood of wrong URLs
+never takes SQLite's write lock.
 """
 
 from __future__ import annotations

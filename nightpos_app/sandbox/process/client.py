@@ -53,6 +53,8 @@ from nightpos_app.sandbox.process.wire import (
     TooLarge,
     WireError,
 )
+from nightpos_app.sandbox.runner import error_message
+from nightpos_app.sqlite import lock_wait_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +85,8 @@ class CodeCall:
         self.sandbox = sandbox
         self.cpu_seconds = cpu_seconds
         self.wall_seconds = wall_seconds
-        self.deadline = time.monotonic() + wall_seconds
+        self._deadline = time.monotonic() + wall_seconds
+        self._lock_waits = lock_wait_seconds()
         self.runner: RunnerProcess | None = None
         #: CPU seconds this call's finished runs used (as the runner measured them).
         self._cpu_spent = 0.0
@@ -92,6 +95,16 @@ class CodeCall:
         #: The error that ended this call's runner: every later run ends with it too.
         self.broken: SandboxError | None = None
         self._depth = 0
+        #: Whether a posted write is being carried out (the runner goes on meanwhile).
+        self._posting = False
+
+    @property
+    def deadline(self) -> float:
+        """When the call's time is up (a ``time.monotonic()`` value): its wall seconds from
+        its start, leaving out the time its transaction waited for SQLite's write lock (taken
+        at the transaction's first statement, maybe in the middle of a run: other writers'
+        time, not the code's)."""
+        return self._deadline + lock_wait_seconds() - self._lock_waits
 
     # ------------------------------------------------------------ runner
     def _runner(self) -> RunnerProcess:
@@ -156,6 +169,9 @@ class CodeCall:
             records_ref, lambda v: type(v) is Environment, service.records_in, service.env_in
         )
         helper_names, log, sent = _split_names(names)
+        # Code that cannot catch an error (see store.final_writes) need not wait for its
+        # writes' answers: the runner posts them (nightpos_app/sandbox/process/child.py).
+        posting = mode == "exec" and env is not None and env._final_writes
         if env is not None:
             self._send_schema(runner, env, codec)
         left = self.cpu_seconds - self._cpu_spent
@@ -163,17 +179,21 @@ class CodeCall:
             raise self._stop(runner, self._cpu_message(), "timeout")
         try:
             request = codec.pack(
-                ["run", mode, source, filename, sent, self.cpu_seconds, left, helper_names]
+                ["run", mode, source, filename, sent, self.cpu_seconds, left, helper_names, posting]
             )
         except WireError as exc:
             raise TypeError(f"these names cannot be given to admin code: {exc}") from None
+        if self._posting:  # the runner is not waiting: it cannot take another run now
+            raise SandboxError(
+                "A write that automation code did not wait for started more code", "error"
+            )
         outermost = self._depth == 0
         if outermost:
             self._run_mark = runner.cpu_mark
         self._depth += 1
         try:
             self._send(runner, request)
-            return self._serve(runner, codec, service, log, outermost)
+            return self._serve(runner, codec, service, log, outermost, posting)
         finally:
             self._depth -= 1
 
@@ -238,37 +258,23 @@ class CodeCall:
         service: RecordService,
         log: Callable[[str], Any] | None,
         outermost: bool,
+        posting: bool,
     ) -> Any:
-        """Answer the runner's requests until its run ends."""
-        op_error: BaseException | None = None
-        host_failure: BaseException | None = None
+        """Answer the runner's requests until its run ends (``posting``: the run may post)."""
+        run = _RunRequests(service, lambda: self.deadline, posting)
         logged = 0
         while True:
             message = self._receive(runner, codec)
             kind = message[0]
             if kind == "op" and len(message) >= 2:
-                self._check_deadline(runner)
-                if host_failure is not None:
-                    reply: list[Any] = ["reply", "abort", "the run was stopped"]
-                else:
-                    try:
-                        answer = service.handle(message[1], message[2:], self.deadline)
-                        reply = ["reply", "ok", answer]
-                    except UserError as exc:
-                        op_error = exc
-                        reply = ["reply", "raise", type(exc).__name__, exc.message]
-                    except WireError as exc:
-                        raise self._stop(
-                            runner, f"The code's process sent {exc}", "crashed"
-                        ) from None
-                    except Exception as exc:  # the database failed: the run cannot go on
-                        if time.monotonic() >= self.deadline:  # it was stopped at the deadline
-                            self._check_deadline(runner)
-                        host_failure = exc
-                        reply = ["reply", "abort", "the record API failed"]
-                    if self.broken is not None:  # a nested run ended the runner
-                        raise self.broken
+                reply = self._carry_out(runner, run, message[1], message[2:])
                 self._send(runner, self._pack_reply(codec, reply))
+            elif kind == "post" and len(message) >= 3:
+                self._posting = True
+                try:
+                    self._carry_out(runner, run, message[1], message[3:], message[2], posted=True)
+                finally:
+                    self._posting = False
             elif kind == "log" and len(message) == 2:
                 # The runner's helpers cut the messages already; this holds if it did not.
                 logged += 1
@@ -276,20 +282,48 @@ class CodeCall:
                     log(message[1][:MAX_LOG_CHARS])
             elif kind == "done" and len(message) == 4:
                 self._account(runner, message[2], message[3], outermost)
-                if host_failure is not None:
-                    raise host_failure
+                ending = run.ending(None)
+                if ending is not None:
+                    raise ending
                 return message[1]
             elif kind == "failed" and len(message) == 7:
                 _, error_kind, text, lineno, retire, used, clock = message
                 self._account(runner, used, clock, outermost)
-                if host_failure is not None:
-                    raise host_failure
                 error = self._failure(error_kind, text, lineno)
+                ending = run.ending(error) or error
                 if retire:  # the runner ends now (its heap may be in pieces), even if nested
-                    raise self._stop(runner, error.message, error.kind) from op_error
-                raise error from op_error
+                    if isinstance(ending, SandboxError):
+                        error = ending
+                    stopped = self._stop(runner, error.message, error.kind)
+                    if ending is error:
+                        raise stopped from ending.__cause__
+                raise ending
             else:
                 raise self._stop(runner, "The code's process sent a malformed message", "crashed")
+
+    def _carry_out(
+        self,
+        runner: RunnerProcess,
+        run: _RunRequests,
+        op: Any,
+        args: list[Any],
+        line: Any = None,
+        *,
+        posted: bool = False,
+    ) -> list[Any]:
+        """One record API request of the run; the reply (none for a posted one)."""
+        self._check_deadline(runner)
+        try:
+            reply = run.carry_out(op, args, posted, line)
+        except WireError as exc:
+            raise self._stop(runner, f"The code's process sent {exc}", "crashed") from None
+        except Exception:  # the database failed: the run cannot go on
+            if time.monotonic() >= self.deadline:  # it was stopped at the deadline
+                self._check_deadline(runner)
+            reply = ["reply", "abort", "the record API failed"]
+        if self.broken is not None:  # a nested run ended the runner
+            raise self.broken
+        return reply
 
     def _account(self, runner: RunnerProcess, used: Any, clock: Any, outermost: bool) -> None:
         """Count the CPU time a run used (nested runs are inside the outermost one's)."""
@@ -313,6 +347,75 @@ class CodeCall:
         if kind == "memory" and text == "The code ran out of memory":
             text = f"The code used more than its {_megabytes(self.sandbox.memory_bytes)} of memory"
         return SandboxError(text, kind, lineno=lineno if type(lineno) is int else None)
+
+
+class _RunRequests:
+    """The record API requests of one run, and the first failure that ends it.
+
+    A request the code waits for is answered ``ok`` or ``raise`` (the code may catch the
+    error). A posted one is answered nothing: its failure ends the run as if raised at its
+    line; the run's later requests are then answered ``abort`` and its later posts dropped.
+    """
+
+    def __init__(
+        self, service: RecordService, deadline: Callable[[], float], posting: bool
+    ) -> None:
+        self.service = service
+        self.deadline = deadline
+        self.posting = posting
+        #: The last error a request the code waited for raised (the cause of its failure).
+        self.op_error: UserError | None = None
+        #: The database failure that ended the run.
+        self.host_failure: BaseException | None = None
+        #: The first posted request that failed, and the line of the code that posted it.
+        self.posted_error: tuple[UserError, int | None] | None = None
+        #: How many requests the run posted, and the ids of its posted creates by number.
+        self.posts = 0
+        self.created: dict[int, list[int]] = {}
+
+    def carry_out(self, op: Any, args: list[Any], posted: bool, line: Any) -> list[Any]:
+        """Carry out one request: the reply (for a request the code waits for)."""
+        number = self.posts
+        if posted:
+            if not self.posting:
+                raise WireError("a posted request in a run that waits for its answers")
+            self.posts += 1
+        if self.host_failure is not None or self.posted_error is not None:
+            return ["reply", "abort", "the run was stopped"]
+        if op == "created" and not posted:
+            if len(args) != 1 or type(args[0]) is not int or args[0] not in self.created:
+                raise WireError("a request for ids no create of the run made")
+            return ["reply", "ok", self.created[args[0]]]
+        try:
+            answer = self.service.handle(op, args, self.deadline)
+        except UserError as exc:
+            if posted:
+                self.posted_error = (exc, line if type(line) is int else None)
+                return []
+            self.op_error = exc
+            return ["reply", "raise", type(exc).__name__, exc.message]
+        except WireError:
+            raise
+        except Exception as exc:
+            self.host_failure = exc
+            raise
+        if posted and op == "create":
+            self.created[number] = answer
+        return ["reply", "ok", answer]
+
+    def ending(self, error: SandboxError | None) -> BaseException | None:
+        """What the run ends with: the database's failure, then a post's, then ``error``
+        (the code's own); the cause of a code error is the request error it came from."""
+        if self.host_failure is not None:
+            return self.host_failure
+        if self.posted_error is not None:
+            cause, line = self.posted_error
+            error = SandboxError(error_message(cause), "error", lineno=line)
+        else:
+            cause = self.op_error
+        if error is not None:
+            error.__cause__ = cause
+        return error
 
 
 def _environment_of(names: Mapping[str, Any]) -> Environment | None:

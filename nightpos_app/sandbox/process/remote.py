@@ -7,7 +7,8 @@ Searches, writes, creates and unlinks are asked of the process that holds the tr
 (:mod:`nightpos_app.sandbox.process.service`), which applies the record API's own checks.
 Field values are read for the whole prefetch group at once and kept until anything is asked
 that may change records, so a loop over records and fields costs one round trip, not one per
-field.
+field. In a run that posts its writes (see :mod:`nightpos_app.sandbox.process.child`), a
+created recordset learns its ids only when they are first needed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class RemoteEnvironment:
 class RemoteRecordSet(RecordSetBase):
     """An ordered set of records of one model, served by the parent process."""
 
-    __slots__ = ("_host", "_model", "_ids", "_prefetch")
+    __slots__ = ("_host", "_model", "_known_ids", "_prefetch", "_created")
 
     def __init__(
         self,
@@ -57,11 +58,25 @@ class RemoteRecordSet(RecordSetBase):
         model: str,
         ids: tuple[int, ...] = (),
         prefetch: Prefetch | None = None,
+        created: int | None = None,
     ) -> None:
         object.__setattr__(self, "_host", host)
         object.__setattr__(self, "_model", model)
-        object.__setattr__(self, "_ids", ids)
+        object.__setattr__(self, "_known_ids", ids)
+        object.__setattr__(self, "_created", created)
+        if created is not None:  # the ids come later: the group is the records themselves
+            prefetch = self._own_ids
         object.__setattr__(self, "_prefetch", ids if prefetch is None else prefetch)
+
+    @property
+    def _ids(self) -> tuple[int, ...]:
+        if self._created is not None:  # a posted create's records: ask for their ids now
+            object.__setattr__(self, "_known_ids", self._host.created_ids(self._created))
+            object.__setattr__(self, "_created", None)
+        return self._known_ids
+
+    def _own_ids(self) -> tuple[int, ...]:
+        return self._ids
 
     # ------------------------------------------------------------------ basics
     @property
@@ -109,13 +124,26 @@ class RemoteRecordSet(RecordSetBase):
         return int(self._host.call("search_count", self._model, domain))
 
     def create(self, vals_list: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RemoteRecordSet:
-        return self._with_ids(self._host.call("create", self._model, vals_list))
+        host = self._host
+        if host.posting:
+            return RemoteRecordSet(
+                host, self._model, created=host.post("create", self._model, vals_list)
+            )
+        return self._with_ids(host.call("create", self._model, vals_list))
 
     def write(self, vals: Mapping[str, Any]) -> bool:
-        return bool(self._host.call("write", self._model, list(self._ids), vals))
+        host = self._host
+        if host.posting:
+            host.post("write", self._model, list(self._ids), vals)
+            return True
+        return bool(host.call("write", self._model, list(self._ids), vals))
 
     def unlink(self) -> bool:
-        return bool(self._host.call("unlink", self._model, list(self._ids)))
+        host = self._host
+        if host.posting:
+            host.post("unlink", self._model, list(self._ids))
+            return True
+        return bool(host.call("unlink", self._model, list(self._ids)))
 
     # ------------------------------------------------------------------ reads
     def _row(self) -> dict[str, Any]:

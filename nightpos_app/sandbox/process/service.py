@@ -35,6 +35,12 @@ READ_BUDGET = 4 * 2**20
 #: SQLite virtual-machine steps between two looks at the clock (one step may be a LIKE over
 #: a megabyte of text: few, so that a statement overruns the deadline by little).
 _SQLITE_STEPS = 100
+#: PostgreSQL: ``statement_timeout`` is set again only once this many seconds have passed since
+#: it was last set in the transaction (each statement may run for the time that was left
+#: then: at most this much past the deadline), not before every request (a round trip each).
+TIMEOUT_REFRESH_SECONDS = 0.25
+#: ``Connection.info`` key: (the transaction, when its timeout was set, for which deadline).
+_TIMEOUT_SET = "nightpos.sandbox.statement_timeout"
 #: A single record larger than this is not read by automation code.
 MAX_RECORD_BYTES = 32 * 2**20
 
@@ -109,11 +115,12 @@ class RecordService:
             raise UserError("This code was given no records to work with")
         return self.env
 
-    def handle(self, op: Any, args: list[Any], deadline: float) -> Any:
+    def handle(self, op: Any, args: list[Any], deadline: Callable[[], float]) -> Any:
         """Carry out one request; the record API's errors go back to the code as they are.
 
-        The database stops the request's statements at ``deadline`` (a ``time.monotonic()``
-        value): the limits on a request's size keep it short, this makes sure of it.
+        The database stops the request's statements at ``deadline()`` (a ``time.monotonic()``
+        value, read once the transaction has its connection, and the write lock with it): the
+        limits on a request's size keep it short, this makes sure of it.
         """
         if type(op) is not str or op not in self.OPERATIONS:
             raise WireError(f"unknown request {op!r}")
@@ -230,14 +237,16 @@ def _check_stored_bytes(size: int) -> None:
 
 
 @contextmanager
-def statements_until(env: Environment, deadline: float) -> Iterator[None]:
-    """Stop the database's work on ``env``'s connection at ``deadline``.
+def statements_until(env: Environment, until: Callable[[], float]) -> Iterator[None]:
+    """Stop the database's work on ``env``'s connection at the deadline ``until()`` gives.
 
     SQLite: a progress handler, which SQLite calls every few thousand steps of a statement,
     interrupts it once the deadline has passed. PostgreSQL: ``statement_timeout``, set to the
-    time left for the rest of the transaction (``SET LOCAL``: the transaction's end resets it).
+    time left for the rest of the transaction (``SET LOCAL``: the transaction's end resets it),
+    once per transaction for a quick call (see :data:`TIMEOUT_REFRESH_SECONDS`).
     """
-    connection = env._session.connection()
+    connection = env._session.connection()  # on SQLite, maybe after waiting for the lock
+    deadline = until()
     raw = connection.connection.dbapi_connection
     if connection.dialect.name == "sqlite" and raw is not None:
         raw.set_progress_handler(lambda: time.monotonic() > deadline, _SQLITE_STEPS)
@@ -247,6 +256,18 @@ def statements_until(env: Environment, deadline: float) -> Iterator[None]:
             raw.set_progress_handler(None, 0)
         return
     if connection.dialect.name == "postgresql":
-        left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms:d}")
+        now = time.monotonic()
+        transaction = connection.get_transaction()
+        held = connection.info.get(_TIMEOUT_SET)
+        if (
+            held is None
+            or held[0] is not transaction
+            or held[2] != deadline
+            or now - held[1] > TIMEOUT_REFRESH_SECONDS
+        ):
+            left_ms = max(int((deadline - now) * 1000), 1)
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms:d}")
+            # Set inside a savepoint, it would be undone with it: not kept for later then.
+            kept = connection.get_nested_transaction() is None
+            connection.info[_TIMEOUT_SET] = (transaction, now, deadline) if kept else None
     yield

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from addons.webhooks import transactions
 from addons.webhooks.models import WebhookCall
+from addons.webhooks.state import get_webhooks
 from nightpos_app import create_app
 from nightpos_app.bootstrap import migrate_database
 from nightpos_app.extensions import db
@@ -112,6 +114,71 @@ def test_sqlite_locked_longer_than_the_busy_timeout_is_503_then_works(
     response = client.post(counter_rule["path"], json={})
     assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
     assert rank_and_calls(app, counter_rule["id"]) == (before[0] + 1, [*before[1], "ok"])
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's write lock")
+def test_sqlite_rule_code_holds_no_lock_before_its_first_statement(
+    app, short_busy_app, make_rule, counter_rule
+):
+    """A call takes the write lock at its first statement: code that works from the payload
+    alone is not held back by another writer; code that writes waits for the lock then."""
+    check_only = {
+        "name": "Check",
+        "action_type": "execute_code",
+        "settings": {"code": "if not payload.get('name'):\n    raise UserError('name, please')"},
+    }
+    quiet = make_rule("res.partner", target_record="model.browse([1])", actions=[check_only])
+    client = short_busy_app.test_client()
+    before = rank_and_calls(app, counter_rule["id"])
+    blocker = sqlite3.connect(make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database)
+    blocker.isolation_level = None
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        ok = client.post(quiet["path"], json={"name": "Ada"})
+        refused = client.post(quiet["path"], json={})
+        busy = client.post(counter_rule["path"], json={})
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (ok.status_code, ok.get_json()) == (200, {"status": "ok"})
+    assert (refused.status_code, refused.get_json()["message"]) == (
+        500,
+        "Action 1 'Check': name, please",
+    )
+    assert_503(busy, BUSY, "1")
+    assert rank_and_calls(app, counter_rule["id"]) == before
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's write lock")
+def test_sqlite_time_queued_for_the_write_lock_is_not_the_codes_time(app, make_rule, monkeypatch):
+    """The lock is taken in the middle of the code's run; waiting for it behind other writers
+    does not count against the call's wall time, which is the code's."""
+    monkeypatch.setattr(get_webhooks(app).sandbox, "wall_seconds", 0.5)
+    rule = make_rule(
+        "res.partner",
+        target_record="model.browse([1])",
+        actions=[INCREMENT],
+        log_calls=True,
+        cpu_seconds=0.5,
+    )
+    before = rank_and_calls(app, rule["id"])
+    blocker = sqlite3.connect(
+        make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database, check_same_thread=False
+    )
+    blocker.isolation_level = None
+    blocker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, blocker.execute, ("ROLLBACK",))  # twice the wall time
+    release.start()
+    try:
+        started = time.perf_counter()
+        response = app.test_client().post(rule["path"], json={})
+        waited = time.perf_counter() - started
+    finally:
+        release.join()
+        blocker.close()
+    assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+    assert waited >= 1.0
+    assert rank_and_calls(app, rule["id"]) == (before[0] + 1, [*before[1], "ok"])
 
 
 # --- Lost races: the transaction runs again --------------------------------------------------
