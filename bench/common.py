@@ -295,16 +295,24 @@ class Server:
 
 
 def start_gunicorn(
-    name: str, app_spec: str, instance: Instance, *, extra_env: dict[str, str] | None = None
+    name: str,
+    app_spec: str,
+    instance: Instance,
+    *,
+    extra_env: dict[str, str] | None = None,
+    root: Path = ROOT,
+    bin_dir: Path = BIN,
 ) -> Server:
-    """Serve ``app_spec`` with gunicorn (2 sync workers) on a free port; wait for both workers."""
+    """Serve ``app_spec`` with gunicorn (2 sync workers) on a free port; wait for both workers.
+
+    ``root`` and ``bin_dir``: the checkout and the venv to serve from (this one by default)."""
     port = free_port()
     ready_dir = instance.directory / f"ready-{name}-{port}"
     ready_dir.mkdir(parents=True)
     log_path = instance.directory / f"gunicorn-{name}-{port}.log"
     env = instance.env(BENCH_READY_DIR=str(ready_dir), **(extra_env or {}))
     command = [
-        str(BIN / "gunicorn"),
+        str(bin_dir / "gunicorn"),
         "--workers",
         str(GUNICORN_WORKERS),
         "--bind",
@@ -314,7 +322,7 @@ def start_gunicorn(
         app_spec,
     ]
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log_file, stderr=log_file)
     server = Server(name, port, process, ready_dir, log_path)
     deadline = time.monotonic() + 120
     while len(server.worker_pids()) < GUNICORN_WORKERS:

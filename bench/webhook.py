@@ -8,6 +8,7 @@ are the medians of the rounds.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from bench.common import (
@@ -35,6 +36,11 @@ CASES = [
     ("uc2", "UC2 Execute Code, create contact", USE_CASE_2_PAYLOAD, 200, "uc2"),
     ("404", "Unknown secret (404)", USE_CASE_1_PAYLOAD, 404, "404"),
 ]
+
+#: ``BENCH_WEBHOOK_CASES=uc2,404`` measures only those cases (a quicker look at one change).
+_ONLY = {c.strip() for c in os.environ.get("BENCH_WEBHOOK_CASES", "").split(",") if c.strip()}
+if _ONLY:
+    CASES = [case for case in CASES if case[0] in _ONLY]
 
 THROUGHPUT_TARGETS = {"uc1": 0.8, "uc1_log": 0.7}
 P99_TARGET = 1.5
