@@ -30,6 +30,7 @@ from nightpos_app.instance import (
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
 from nightpos_app.redaction import install as install_log_redaction
+from nightpos_app.rest import install_api, install_routing
 from nightpos_app.sqlite import configure as configure_sqlite
 from nightpos_app.state import EXTENSION_KEY, NightPOS
 from nightpos_app.views import LoginRequiredIndexView
@@ -127,7 +128,10 @@ def _load_addons(app: Flask) -> None:
 
     # Phase 2: views, menus, APIs, blueprints.
     appbuilder = AppBuilder(indexview=LoginRequiredIndexView, update_perms=False)
+    # The REST API's contract (nightpos_app/rest.py): JSON errors, 401s, the spec.
+    install_routing(app)
     appbuilder.init_app(app, db.session)
+    install_api(app, appbuilder)
     init_i18n(app)
     init_developer_mode(app, appbuilder)
     state.views = ModelViews(appbuilder, registry)

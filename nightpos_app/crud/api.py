@@ -7,7 +7,14 @@ REST resources (``/api/v1/<technical name with dots as underscores>/``)
       relationship's name: ``"currency": {"name": "THB"}`` (FAB's dotted
       column ``currency.name``), so a client needs no second call to show an
       order. Computed attributes are read-only fields (``"name": "S00007"``).
-    * PUT changes only the fields sent (FAB merges them into the record).
+    * PUT changes only the fields sent (FAB merges them into the record); a
+      body that is not a JSON object is a 422, as on POST.
+    * A selection field takes one of its values, as a string (the spec lists
+      them as an ``enum``); an amount is a JSON number both ways.
+    * Primary keys in URLs are integers: ``/api/v1/sale_order/abc`` is a JSON
+      404, ``PUT /api/v1/sale_order/_info`` a 405 (nightpos_app/rest.py).
+    * A read-only resource (``read_only = True``) has no POST, PUT or DELETE
+      route at all: neither the router nor the spec lists them.
     * Invalid input is a 422 whose ``message`` maps each field to its errors:
       a wrong type, an unknown selection value, a missing required field, a
       many-to-one id with no record (``"No Currency with id 999."``), a value
@@ -33,12 +40,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import prison
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint
 from flask_appbuilder import AppBuilder, ModelRestApi
+from flask_appbuilder.api import BaseApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.const import API_FILTERS_RIS_KEY
 from flask_appbuilder.exceptions import ApplyFilterException
@@ -49,8 +58,11 @@ from sqlalchemy.orm import ColumnProperty, RelationshipDirection
 
 from nightpos_app.crud.columns import _description, _out_of_range, base_order, columns_for
 from nightpos_app.crud.errors import RecordInterface
+from nightpos_app.crud.fields import RecordModelConverter
+from nightpos_app.crud.query import check_query, query_schema
 from nightpos_app.extensions import db
 from nightpos_app.orm.registry import ModelEntry
+from nightpos_app.rest import deep_merge
 
 # --------------------------------------------------------------------------
 # REST resources
@@ -133,6 +145,24 @@ class ForeignKeySchemaConverter(Model2SchemaConverter):
     many-to-one ids and unique values (:class:`RecordSchema`).
     """
 
+    def _column2field(
+        self,
+        datamodel: Any,
+        column: Any,
+        nested: bool = True,
+        parent_schema_name: str | None = None,
+    ) -> ma_fields.Field:
+        # A stored column through NightPOS's converter (FAB's uses marshmallow-sqlalchemy's).
+        prop = sa.inspect(datamodel.obj).attrs.get(column.name)
+        if isinstance(prop, ColumnProperty) and not datamodel.is_relation(column.name):
+            field = RecordModelConverter().field_for(datamodel.obj, column.name)
+            field.unique = datamodel.is_unique(column.name)  # type: ignore[attr-defined]
+            validator = self.validators_columns.get(column.name)
+            if validator is not None:
+                field.validators.append(validator)
+            return field
+        return super()._column2field(datamodel, column, nested, parent_schema_name)
+
     def _meta_schema_factory(
         self,
         columns: list[str],
@@ -146,6 +176,7 @@ class ForeignKeySchemaConverter(Model2SchemaConverter):
             "load_instance": True,
             "sqla_session": db.session,
             "parent_schema_name": parent_schema_name,
+            "model_converter": RecordModelConverter,
         }
         if columns:
             meta_attrs["fields"] = columns
@@ -179,36 +210,139 @@ def _coerce_filter_value(column: sa.Column[Any], value: Any) -> None:
             python_type.fromisoformat(str(item))
 
 
-def _unparseable_rison() -> tuple[Response, int] | None:
-    """A 400 for a ``q`` that sends prison's parser into endless recursion.
+def _routed(method: Callable[..., Any], url: str) -> Callable[..., Any]:
+    """FAB's route handler ``method`` (its permission, spec and response merging) on ``url``."""
 
-    FAB's ``@rison`` catches prison's ``ParserException`` only; an unclosed
-    ``(((`` ends in ``RecursionError``, which FAB's ``@safe`` turns into a 500.
-    """
-    q = request.args.get("q")
-    if not q:
-        return None
-    try:
-        prison.loads(q)
-    except RecursionError:
-        return jsonify(message="Not a valid rison argument"), 400
-    except Exception:  # noqa: S110  (FAB's @rison answers the other parse errors itself)
-        pass
-    return None
+    @functools.wraps(method)
+    def handler(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs)
+
+    handler._urls = [(url, methods) for _url, methods in method._urls]  # type: ignore[attr-defined]
+    return handler
+
+
+_JSON = ("content", "application/json", "schema", "properties")
+
+
+def _response_properties(status: int, properties: dict[str, Any]) -> dict[str, Any]:
+    """``{"responses": {status: {"content": … "properties": properties}}}``."""
+    nested: dict[str, Any] = properties
+    for key in reversed(_JSON):
+        nested = {key: nested}
+    return {"responses": {str(status): nested}}
+
+
+#: One column as ``_info`` describes it in ``add_columns`` and ``edit_columns``.
+_COLUMN_INFO = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "label": {"type": "string"},
+        "description": {"type": "string"},
+        "type": {"type": "string", "description": "The marshmallow field: String, Integer, …"},
+        "required": {"type": "boolean"},
+        "unique": {"type": "boolean"},
+        "validate": {"type": "array", "items": {"type": "string"}},
+        "count": {"type": "integer"},
+        "values": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_COLUMNS_INFO = {"type": "array", "items": _COLUMN_INFO}
+
+#: What FAB's docstrings say wrong about a resource's operations, by handler: ids are
+#: integers, and ``_info`` lists its columns.
+SPEC_CORRECTIONS: dict[str, dict[str, Any]] = {
+    "get_list": _response_properties(
+        200, {"ids": {"type": "array", "items": {"type": "integer"}}, "count": {"type": "integer"}}
+    ),
+    "get": _response_properties(200, {"id": {"type": "integer"}}),
+    "post": _response_properties(201, {"id": {"type": "integer"}}),
+    "info": _response_properties(
+        200, {"add_columns": _COLUMNS_INFO, "edit_columns": _COLUMNS_INFO}
+    ),
+}
 
 
 class RecordRestApi(ModelRestApi):
-    """FAB's ``ModelRestApi``, answering bad list arguments with a 400 rather than a 500.
+    """FAB's ``ModelRestApi``, keeping the API's contract (nightpos_app/rest.py).
 
-    FAB hands rison filter values to the query as they come: ``amount_total gt
-    "abc"`` is a database error on PostgreSQL (a 500), while SQLite quietly
-    matches nothing. Values are checked against the column's type first.
+    * Bad list arguments are a 400, not a 500: FAB hands rison filter values to the query as
+      they come (``amount_total gt "abc"`` is a database error on PostgreSQL, while SQLite
+      quietly matches nothing), so values are checked against the column's type first.
+    * A record's routes take ``<pk:pk>``, an integer: FAB's GET takes unsigned ones only (a
+      negative id was a 405) and its PUT and DELETE any text (``PUT …/_info`` was a 400).
+    * A PUT body that is not an object is a 422 (FAB merged it as a dict: a 500).
+    * ``read_only = True``: no POST, PUT or DELETE route, in the router or the spec.
+    * The spec is corrected where FAB's docstrings are wrong (:data:`SPEC_CORRECTIONS`).
     """
+
+    #: A resource that only reads: its write routes do not exist (a 405 with ``Allow``).
+    read_only = False
+
+    get = _routed(ModelRestApi.get, "/<pk:pk>")
+    put = _routed(ModelRestApi.put, "/<pk:pk>")
+    delete = _routed(ModelRestApi.delete, "/<pk:pk>")
+
+    def __init__(self) -> None:
+        if self.read_only:
+            self.exclude_route_methods = {*self.exclude_route_methods, "post", "put", "delete"}
+        super().__init__()
 
     def create_blueprint(self, appbuilder: AppBuilder, *args: Any, **kwargs: Any) -> Blueprint:
         blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
-        blueprint.before_request(_unparseable_rison)
+        #: The ``q`` argument's schema of each route that takes one (nightpos_app/crud/query.py).
+        self.query_schemas = {
+            handler: schema
+            for handler in ("get_list", "get", "info")
+            if (schema := query_schema(self, handler)) is not None
+        }
+        blueprint.before_request(functools.partial(check_query, self))
         return blueprint
+
+    def add_apispec_components(self, api_spec: Any) -> None:
+        # FAB's, with only the POST's required fields required: a PUT changes the fields it
+        # sends, and a list or show answer holds the columns ``q`` asks for.
+        BaseApi.add_apispec_components(self, api_spec)
+        for name, schema in (
+            (self.list_model_schema_name, self.list_model_schema),
+            (self.add_model_schema_name, self.add_model_schema),
+            (self.edit_model_schema_name, self.edit_model_schema),
+            (self.show_model_schema_name, self.show_model_schema),
+        ):
+            writes = (self.add_model_schema, self.edit_model_schema)
+            if self.read_only and schema in writes:
+                continue  # no route takes them
+            if schema is not self.add_model_schema:
+                schema = type(schema)(partial=True)
+            api_spec.components.schema(name, schema=schema)
+
+    def operation_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        methods: list[str] | None = None,
+        func: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().operation_helper(path, operations, methods, func, **kwargs)
+        handler = getattr(func, "__name__", "")
+        correction = SPEC_CORRECTIONS.get(handler)
+        query = getattr(self, "query_schemas", {}).get(handler)
+        for method in methods or []:
+            operation = (operations or {}).get(method.lower())
+            if operation is None:
+                continue
+            if correction:
+                deep_merge(operation, correction)
+            for parameter in operation.get("parameters", []):
+                if query is not None and parameter.get("name") == "q":
+                    parameter["content"] = {"application/json": {"schema": query}}
+
+    def _merge_update_item(self, model_item: Any, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            # The same answer as a POST of this body.
+            raise ValidationError({"_schema": ["Invalid input type."]})
+        return super()._merge_update_item(model_item, data)
 
     def _handle_filters_args(self, rison_args: dict[str, Any]) -> Any:
         columns = self.datamodel.obj.__mapper__.columns
