@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint venv test-venv migration translations clean bench bench-quick
+.PHONY: run test lint venv test-venv migration translations clean bench bench-quick fuzz newman
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -40,6 +40,22 @@ test: $(BIN)/.installed-test
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
+
+## fuzz: Schemathesis on every operation of the REST API, every check, against a throwaway
+## instance (10 minutes; CI runs a 200-second version in tests/e2e/test_api_fuzz.py).
+## FUZZ_ARGS="--max-time 1800 --seed 1" passes options to schemathesis.
+fuzz: $(BIN)/.installed-test
+	$(BIN)/python scripts/api_checks.py fuzz -- $(FUZZ_ARGS)
+
+## newman: the Postman collection of the specification's use cases (docs/postman/), run with
+## newman against a throwaway instance; newman is installed into node_modules/ when missing.
+NEWMAN := node_modules/.bin/newman
+$(NEWMAN):
+	command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null)
+	npm install --no-save --no-audit --no-fund --prefix . 'newman@>=6,<7'
+
+newman: $(BIN)/.installed $(NEWMAN)
+	$(BIN)/python scripts/api_checks.py newman --newman $(NEWMAN)
 
 ## migration: autogenerate a migration after changing models (make migration m="add x")
 migration: $(BIN)/.installed
