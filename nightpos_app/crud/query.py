@@ -176,6 +176,22 @@ def to_rison(value: Any) -> str:
     return "(" + ",".join(f"{to_rison(str(k))}:{to_rison(v)}" for k, v in value.items()) + ")"
 
 
+def _filter_problem(schema: dict[str, Any], flt: Any) -> str | None:
+    """What is wrong with one filter, in words: its column, its operator or its value."""
+    if not isinstance(flt, dict) or not isinstance(flt.get("col"), str):
+        return None
+    col, opr = flt["col"], flt.get("opr")
+    options = schema["properties"]["filters"]["items"].get("anyOf", [])
+    for_col = [o for o in options if o["properties"]["col"]["enum"] == [col]]
+    if not for_col:
+        return f"Filter column {col!r} is not searchable."
+    if not any(opr in o["properties"]["opr"]["enum"] for o in for_col):
+        return f"Filter operator {opr!r} does not suit column {col}."
+    if "value" not in flt:
+        return None
+    return f"Filter value {flt['value']!r} does not suit column {col}."
+
+
 def check_query(api: Any) -> tuple[Response, int] | None:
     """Before a resource's route: a 400 for a ``q`` its schema refuses; a valid ``q`` as rison."""
     text = request.args.get("q")
@@ -193,8 +209,11 @@ def check_query(api: Any) -> tuple[Response, int] | None:
     except ValueError as exc:
         return jsonify(message=str(exc)), 400
     except jsonschema.ValidationError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "q"
+        path = list(exc.absolute_path)
+        where = "/".join(str(part) for part in path) or "q"
         message = f"Not a valid rison schema at {where}: {exc.message}"
+        if len(path) >= 2 and path[0] == "filters" and isinstance(path[1], int):
+            message = _filter_problem(schema, value["filters"][path[1]]) or message
         return jsonify(message=message[:500]), 400
     args = request.args.to_dict(flat=False)
     args["q"] = [to_rison(value)]

@@ -361,7 +361,7 @@ def test_api_list_orders(app: Flask, api: ApiClient) -> None:
         "currency": {"name": newest["currency_id"][1]},
         "date_order": newest["date_order"].isoformat(),
         "state": newest["state"],
-        "amount_total": str(newest["amount_total"]),
+        "amount_total": float(newest["amount_total"]),  # a JSON number, as the spec says
         "note": None,
     }
     assert body["label_columns"]["currency_id"] == "Currency"

@@ -215,6 +215,8 @@ def screen_posts(rule: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
 
 
 def api_calls(rule: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """Every route of the addon's resources (the call log and the outbox have no write route:
+    a write there is the router's 405 for everyone, tests/addons/webhooks/test_api_contract.py)."""
     rid, aid, cid, did = rule["id"], rule["action"], rule["call"], rule["delivery"]
     rules, actions, calls, deliveries = (
         "/api/v1/base_automation/",
@@ -237,15 +239,9 @@ def api_calls(rule: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | Non
         ("DELETE", f"{actions}{aid}", None),
         ("GET", calls, None),
         ("GET", f"{calls}{cid}", None),
-        ("POST", calls, {"rule_id": rid}),
-        ("PUT", f"{calls}{cid}", {"status": "ok"}),
-        ("DELETE", f"{calls}{cid}", None),
         ("POST", f"{actions}{aid}/rotate_signing_secret", None),
         ("GET", deliveries, None),
         ("GET", f"{deliveries}{did}", None),
-        ("POST", deliveries, {"rule_id": rid}),
-        ("PUT", f"{deliveries}{did}", {"state": "pending"}),
-        ("DELETE", f"{deliveries}{did}", None),
         ("POST", f"{deliveries}{did}/retry", None),
         ("POST", f"{deliveries}{did}/replay", None),
         ("GET", "/api/v1/webhook_delivery_attempt/", None),

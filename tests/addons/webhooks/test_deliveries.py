@@ -220,7 +220,7 @@ def test_the_rest_resource_is_read_only_but_can_send_again(
     assert api.post(base, {"rule_id": 1}).status_code == 405
     assert api.put(f"{base}{failed}", {"state": "pending"}).status_code == 405
     assert api.delete(f"{base}{failed}").get_json() == {
-        "message": "Webhook deliveries are read-only."
+        "message": "DELETE is not allowed here: this URL takes GET."
     }
     assert api.post(f"{base}{outbox_rows['pending']}/retry").status_code == 409
     assert api.post(f"{base}{failed}/retry").status_code == 200
