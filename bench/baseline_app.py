@@ -3,13 +3,17 @@
 Served by the same gunicorn settings against the same database as NightPOS
 (``gunicorn 'bench.baseline_app:create_app()'``), it answers the same URLs:
 
-* ``POST /web/hook/<secret>`` with the use case 1 secret: ``UPDATE sale_order SET
-  currency_id = <USD> WHERE id = 7`` (the id from the payload), commit, ``{"status": "ok"}``;
+* ``POST /web/hook/<secret>`` with the use case 1 secret: read the order's currency (the id
+  from the payload) and, if it is not USD, ``UPDATE sale_order SET currency_id = <USD>``, as
+  Update Record does; commit, ``{"status": "ok"}``;
+* with the "toggle" secret: read the order's currency and write the other one (USD or
+  ``BENCH_BASELINE_OTHER_ID``), every call;
 * with the use case 2 secret: ``INSERT INTO res_partner`` from the payload, commit;
 * any other secret: ``404 {"status": "error"}``.
 
 Secrets come from ``BENCH_BASELINE_SECRETS`` (JSON: ``{"<secret>": "uc1" | "uc2"}``), the
-database from ``NIGHTPOS_DATABASE_URL``, the USD id from ``BENCH_BASELINE_USD_ID``. On SQLite
+database from ``NIGHTPOS_DATABASE_URL``, the USD id from ``BENCH_BASELINE_USD_ID``
+(``"toggle"`` secrets too). On SQLite
 the connection gets what NightPOS's does: WAL and a busy timeout, so the comparison is of the
 application code, not of database settings.
 """
@@ -63,6 +67,7 @@ def create_app() -> Flask:
     engine = _engine(os.environ["NIGHTPOS_DATABASE_URL"])
     secrets: dict[str, str] = json.loads(os.environ.get("BENCH_BASELINE_SECRETS", "{}"))
     usd_id = int(os.environ.get("BENCH_BASELINE_USD_ID", "1"))
+    other_id = int(os.environ.get("BENCH_BASELINE_OTHER_ID", "2"))
 
     @app.post("/web/hook/<string:secret>")
     def webhook(secret: str) -> Any:
@@ -73,12 +78,14 @@ def create_app() -> Flask:
         if not isinstance(payload, dict):
             return jsonify({"status": "error", "message": "not JSON"}), 400
         with engine.begin() as connection:
-            if case == "uc1":
-                connection.execute(
-                    sa.update(_ORDERS)
-                    .where(_ORDERS.c.id == int(payload["_id"]))
-                    .values(currency_id=usd_id)
-                )
+            if case in ("uc1", "toggle"):
+                order = _ORDERS.c.id == int(payload["_id"])
+                current = connection.execute(
+                    sa.select(_ORDERS.c.currency_id).where(order)
+                ).scalar_one()
+                wanted = usd_id if case == "uc1" or current != usd_id else other_id
+                if current != wanted:
+                    connection.execute(sa.update(_ORDERS).where(order).values(currency_id=wanted))
             else:
                 if not (payload.get("name") and payload.get("email")):
                     return jsonify({"status": "error", "message": "missing fields"}), 500

@@ -241,8 +241,22 @@ def usd_id() -> int:
     return get_env()["res.currency"].search([("name", "=", "USD")]).id
 
 
+def other_currency_id() -> int:
+    """A currency other than USD (the one the "toggle" case switches orders to and from)."""
+    from nightpos_app.state import get_env
+
+    return get_env()["res.currency"].search([("name", "!=", "USD")], limit=1, order="id").id
+
+
+def toggle_code(usd: int, other: int) -> str:
+    """Execute Code that reads the order's currency and writes the other one: every call
+    reads and writes, whatever came before."""
+    return f"record.write({{'currency_id': {other} if record.currency_id.id == {usd} else {usd}}})"
+
+
 def use_case_rules() -> dict[str, dict[str, Any]]:
-    """The specification's rules: use case 1 with Log Calls off and on, use case 2."""
+    """The specification's rules (use case 1 with Log Calls off and on, use case 2), and an
+    Execute Code rule that reads a field and writes the other value ("toggle")."""
     update = {
         "name": "Set USD",
         "action_type": "update_record",
@@ -255,6 +269,17 @@ def use_case_rules() -> dict[str, dict[str, Any]]:
         "uc1_log": make_rule("sale.order", [update], name="Orders to USD (logged)", log_calls=True),
         "uc2": make_rule(
             "res.partner", [code], name="New contact", target_record=USE_CASE_2_TARGET
+        ),
+        "toggle": make_rule(
+            "sale.order",
+            [
+                {
+                    "name": "Switch currency",
+                    "action_type": "execute_code",
+                    "settings": {"code": toggle_code(usd_id(), other_currency_id())},
+                }
+            ],
+            name="Switch the order's currency",
         ),
     }
 

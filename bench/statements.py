@@ -28,6 +28,7 @@ from bench.common import (
     Report,
     Table,
     app_context,
+    other_currency_id,
     prepare_instance,
     usd_id,
     use_case_rules,
@@ -37,9 +38,10 @@ CASES = [
     ("uc1", "UC1 Update Record, Log Calls off", USE_CASE_1_PAYLOAD),
     ("uc1_log", "UC1 Update Record, Log Calls on", USE_CASE_1_PAYLOAD),
     ("uc2", "UC2 Execute Code, create contact", USE_CASE_2_PAYLOAD),
+    ("toggle", "Execute Code reads and writes", USE_CASE_1_PAYLOAD),
 ]
 #: The baseline's case for each of NightPOS's (it writes no call log).
-BASELINE_CASE = {"uc1": "uc1", "uc1_log": "uc1", "uc2": "uc2"}
+BASELINE_CASE = {"uc1": "uc1", "uc1_log": "uc1", "uc2": "uc2", "toggle": "toggle"}
 _WORDS = re.compile(r"^\s*(\w+(?:\s+\w+)?(?:\s+\w+)?)")
 
 
@@ -112,13 +114,14 @@ def run(ctx: Context) -> Report:
     warmup, calls = (2, 5) if ctx.quick else (5, 50)
     with app_context(instance) as app:
         rules = use_case_rules()
-        usd = usd_id()
+        usd, other = usd_id(), other_currency_id()
         nightpos = app.test_client()
         os.environ.update(
             NIGHTPOS_DATABASE_URL=instance.url,
             BENCH_BASELINE_USD_ID=str(usd),
+            BENCH_BASELINE_OTHER_ID=str(other),
             BENCH_BASELINE_SECRETS=json.dumps(
-                {rules["uc1"]["secret"]: "uc1", rules["uc2"]["secret"]: "uc2"}
+                {rules[key]["secret"]: key for key in ("uc1", "uc2", "toggle")}
             ),
         )
         from bench.baseline_app import create_app as baseline_app
