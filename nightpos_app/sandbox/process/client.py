@@ -264,7 +264,10 @@ class CodeCall:
         run = _RunRequests(service, lambda: self.deadline, posting)
         logged = 0
         while True:
-            message = self._receive(runner, codec)
+            try:
+                message = self._receive(runner, codec)
+            except SandboxError as stopped:  # past a limit, or gone: a refused post came first
+                raise run.ending(stopped) or stopped from None
             kind = message[0]
             if kind == "op" and len(message) >= 2:
                 reply = self._carry_out(runner, run, message[1], message[2:])

@@ -145,6 +145,24 @@ def _restore(app: Flask, before: Any, known: set[int]) -> None:
     assert _state(app) == before
 
 
+def test_a_refused_post_is_the_error_even_if_the_code_then_spins(app: Flask, client, make_rule):
+    """Waiting, the code would have stopped at the refused create; posting, it goes on into
+    work inside one C call (exponential hashing) until the parent stops its runner at the CPU
+    limit: the call still ends with the create's error, not the CPU limit's."""
+    spin = "a = (1,)\nfor i in range(40):\n    a = (a, a)\nh = hash(a)"
+    code = "env['res.partner'].create({'email': 'no name'})\n" + spin
+    answers = []
+    for variant in (code, code + "\n# try"):
+        action = {"name": "code", "action_type": "execute_code", "settings": {"code": variant}}
+        rule = make_rule(
+            "sale.order", target_record="model.browse([3])", actions=[action], cpu_seconds=0.3
+        )
+        response = client.post(rule["path"], json={})
+        answers.append((response.status_code, response.get_json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 500 and "CPU" not in answers[0][1]["message"], answers[0]
+
+
 def test_code_without_try_hands_over_once_per_run(app: Flask, client, make_rule, monkeypatch):
     """Use case 2's code posts its create: the parent sends the runner the run and nothing
     more, where waiting for the create's answer costs a reply as well."""
