@@ -16,7 +16,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,13 @@ from addons.webhooks.known_targets import shortcut
 from addons.webhooks.models import AutomationRule
 from addons.webhooks.settings import rule_cpu_seconds
 from addons.webhooks.state import get_webhooks
+from addons.webhooks.steps import (
+    TARGET_STEP,
+    action_step,
+    in_step,
+    in_step_error,
+    target_problem,
+)
 from addons.webhooks.triggers import fire_pending, running_rule
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
@@ -59,6 +66,9 @@ class Outcome:
     targets: list[tuple[int, str]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    #: The step that failed: "Target Record", "Action 2 'Notify'" (None: none did, or the
+    #: record rules run after the actions, whose message names their rule).
+    step: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -84,13 +94,9 @@ def find_target(
     if target is None or target is False or (isinstance(target, RecordSet) and not target):
         raise UserError(NO_TARGET)
     if not isinstance(target, RecordSet):
-        raise UserError(
-            f"The Target Record must give {model_name} records, got {type(target).__name__}"
-        )
+        raise UserError(f"expected {model_name} records, got {type(target).__name__}")
     if target.model_name != model_name:
-        raise UserError(
-            f"The Target Record must give {model_name} records, got {target.model_name} records"
-        )
+        raise UserError(f"expected {model_name} records, got {target.model_name} records")
     return target
 
 
@@ -180,6 +186,9 @@ def execute_rule(
     registry = get_state().registry
     outcome: Outcome
     # Only the dry run reports changes: a real call is spared the per-flush history walk.
+    # The step running now, so that every error says where it came from (steps.py).
+    step: str | None = TARGET_STEP
+    targets: list[tuple[int, str]] = []
     with (
         recording_changes(session, registry) if dry_run else nullcontext(ChangeRecorder(registry))
     ) as recorder:
@@ -190,16 +199,19 @@ def execute_rule(
             sandbox = rule_sandbox(spec)
             # One budget for the whole call: every piece of code it runs draws on it.
             with sandbox.call():
-                records = find_target(
-                    spec.model,
-                    spec.target_record,
-                    {**base_names, "record": model, "records": model},
-                    sandbox,
-                )
+                try:
+                    records = find_target(
+                        spec.model,
+                        spec.target_record,
+                        {**base_names, "record": model, "records": model},
+                        sandbox,
+                    )
+                except UserError as exc:
+                    raise target_problem(exc, spec.model, spec.target_record) from exc
                 # Actions often read a record and write it back (a counter, a status): the
                 # rows are locked when first read, and read as the last call committed them.
                 lock_records(records)
-                targets = (
+                targets[:] = (
                     [(r.id, r.display_name) for r in records]
                     if dry_run
                     else [(i, "") for i in records.ids]
@@ -213,6 +225,7 @@ def execute_rule(
                     rule_name=spec.name,
                     rule_id=spec.id,
                 )
+                step = None  # run_actions names each action's step itself
                 with running_rule(session, spec.id):
                     run_actions(spec, context, recorder)
                 # Record rules that these changes trigger run now, in this transaction: their
@@ -229,6 +242,8 @@ def execute_rule(
                 {"status": "error", "message": exc.message},
                 error=exc.message,
                 traceback=traceback.format_exc(),
+                targets=targets,
+                step=getattr(exc, "step", None),
             )
         except Exception as exc:  # anything unexpected: log it, answer generically
             _raise_database_problem(exc)
@@ -236,12 +251,15 @@ def execute_rule(
             logger.exception(
                 "webhook rule %s failed unexpectedly (reference %s)", spec.id, reference
             )
-            message = f"An unexpected error occurred (reference {reference})."
+            step = getattr(exc, "nightpos_step", step)
+            message = in_step(step, f"An unexpected error occurred (reference {reference}).")
             outcome = Outcome(
                 500,
                 {"status": "error", "message": message},
                 error=f"{message} {type(exc).__name__}: {exc}",
                 traceback=traceback.format_exc(),
+                targets=targets,
+                step=step,
             )
     outcome.logs = logs
     outcome.duration_ms = (time.perf_counter() - started) * 1000
@@ -249,13 +267,30 @@ def execute_rule(
 
 
 def run_actions(spec: RuleSpec, context: ActionContext, recorder: ChangeRecorder | None) -> None:
-    """Each action of ``spec`` on each record of ``context.records``, in order."""
+    """Each action of ``spec`` on each record of ``context.records``, in order.
+
+    An action's error names the action (``Action 2 'Notify': ...``): a ``UserError`` is raised
+    again with that prefix, anything else carries it as ``nightpos_step`` for the generic
+    message. A database that failed is not the action's fault and passes through as it is.
+    """
     for record in context.records:
-        for action in spec.actions:
+        for number, action in enumerate(spec.actions, 1):
             context.action_id, context.action_name = action.id, action.name
             if recorder is not None:
                 recorder.current_action = action.name
-            action_type(action.name, action.type_key).run(context, record, dict(action.settings))
+            step = action_step(number, action.name)
+            try:
+                kind = action_type(action.name, action.type_key)
+                kind.run(context, record, dict(action.settings))
+            except UserError as exc:
+                if database_problem(exc) is not None:
+                    raise
+                raise in_step_error(step, exc) from exc
+            except Exception as exc:
+                if not hasattr(exc, "nightpos_step"):
+                    with suppress(AttributeError):  # an exception type with __slots__
+                        exc.nightpos_step = step  # type: ignore[attr-defined]
+                raise
 
 
 def run_on_records(

@@ -466,7 +466,7 @@ def test_model_other_than_the_rules_is_500(endpoint):
         endpoint,
         lambda: endpoint.send(json={"_model": "sale.order", "_id": 1}),
         status=500,
-        message="The Target Record must give res.partner records, got sale.order records",
+        message="Target Record: expected res.partner records, got sale.order records",
     )
 
 

@@ -77,10 +77,13 @@ def test_another_model_is_an_error_and_changes_nothing(app, client, usd_rule):
     before = read(app, "res.partner", [], ["name"])
     response = client.post(usd_rule["path"], json={"_model": "res.partner", "_id": "1"})
     assert response.status_code == 500
-    assert response.get_json() == {
-        "status": "error",
-        "message": "The Target Record must give sale.order records, got res.partner records",
-    }
+    message = response.get_json()["message"]
+    # The step, what went wrong, and what the default Target Record expects.
+    assert message.startswith(
+        "Target Record: expected sale.order records, got res.partner records. "
+        "Expected: _model (a technical name) and _id (a record's id as a number)"
+    ), message
+    assert '{"_model": "sale.order", "_id": 7}' in message
     assert read(app, "res.partner", [], ["name"]) == before
 
 
@@ -89,7 +92,9 @@ def test_empty_target_is_reported(client, make_rule, target):
     rule = make_rule("sale.order", target_record=target, actions=[SET_USD])
     response = client.post(rule["path"], json={})
     assert response.status_code == 500
-    assert response.get_json()["message"] == "No record to run the automation on was found"
+    assert response.get_json()["message"] == (
+        "Target Record: No record to run the automation on was found"
+    )
 
 
 @pytest.mark.parametrize(("target", "got"), [("42", "int"), ("[7]", "list"), ("'S00007'", "str")])
@@ -98,8 +103,7 @@ def test_target_that_is_not_records_is_reported(client, make_rule, target, got):
     response = client.post(rule["path"], json={})
     assert response.status_code == 500
     assert (
-        response.get_json()["message"]
-        == f"The Target Record must give sale.order records, got {got}"
+        response.get_json()["message"] == f"Target Record: expected sale.order records, got {got}"
     )
 
 
@@ -112,7 +116,8 @@ def test_failure_in_a_later_action_rolls_back_the_earlier_ones(app, client, make
     rule = make_rule("sale.order", actions=[SET_USD, failing])
     response = client.post(rule["path"], json={"_model": "sale.order", "_id": "7"})
     assert response.status_code == 500
-    assert response.get_json() == {"status": "error", "message": "stop here"}
+    # The answer names the step that failed: the second action, by name.
+    assert response.get_json() == {"status": "error", "message": "Action 2 'Fail': stop here"}
     assert currency_of(app, 7) != "USD"
 
 
@@ -135,7 +140,7 @@ def test_a_write_the_database_refuses_fails_the_call_and_keeps_nothing(app, clie
     response = client.post(rule["path"], json={})
     assert response.status_code == 500
     message = response.get_json()["message"]
-    assert message.startswith("res.currency: cannot write: the database refused it")
+    assert message.startswith("Action 2 'Clash': res.currency: cannot write: the database refused")
     euro = read(app, "res.currency", [("name", "=", "EUR")], ["symbol"])
     assert [row["symbol"] for row in euro] == ["€"]
     assert [(c["http_status"], c["error_message"]) for c in calls(app, rule["id"])] == [

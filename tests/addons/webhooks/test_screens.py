@@ -55,7 +55,7 @@ def test_studio_and_app_menus(admin_web: WebClient) -> None:
     page = page_text(admin_web.get("/"))
     assert navbar_menu(page, "Studio") == [
         ("/webhookview/list/", "Webhooks"),
-        ("/automationruleview/list/", "Automation Rules"),
+        ("/automationruleview/list/", "Automations"),  # the specification's word
         ("/webhookdeliveryview/list/", "Deliveries"),
     ]
     assert ("/webhookview/list/?model=sale.order", "Webhooks") in navbar_menu(page, "Sales")
@@ -248,5 +248,5 @@ def test_use_case_2_through_the_screens(app: Flask, admin_web: WebClient, clean_
     assert response.status_code == 500
     assert response.get_json() == {
         "status": "error",
-        "message": "Missing required fields: 'name' and 'email'",
+        "message": "Action 1 'Create contact': Missing required fields: 'name' and 'email'",
     }

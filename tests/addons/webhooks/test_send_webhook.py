@@ -280,7 +280,7 @@ def test_a_failed_rule_leaves_no_message(app: Flask, make_rule) -> None:
     before = order(app, 7)
     response = app.test_client().post(rule["path"], json={"_model": "sale.order", "_id": 7})
     assert response.status_code == 500
-    assert response.get_json() == {"status": "error", "message": "Order refused"}
+    assert response.get_json() == {"status": "error", "message": "Action 3 'Refuse': Order refused"}
     assert deliveries(app) == []  # the message was rolled back with the change
     assert order(app, 7) == before
     assert read(app, "sale.order", [("id", "=", 7)], ["note"])[0]["note"] != "x"

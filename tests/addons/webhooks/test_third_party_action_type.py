@@ -295,7 +295,10 @@ def test_its_errors_are_reported_like_the_built_in_ones(
     caller = example_app.test_client()
 
     response = caller.post(rule["path"], json={**ORDER_7, "carrier": "DHL"})
-    missing = "The action 'Shipping note' needs 'tracking' in the payload."
+    # Its message, after the step that failed (engine/steps.py), as for a built-in type.
+    missing = (
+        "Action 1 'Shipping note': The action 'Shipping note' needs 'tracking' in the payload."
+    )
     assert (response.status_code, response.get_json()) == (
         500,
         {"status": "error", "message": missing},
@@ -317,9 +320,10 @@ def test_its_errors_are_reported_like_the_built_in_ones(
     refused = caller.post(builtin["path"], json=ORDER_7)
     assert (refused.status_code, refused.get_json()) == (
         500,
-        {"status": "error", "message": "No shipping today."},
+        {"status": "error", "message": "Action 1 'Refuse': No shipping today."},
     )
-    for rule_id, message in ((rule["id"], missing), (builtin["id"], "No shipping today.")):
+    refusal = "Action 1 'Refuse': No shipping today."
+    for rule_id, message in ((rule["id"], missing), (builtin["id"], refusal)):
         assert [
             (c["status"], c["http_status"], c["error_message"]) for c in calls(app, rule_id)
         ] == [("error", 500, message)]
@@ -340,7 +344,12 @@ def test_its_errors_are_reported_like_the_built_in_ones(
     response = caller.post(partner_rule["path"], json={"name": too_long})
     assert (response.status_code, response.get_json()) == (
         500,
-        {"status": "error", "message": "res.partner.name (Name): text longer than 256 characters"},
+        {
+            "status": "error",
+            "message": (
+                "Action 1 'Rename': res.partner.name (Name): text longer than 256 characters"
+            ),
+        },
     )
 
 
@@ -361,7 +370,10 @@ def test_it_bounds_the_text_it_writes(
     response = caller.post(rule["path"], json={**ORDER_7, "big": "x" * 2000})
     assert (response.status_code, response.get_json()) == (
         500,
-        {"status": "error", "message": "The action 'Repeat' would write over 10000 characters."},
+        {
+            "status": "error",
+            "message": "Action 1 'Repeat': The action 'Repeat' would write over 10000 characters.",
+        },
     )
 
 
@@ -391,11 +403,11 @@ def test_with_its_addon_disabled_the_type_is_gone_and_its_actions_fail_clearly(
     response = app.test_client().post(rule["path"], json=payload)
     assert (response.status_code, response.get_json()) == (
         500,
-        {"status": "error", "message": NOT_PROVIDED},
+        {"status": "error", "message": f"Action 1 'Shipping note': {NOT_PROVIDED}"},
     )
     assert note_of_order_7(app) == before
     assert [(c["status"], c["error_message"]) for c in calls(app, rule["id"])] == [
-        ("error", NOT_PROVIDED)
+        ("error", f"Action 1 'Shipping note': {NOT_PROVIDED}")
     ]
 
     # The screens still open, naming the type by its key.

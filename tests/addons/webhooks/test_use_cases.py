@@ -66,7 +66,8 @@ def test_use_case_2_creates_a_contact(app, client, make_rule):
     assert response.status_code == 500
     assert response.get_json() == {
         "status": "error",
-        "message": "Missing required fields: 'name' and 'email'",
+        # The specification's own message, after the step that raised it.
+        "message": "Action 1 'Create contact': Missing required fields: 'name' and 'email'",
     }
     assert read(app, "res.partner", [("name", "=", "No Email")], ["name"]) == []
 
