@@ -12,6 +12,8 @@ see anyway, so every logged-in user may switch it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, g, redirect, request, url_for
@@ -45,6 +47,21 @@ def developer_mode() -> bool:
     value = bool(row and row.developer_mode)
     setattr(g, _CACHE, value)
     return value
+
+
+@contextmanager
+def without_technical_names() -> Iterator[None]:
+    """Within the block, the current request reads as developer mode off: for texts that are
+    stored (an action's generated name), which must not depend on who wrote them."""
+    before = g.get(_CACHE)
+    setattr(g, _CACHE, False)
+    try:
+        yield
+    finally:
+        if before is None:
+            g.pop(_CACHE, None)
+        else:
+            setattr(g, _CACHE, before)
 
 
 def set_developer_mode(on: bool) -> None:

@@ -69,6 +69,9 @@ class ActionType:
     label: ClassVar[str]
     description: ClassVar[str] = ""
     schema: ClassVar[type[marshmallow.Schema]]
+    #: The verb an action left unnamed is named with, before the model it acts on ("Update"
+    #: gives "Update Sales Order: Currency = USD"); empty: the label, without a model.
+    name_verb: ClassVar[str] = ""
 
     def validate(
         self, settings: Any, model: ModelEntry, env: Environment, sandbox: IsolatedSandbox
@@ -95,6 +98,12 @@ class ActionType:
         sandbox: IsolatedSandbox,
     ) -> None:
         """Checks that need the rule's model (a field exists, code compiles). Default: none."""
+
+    def warnings(self, settings: dict[str, Any]) -> list[str]:
+        """Problems worth a warning when the action is saved, though it is saved (settings that
+        will fail later, where this server is set up as it is now), in the user's language.
+        Default: none."""
+        return []
 
     def run(self, context: ActionContext, record: RecordSet, settings: dict[str, Any]) -> None:
         """Act on ``record``, one record of the Target Record (all of them are

@@ -113,6 +113,7 @@ class UpdateRecord(ActionType):
 
     key = "update_record"
     label = N_("Update Record")
+    name_verb = "Update"
     description = N_(
         "Set a field of the target record to a value, or to the result of an expression."
     )
@@ -155,6 +156,7 @@ class CreateRecord(ActionType):
 
     key = "create_record"
     label = N_("Create Record")
+    name_verb = "Create"
     description = N_(
         "Create a new record, its fields set to values or to the results of expressions."
     )

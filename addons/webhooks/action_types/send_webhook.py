@@ -74,6 +74,26 @@ def sendable_fields(entry: ModelEntry) -> dict[str, str]:
     return {name: label for name, label in found.items() if "secret" not in name.lower()}
 
 
+#: How long a save waits for the URL's host to resolve before it warns (the lookup may hang).
+SAVE_RESOLVE_SECONDS = 3.0
+
+
+def _save_resolver(host: str, port: int, **kwargs: Any) -> list[Any]:
+    """``socket.getaddrinfo`` bounded by :data:`SAVE_RESOLVE_SECONDS`: a slow DNS server delays
+    the save by that much at most (the lookup goes on in its thread, and is dropped)."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as Late
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(socket.getaddrinfo, host, port, **kwargs).result(SAVE_RESOLVE_SECONDS)
+    except Late:
+        raise OSError(f"no answer within {SAVE_RESOLVE_SECONDS:g} s") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
 def _check_url(value: str) -> None:
     """Syntax only: the address is resolved and checked (SSRF) when the worker sends."""
     parts = urlsplit(value)
@@ -282,6 +302,37 @@ class SendWebhook(ActionType):
             raise SettingsError(
                 {"fields": [f"{model.name} has no field {name!r}." for name in unknown]}
             )
+
+    def warnings(self, settings: dict[str, Any]) -> list[str]:
+        """The URL's host resolved now and checked as the worker will: a URL it would refuse
+        (a loopback or private address not in WEBHOOK_OUTGOING_ALLOWED_CIDRS) or cannot resolve
+        is saved with a warning that says so, and names the setting."""
+        from addons.webhooks.outgoing import ssrf
+        from addons.webhooks.settings import setting
+        from nightpos_app.i18n import translate
+
+        allowed = ssrf.parse_networks(setting("WEBHOOK_OUTGOING_ALLOWED_CIDRS"))
+        try:
+            ssrf.resolve_target(str(settings.get("url", "")), allowed, _save_resolver)
+        except ssrf.Unresolved as failure:
+            return [
+                translate(
+                    "The URL's host cannot be resolved now (%(reason)s): deliveries will be "
+                    "retried until it can.",
+                    reason=str(failure),
+                )
+            ]
+        except ssrf.Refused as refusal:
+            return [
+                translate(
+                    "Deliveries to this URL will be refused (%(reason)s). The server sends to "
+                    "loopback and private addresses only when the setting %(setting)s lists "
+                    "their network.",
+                    reason=str(refusal).split("; ", 1)[0],
+                    setting=ssrf.ALLOW_SETTING,
+                )
+            ]
+        return []
 
     def preview(
         self,

@@ -64,6 +64,9 @@ def send(
 
     try:
         target = ssrf.resolve_target(message.url, allowed, resolver)
+    except ssrf.Unresolved as failure:
+        # DNS trouble passes like a connection that could not be made: retried.
+        return Result("connection", elapsed(), error=str(failure))
     except ssrf.Refused as refusal:
         return Result("refused", elapsed(), error=str(refusal))
     body = message.body.encode("utf-8")

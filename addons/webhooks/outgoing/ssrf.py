@@ -37,8 +37,23 @@ SHARED_NETWORK = ipaddress.ip_network("100.64.0.0/10")
 NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
 
 
+#: The setting that lets internal networks through: every refusal of an address names it, so
+#: that the admin reading the delivery's error knows what to change.
+ALLOW_SETTING = "WEBHOOK_OUTGOING_ALLOWED_CIDRS"
+ALLOW_HINT = (
+    f"to send to it anyway, add its network to {ALLOW_SETTING} "
+    "(e.g. 10.1.0.0/16 or 127.0.0.0/8) in the server's configuration"
+)
+
+
 class Refused(Exception):
-    """The URL may not be sent to; ``str()`` says why, starting with ``refused:``."""
+    """The URL may not be sent to; ``str()`` says why, starting with ``refused:`` (``DNS:`` for
+    :class:`Unresolved`)."""
+
+
+class Unresolved(Refused):
+    """The host name could not be resolved now: a DNS failure, worth retrying like a
+    connection that could not be made (the name may resolve again in a minute)."""
 
 
 @dataclass(frozen=True)
@@ -169,17 +184,17 @@ def resolve_target(
         try:
             infos = (resolver or socket.getaddrinfo)(hostname, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as error:
-            raise Refused(f"refused: {hostname} cannot be resolved ({error})") from None
+            raise Unresolved(f"DNS: {hostname} cannot be resolved ({error})") from None
         # Every address is checked, not just the first: the sender may fall back to any.
         addresses = tuple(dict.fromkeys(_as_ip(info[4][0]) for info in infos))
         if not addresses:
-            raise Refused(f"refused: {hostname} resolves to no address")
+            raise Unresolved(f"DNS: {hostname} resolves to no address")
     for address in addresses:
         problem = address_problem(address, allowed)
         if problem is not None:
             if literal is not None:
-                raise Refused(f"refused: {address} is {problem}")
-            raise Refused(f"refused: {hostname} resolves to {address}, {problem}")
+                raise Refused(f"refused: {address} is {problem}; {ALLOW_HINT}")
+            raise Refused(f"refused: {hostname} resolves to {address}, {problem}; {ALLOW_HINT}")
     default_port = 443 if scheme == "https" else 80
     host = f"[{hostname}]" if ":" in hostname else hostname
     return Target(

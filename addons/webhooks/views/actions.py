@@ -28,7 +28,7 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import has_access, permission_name
 from werkzeug.wrappers import Response
 from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import SettingsError
@@ -46,6 +46,7 @@ from addons.webhooks.engine import action_type
 from addons.webhooks.models import ROTATION_GRACE, AutomationRule, ServerAction
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.state import get_webhooks
+from addons.webhooks.views.action_names import action_name
 from addons.webhooks.views.naming import field_choices, model_label
 from addons.webhooks.views.rule_form import no_nul
 from addons.webhooks.views.rule_page import rule_url
@@ -76,8 +77,11 @@ class ActionForm(DynamicForm):
 
     name = StringField(
         lazy("Action Name"),
-        validators=[InputRequired(), Length(max=256), no_nul],
+        validators=[Optional(), Length(max=256), no_nul],
         widget=BS3TextFieldWidget(),
+        description=lazy(
+            "Empty: named from its type and details, e.g. “Update Sales Order: Currency = USD”."
+        ),
     )
     action_type = SelectField(
         lazy("Type"), validators=[InputRequired()], widget=Select2Widget(), validate_choice=True
@@ -164,7 +168,8 @@ class ServerActionView(RecordModelView):
     list_title = lazy("Actions")
     show_title = lazy("Action")
     list_columns = ["rule", "sequence", "name", "action_type"]
-    show_columns = ["rule", "sequence", "name", "action_type", "settings"]
+    # The settings are listed in words under Action Details (the template), not as a dict.
+    show_columns = ["rule", "sequence", "name", "action_type"]
     search_columns = ["rule", "name", "action_type"]
     order_columns = ["sequence", "name", "action_type"]
     label_columns = {
@@ -258,11 +263,17 @@ class ServerActionView(RecordModelView):
                     settings = dict(before.settings)  # as stored, whatever the line ends
             if valid and settings is not None:
                 action = action or ServerAction(rule_id=rule.id)
+                # Left empty, the name comes from the type and its settings (as Odoo's do).
+                form.name.data = (form.name.data or "").strip() or action_name(
+                    settings_form, chosen, settings
+                )
                 action.name = form.name.data
                 action.sequence = form.sequence.data
                 action.action_type = chosen
                 action.settings = settings
                 if self._save(action):
+                    for warning in types[chosen].warnings(settings):
+                        flash(warning, "warning")
                     return redirect(rule_url(rule))
 
         for section in sections.values():
@@ -378,9 +389,18 @@ class ServerActionView(RecordModelView):
             rule=action.rule,
             back_url=rule_url(action.rule),
             signs=action.action_type == "send_webhook",
+            details=self._details(action),
             can_read_secrets=can_read_secrets(),
             graces=[(key, translate(label)) for key, label in SIGNING_GRACE_LABELS.items()],
         )
+
+    def _details(self, action: ServerAction) -> list[tuple[str, str, bool]]:
+        """The action's settings in words, as the rule's page lists them (header values
+        hidden from those who may not read secrets)."""
+        if action.rule.model not in get_state().registry:
+            return []
+        settings = _settings_shown(dict(action.settings or {}))
+        return self._settings_form(action.rule).describe(action.action_type, settings)
 
     @expose("/rotate_signing_secret/<pk>", methods=["POST"])
     @has_access
