@@ -3,6 +3,7 @@
    - [data-copy="<input id>"]: copy that input's text; the button says its data-copied text
      (in the page's language) for a moment.
    - form[data-confirm]: ask before submitting.
+   - The rule form: the fields the chosen trigger uses, the header name for a header secret.
    - The action form: show the chosen type's settings, the chosen source (value/expression),
      the value input that suits the chosen field, the fields of the chosen model, and the
      sample of a type that has one (Send Webhook Notification's JSON), as settings change. */
@@ -137,8 +138,33 @@
         });
     }
 
+    // The rule form: show the fields the chosen trigger uses (data-rule-fields: field ->
+    // triggers), and the Secret Header Name and the authentication's help only when they apply.
+    function followTrigger(form) {
+        var uses = JSON.parse(form.getAttribute("data-rule-fields"));
+        var trigger = $(form).find("#trigger").val();
+        var scheme = $(form).find("#auth_scheme").val() || "none";
+        $(form).find("[data-rule-field]").each(function () {
+            var triggers = uses[this.getAttribute("data-rule-field")];
+            this.hidden = !!triggers && triggers.indexOf(trigger) < 0;
+        });
+        $(form).find("[data-auth-schemes]").each(function () {
+            var shown = this.getAttribute("data-auth-schemes").split(" ").indexOf(scheme) >= 0;
+            if (this.tagName === "TR") {
+                var triggers = uses[this.getAttribute("data-rule-field")];
+                shown = shown && !(triggers && triggers.indexOf(trigger) < 0);
+            }
+            this.hidden = !shown;
+        });
+    }
+
     $(function () {
         $(document).on("click", "[data-copy]", function () { copyFrom(this.getAttribute("data-copy"), this); });
+        var ruleForm = document.querySelector("form[data-rule-fields]");
+        if (ruleForm) {
+            followTrigger(ruleForm);
+            $(ruleForm).on("change", "#trigger, #auth_scheme", function () { followTrigger(ruleForm); });
+        }
         $(document).on("submit", "form[data-confirm]", function () {
             return window.confirm(this.getAttribute("data-confirm"));
         });

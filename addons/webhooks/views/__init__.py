@@ -2,7 +2,7 @@
 
 =====================================  =========================================================
 Studio → Webhooks                      ``/webhookview/list/`` — rules triggered On webhook
-Studio → Automation Rules              ``/automationruleview/list/`` — every rule
+Studio → Automations                   ``/automationruleview/list/`` — every rule
 Sales → Webhooks, Contacts → Webhooks  ``/webhookview/list/?model=sale.order`` (res.partner)
 a rule's page                          ``/webhookview/show/<id>`` — URL, Rotate Secret, Logs,
                                        Actions To Do, dry run, curl
@@ -62,9 +62,11 @@ def register_views(appbuilder: Any, views: ModelViews) -> None:
     )
     appbuilder.add_view(
         AutomationRuleView,
+        # The menu's name stays (FAB names its permission after it); the specification calls
+        # the entry "Automations".
         N_("Automation Rules"),
         icon="fa-bolt",
-        label=lazy("Automation Rules"),
+        label=lazy("Automations"),
         category=STUDIO,
     )
     views.add(

@@ -11,6 +11,7 @@ from flask import request
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
 from addons.webhooks.models import CALL_STATUSES, AutomationRule, WebhookCall
+from addons.webhooks.views.formats import json_text, preformatted, utc_time
 from nightpos_app.crud import LogInterface, RecordModelView
 from nightpos_app.digits import ascii_int
 from nightpos_app.extensions import db
@@ -87,11 +88,12 @@ class WebhookCallView(RecordModelView):
         "traceback": lazy("Traceback"),
     }
     formatters_columns = {
+        "called_at": utc_time,
         "status": _status,
         "payload_truncated": _yes_no,
         "error_message": _text,
-        "traceback": _text,
-        "payload": _text,
+        "traceback": preformatted,
+        "payload": json_text,
         "remote_addr": _text,
     }
     base_order = ("id", "desc")

@@ -32,6 +32,7 @@ from addons.webhooks.models import (
 )
 from addons.webhooks.outgoing import outbox
 from addons.webhooks.security import can_read_secrets
+from addons.webhooks.views.formats import utc_time
 from addons.webhooks.views.naming import model_label
 from nightpos_app.crud import LogInterface, RecordModelView
 from nightpos_app.digits import ascii_int
@@ -143,8 +144,10 @@ class WebhookDeliveryView(RecordModelView):
         "record_id": _text,
         "last_status_code": _text,
         "last_error": _text,
-        "delivered_at": _text,
-        "next_attempt_at": _text,
+        "created_at": utc_time,
+        "delivered_at": utc_time,
+        "next_attempt_at": utc_time,
+        "claimed_until": utc_time,
     }
     base_order = ("id", "desc")
     page_size = 50
@@ -303,6 +306,7 @@ class WebhookDeliveryAttemptView(RecordModelView):
         "worker": lazy("Worker"),
     }
     formatters_columns = {
+        "attempted_at": utc_time,
         "status_code": _text,
         "error": _text,
         "response_excerpt": _text,

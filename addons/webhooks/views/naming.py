@@ -49,8 +49,17 @@ def field_label(fld: FieldInfo) -> str:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """Every registered model as (technical name, label), in the order of the shown labels."""
-    entries = sorted(get_state().registry, key=lambda e: (translate(e.description).lower(), e.name))
+    """The models a rule may target, as (technical name, label), in the order of the labels.
+
+    Developer mode offers every registered model. Without it, only the business models: those
+    automation code may write (``__model_code_access__`` ``"write"``); the internal ones (a
+    rule's actions, its call log, the outbox) are the engine's own and would only confuse.
+    """
+    everything = developer_mode()
+    entries = sorted(
+        (e for e in get_state().registry if everything or e.code_may_write),
+        key=lambda e: (translate(e.description).lower(), e.name),
+    )
     return [(entry.name, model_label(entry.name)) for entry in entries]
 
 

@@ -96,6 +96,13 @@ def valid_cpu_limit(_form: Any, field: Any) -> None:
         raise _problem(problem)
 
 
+def header_name_if_used(form: Any, field: Any) -> None:
+    """The Secret Header Name is needed only when a shared secret header is the
+    authentication; otherwise it may be empty (the form hides it)."""
+    if form.auth_scheme.data == "header" and not (field.data or "").strip():
+        raise ValidationError(translate("Give the name of the header that carries the secret."))
+
+
 #: An HTTP header name (RFC 9110 token characters).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 
@@ -106,7 +113,7 @@ class RuleForm(DynamicForm):
     name = StringField(
         lazy("Name"),
         validators=[InputRequired(), Length(max=256), no_nul],
-        description=lazy("Say what the webhook is for, e.g. “Set orders to USD”."),
+        description=lazy("Say what the rule is for, e.g. “Set orders to USD”."),
         widget=BS3TextFieldWidget(),
     )
     model = SelectField(
@@ -160,8 +167,8 @@ class RuleForm(DynamicForm):
     auth_header = StringField(
         lazy("Secret Header Name"),
         default="X-Webhook-Token",
-        validators=[InputRequired(), Length(max=64), Regexp(HEADER_NAME)],
-        description=lazy("The header that carries the secret (Shared secret header)."),
+        validators=[header_name_if_used, Optional(), Length(max=64), Regexp(HEADER_NAME)],
+        description=lazy("The header that carries the secret."),
         widget=BS3TextFieldWidget(),
     )
     ip_allowlist = TextAreaField(
@@ -210,7 +217,14 @@ class RuleForm(DynamicForm):
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """The fields one by one, then the record filters against the chosen Model."""
+        """The fields one by one, then the record filters against the chosen Model.
+
+        The record filters the chosen trigger does not use are blanked first: the form hid
+        them, and a value left from another trigger must not block the save.
+        """
+        for column in RECORD_FILTER_COLUMNS:
+            if not applies(column, self.trigger.data):
+                self[column].data = ""
         valid = super().validate(extra_validators)
         registry = get_state().registry
         if self.model.data not in registry:
@@ -255,6 +269,31 @@ FORM_COLUMNS = [
 ]
 #: The fields only record triggers use (the Webhooks screens leave them out).
 RECORD_FILTER_COLUMNS = ["filter_domain", "filter_pre_domain", "trigger_fields"]
+
+_RECORD_TRIGGERS = ("on_create", "on_write", "on_create_or_write", "on_unlink")
+_UPDATE_TRIGGERS = ("on_write", "on_create_or_write")
+#: The fields that only some triggers use, and which: the form shows a field only for its
+#: triggers (the others are hidden, and blanked on save), and the rule's page lists it only
+#: for them. Fields not listed are every rule's.
+FIELD_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "target_record": ("on_webhook",),
+    "log_calls": ("on_webhook",),
+    "auth_scheme": ("on_webhook",),
+    "auth_header": ("on_webhook",),
+    "ip_allowlist": ("on_webhook",),
+    "rate_limit": ("on_webhook",),
+    "idempotency": ("on_webhook",),
+    "filter_domain": _RECORD_TRIGGERS,
+    "filter_pre_domain": _UPDATE_TRIGGERS,
+    "trigger_fields": _UPDATE_TRIGGERS,
+}
+#: The request guards: rarely used, so the form keeps them in a collapsed section.
+GUARD_COLUMNS = ["auth_scheme", "auth_header", "ip_allowlist", "rate_limit", "idempotency"]
+
+
+def applies(column: str, trigger: str | None) -> bool:
+    """Whether a rule triggered ``trigger`` uses ``column``."""
+    return column not in FIELD_TRIGGERS or trigger in FIELD_TRIGGERS[column]
 
 
 def rule_form(

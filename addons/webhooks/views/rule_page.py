@@ -20,6 +20,7 @@ from addons.webhooks.engine import Outcome
 from addons.webhooks.models import AutomationRule, WebhookCall
 from addons.webhooks.payloads import PayloadError, parse_json_text
 from addons.webhooks.state import get_webhooks
+from addons.webhooks.steps import TARGET_STEP
 from addons.webhooks.views.naming import field_label, model_label
 from addons.webhooks.views.settings_form import SettingsForm
 from nightpos_app.extensions import db
@@ -110,10 +111,17 @@ class DryRunReport:
     targets: list[str] = field(default_factory=list)
     changes: list[ChangeRow] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    #: The step that failed (engine's ``Outcome.step``): the Target Record, or an action.
+    step: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.http_status == 200
+
+    @property
+    def target_failed(self) -> bool:
+        """The Target Record itself failed: no record to list (an action's failure is not)."""
+        return self.step == TARGET_STEP
 
 
 def _change_row(change: Change) -> ChangeRow:
@@ -148,6 +156,7 @@ def dry_run_report(outcome: Outcome) -> DryRunReport:
         ],
         changes=[_change_row(change) for change in outcome.changes],
         logs=list(outcome.logs),
+        step=outcome.step,
     )
 
 

@@ -392,11 +392,6 @@ def test_the_automation_rules_form_saves_a_record_rule_that_then_runs(
         ({"filter_domain": "__import__('os')"}, "filter_domain", "A domain is a list"),
         ({"filter_pre_domain": "[('state', '=')]"}, "filter_pre_domain", "domain term must be"),
         ({"trigger_fields": "state, colour"}, "trigger_fields", "colour"),
-        (
-            {"trigger": "on_create", "trigger_fields": "state"},
-            "trigger_fields",
-            "Only rules triggered on update use this.",
-        ),
     ],
 )
 def test_the_rule_form_refuses_bad_record_filters(
@@ -413,6 +408,29 @@ def test_the_rule_form_refuses_bad_record_filters(
     row = re.search(rf'<label for="{field}".*?</tr>', page, re.S)
     assert row and message in row.group(0)
     assert read_records(app, "base.automation", [("name", "=", "Watch orders")]) == []
+
+
+def test_the_form_drops_the_fields_the_chosen_trigger_does_not_use(
+    app: Flask, admin_web: WebClient, clean_rules: None
+) -> None:
+    """Trigger Fields and Before Update Domain are On update's: the form hides them for On
+    create, and a value left in them from another choice is dropped, not refused."""
+    values = rule_form_data(
+        trigger="on_create", trigger_fields="state", filter_pre_domain="[('state', '=', 'x')]"
+    )
+    response = admin_web.submit(f"{RULES}/add", values)
+    assert response.status_code == 302, page_text(response)[:2000]
+    [saved] = read_records(
+        app,
+        "base.automation",
+        [("name", "=", "Watch orders")],
+        ["trigger", "trigger_fields", "filter_pre_domain"],
+    )
+    assert (saved["trigger"], saved["trigger_fields"], saved["filter_pre_domain"]) == (
+        "on_create",
+        None,
+        None,
+    )
 
 
 def test_the_webhooks_screen_offers_only_the_webhook_trigger(
