@@ -42,6 +42,8 @@ FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = False
 FAB_API_SWAGGER_UI = True
 FAB_API_MAX_PAGE_SIZE = 100
+# FAB's layout with the favicon and NightPOS's styles (nightpos_app/templates/nightpos/).
+FAB_BASE_TEMPLATE = "nightpos/base.html"
 
 # --- Languages of the screens: FAB's language menu offers these (``/lang/th`` keeps the
 # choice in the session). NightPOS's catalogs are in nightpos_app/translations, read together

@@ -68,6 +68,15 @@ def nightpos_ready(app: Flask) -> None:
 
 
 @hookspec
+def nightpos_home_panels() -> list[Any]:
+    """Return the addon's panels for the home page (called per visit of a logged-in user).
+
+    Each is a :class:`nightpos_app.views.HomePanel`: a title, a template to render and its
+    values. Show what needs attention (failures, backlogs) rather than what is fine.
+    """
+
+
+@hookspec
 def nightpos_demo_data(env: Environment) -> None:
     """Create the addon's demo records (``flask nightpos init --demo``, once per database).
 

@@ -113,3 +113,10 @@ def nightpos_ready(app: Any) -> None:
     # `flask nightpos worker` processes instead, and tests start their workers themselves.
     if str(setting("NIGHTPOS_OUTBOX_WORKER")).strip().lower() == "thread":
         start_thread_worker(app)
+
+
+@hookimpl
+def nightpos_home_panels() -> list[Any]:
+    from addons.webhooks.views.home import home_panels
+
+    return home_panels()
