@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint venv test-venv migration translations clean bench bench-quick fuzz newman
+.PHONY: run test lint venv test-venv migration translations clean bench bench-quick fuzz newman screenshots
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -40,6 +40,11 @@ test: $(BIN)/.installed-test
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
+
+## screenshots: run the browser tests and keep the screenshots they take in docs/img/ (the
+## README's walkthrough is tests/e2e/test_browser_webhook.py, its pictures are that test's)
+screenshots: $(BIN)/.installed-test
+	NIGHTPOS_SCREENSHOTS=docs/img $(BIN)/python -m pytest tests/e2e -q -m 'not slow' $(PYTEST_ARGS)
 
 ## fuzz: Schemathesis on every operation of the REST API, every check, against a throwaway
 ## instance (10 minutes; CI runs a 200-second version in tests/e2e/test_api_fuzz.py).

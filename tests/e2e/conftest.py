@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
 #: `NIGHTPOS_SCREENSHOTS=docs/img make test` refreshes the documentation's screenshots.
 SCREENSHOTS = os.environ.get("NIGHTPOS_SCREENSHOTS")
 
-from tests.addons.webhooks.conftest import clean_rules  # noqa: E402, F401  (fixture)
+from tests.addons.webhooks.conftest import clean_rules, make_rule  # noqa: E402, F401  (fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """Use case 1 as an admin does it in a real browser, then an external system calls the URL.
 
-Sales → Webhooks → New, name it, Log Calls on, save; Add an action: Update Record, Currency,
-USD; save; copy the URL. The test POSTs the specification's payload to it, then the admin sees
+This is the README's "Your first webhook in five minutes", step by step, and it takes the
+README's screenshots (`make screenshots`). Sales → Webhooks → New, name it, Log Calls on,
+save; Add an action: Update Record, Currency, USD (no name: it names itself); save; copy the
+URL. The test POSTs the specification's payload to it, then the admin sees
 order S00007 in USD and the call in the rule's Logs.
 """
 
@@ -36,6 +38,10 @@ def test_use_case_1_in_the_browser(page, demo, clean_rules) -> None:
     assert page.input_value("textarea[name=target_record]") == (
         "model.env[payload.get('_model')].browse(int(payload.get('_id')))"
     )
+    # ... shown in the code editor (the textarea it writes to is what the form posts).
+    assert "browse(int(payload.get('_id')))" in page.inner_text(
+        "[data-rule-field=target_record] .ace_content"
+    )
     page.fill("input[name=name]", "Orders to USD")
     page.check("input[name=log_calls]")
     screenshot(page, "webhook-new")
@@ -44,14 +50,16 @@ def test_use_case_1_in_the_browser(page, demo, clean_rules) -> None:
     rule_page = page.url
 
     page.click("text=Add an action")
-    page.fill("input[name=name]", "Set currency to USD")
+    page.wait_for_url("**/serveractionview/add*")
+    page.wait_for_load_state("load")  # the form's scripts follow the choices below
+    # The README's step 3 types no name: the action names itself from its type and settings.
     page.select_option("select[name=action_type]", "update_record")
     page.select_option("#update_record-field", "currency_id")
     page.select_option("select#update_record-value", label="USD")  # the list of currencies
     screenshot(page, "webhook-action")
     page.click("button:has-text('Save')")
     page.wait_for_url("**/webhookview/show/*")
-    assert "Set currency to USD" in page.inner_text("body")
+    assert "Update Sales Order: Currency = USD" in page.inner_text("#webhook-actions")
 
     page.click("#webhook-url-panel button:has-text('Copy')")
     url = page.evaluate("navigator.clipboard.readText()")  # what the Copy button put there
