@@ -193,7 +193,8 @@ def test_delete_contact_through_the_list(app: Flask, demo: None, admin_web: WebC
     response = admin_web.submit(LIST, {}, post_url=f"/respartnerview/delete/{pid}")
     assert response.status_code == 302
     assert read_records(app, "res.partner", [("id", "=", pid)]) == []
-    assert "Deleted Row" in page_text(admin_web.get(LIST))
+    # The flash names what was deleted (issue 13: not FAB's "Deleted Row").
+    assert "Contact “Short-lived Ltd.” was deleted." in page_text(admin_web.get(LIST))
 
 
 # ----------------------------------------------------------------- REST API

@@ -312,7 +312,7 @@ def test_delete_unused_currency(app: Flask, demo: None, admin_web: WebClient) ->
         f"{CURRENCIES}/list/", {}, post_url=f"{CURRENCIES}/delete/{chf}", follow_redirects=True
     )
     assert response.status_code == 200
-    assert "Deleted Row" in page_text(response)
+    assert "Currency “CHF” was deleted." in page_text(response)  # not FAB's "Deleted Row"
     assert read_records(app, "res.currency", [("id", "=", chf)]) == []
 
 
