@@ -191,8 +191,17 @@ def test_home_page_needs_a_login(anonymous: FlaskClient) -> None:
 
 
 #: Routes anyone may open: logging in and out, the language switch, the
-#: webhook endpoint (its secret URL is its credential), static files.
-PUBLIC_PREFIXES = ("/login/", "/logout/", "/lang/", "/back", "/static/", "/web/hook/")
+#: webhook endpoint (its secret URL is its credential), static files, and the favicon
+#: (browsers ask for it on the login page too).
+PUBLIC_PREFIXES = (
+    "/login/",
+    "/logout/",
+    "/lang/",
+    "/back",
+    "/static/",
+    "/web/hook/",
+    "/favicon.ico",
+)
 
 
 def test_every_screen_needs_a_login(app: Flask, anonymous: FlaskClient) -> None:

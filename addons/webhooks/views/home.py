@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, url_for
 
 from addons.webhooks.models import AutomationRule, WebhookCall, WebhookDelivery
 from addons.webhooks.views.rule_page import rule_url
@@ -88,8 +88,16 @@ def _calls_today(now: dt.datetime) -> dict[str, int]:
     return counts
 
 
+def _may_list(view: str) -> bool:
+    """Whether the current user may open ``view``'s list: a panel shows only what its reader
+    may open (a link, a count of rows they may not see, would tell too much)."""
+    return bool(current_app.appbuilder.sm.has_access("can_list", view))
+
+
 def home_panels(now: dt.datetime | None = None) -> list[HomePanel]:
-    """The panels, worst news first."""
+    """The panels the user may see, worst news first."""
+    if not (_may_list("WebhookView") and _may_list("AutomationRuleView")):
+        return []
     now = now or utcnow()
     if not db.session.scalar(sa.select(sa.func.count()).select_from(AutomationRule)):
         return [
@@ -100,27 +108,36 @@ def home_panels(now: dt.datetime | None = None) -> list[HomePanel]:
                 "info",
             )
         ]
-    failing = _failing_rules(now)
-    deliveries = _delivery_counts()
-    calls = _calls_today(now)
-    stuck = deliveries["failed"] + deliveries["dead"]
-    return [
-        HomePanel(
-            translate("Rules with errors (last 24 hours)"),
-            "webhooks/home/failing_rules.html",
-            {"rules": failing},
-            "danger" if failing else "success",
-        ),
-        HomePanel(
-            translate("Outgoing deliveries"),
-            "webhooks/home/deliveries.html",
-            {**deliveries, "list_url": url_for("WebhookDeliveryView.list")},
-            "danger" if stuck else ("warning" if deliveries["retrying"] else "success"),
-        ),
-        HomePanel(
-            translate("Calls today (UTC)"),
-            "webhooks/home/calls_today.html",
-            {**calls, "list_url": url_for("WebhookCallView.list")},
-            "warning" if calls["error"] else "default",
-        ),
-    ]
+    panels = []
+    if _may_list("WebhookCallView"):
+        failing = _failing_rules(now)
+        panels.append(
+            HomePanel(
+                translate("Rules with errors (last 24 hours)"),
+                "webhooks/home/failing_rules.html",
+                {"rules": failing},
+                "danger" if failing else "success",
+            )
+        )
+    if _may_list("WebhookDeliveryView"):
+        deliveries = _delivery_counts()
+        stuck = deliveries["failed"] + deliveries["dead"]
+        panels.append(
+            HomePanel(
+                translate("Outgoing deliveries"),
+                "webhooks/home/deliveries.html",
+                {**deliveries, "list_url": url_for("WebhookDeliveryView.list")},
+                "danger" if stuck else ("warning" if deliveries["retrying"] else "success"),
+            )
+        )
+    if _may_list("WebhookCallView"):
+        calls = _calls_today(now)
+        panels.append(
+            HomePanel(
+                translate("Calls today (UTC)"),
+                "webhooks/home/calls_today.html",
+                {**calls, "list_url": url_for("WebhookCallView.list")},
+                "warning" if calls["error"] else "default",
+            )
+        )
+    return panels

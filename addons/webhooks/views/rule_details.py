@@ -18,8 +18,9 @@ from addons.webhooks.views.rule_form import FORM_COLUMNS, GUARD_COLUMNS, applies
 Detail = tuple[str, str, bool]
 #: Shown as code (monospace, kept as written).
 CODE_COLUMNS = {"target_record", "filter_domain", "filter_pre_domain"}
-#: Always listed, even when off: what a reader needs to know about every rule.
-ALWAYS = {"model", "trigger", "active"}
+#: Always listed, even when off: what a reader needs to know about every rule (the CPU Time
+#: Limit shows the default it runs with when none is set).
+ALWAYS = {"model", "trigger", "active", "cpu_seconds"}
 #: Values that mean "not set" for a column (off, the default).
 UNSET: dict[str, tuple[Any, ...]] = {
     "auth_scheme": ("none",),

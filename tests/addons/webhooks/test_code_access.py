@@ -405,7 +405,8 @@ def test_rule_code_cannot_reach_secrets_or_change_the_engine(
     before = engine_rows(app)
     response = call(app, client, attacker)
     assert response.status_code == 500, (what, response.get_data(as_text=True))
-    assert response.get_json() == {"status": "error", "message": message}
+    # The refusal, after the step it came from (the attacker's one action).
+    assert response.get_json() == {"status": "error", "message": f"Action 1 'Try': {message}"}
     said = everything_said(app, response.get_data(as_text=True))
     for secret in victim["secrets"]:
         assert secret not in said, what
