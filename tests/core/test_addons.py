@@ -135,7 +135,7 @@ def test_third_party_model_is_registered_with_generic_screens_and_api(tmp_path: 
     assert "fx.widget" in state.views.views
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     assert "/api/v1/fx_widget/" in rules
-    assert "/api/v1/fx_widget/<pk>" in rules
+    assert "/api/v1/fx_widget/<pk:pk>" in rules
 
 
 def test_third_party_rest_resource_serves_records(tmp_path: Path) -> None:
