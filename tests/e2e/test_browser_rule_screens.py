@@ -66,7 +66,11 @@ def test_an_on_update_rule_shows_only_what_a_record_trigger_uses(
     page.wait_for_load_state("load")
     page.select_option("select[name=action_type]", "update_record")
     page.select_option("#update_record-field", "note")
+    # The value's input is rebuilt for the chosen field when its description arrives: a text
+    # field's input exists before and after, so wait for the page to be done asking.
+    page.wait_for_load_state("networkidle")
     page.fill("#update_record-value", "checked")
+    assert page.input_value("#update_record-value") == "checked"
     page.click("#model_form button[type=submit]")
     page.wait_for_url("**/automationruleview/show/*")
     page.select_option("#webhook-record", "7")
