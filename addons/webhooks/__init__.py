@@ -51,7 +51,8 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.action_types import ActionTypeRegistry
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.endpoint import blueprint
-    from addons.webhooks.outgoing.command import worker_command
+    from addons.webhooks.metrics import install as install_metrics
+    from addons.webhooks.outgoing.command import worker_command, worker_health_command
     from addons.webhooks.revision import install as install_revision
     from addons.webhooks.settings import setting
     from addons.webhooks.state import EXTENSION_KEY, Webhooks
@@ -89,9 +90,12 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     # ...and the servers log every request line: keep the credential out of their logs.
     redact_in_logs(SECRET_IN_URL, "/web/hook/[redacted]")
     current_app.register_blueprint(blueprint)
+    # /metrics: the outbox's depth and oldest due message, measured on each scrape.
+    install_metrics()
     current_app.cli.add_command(webhooks_cli)
     # `flask nightpos worker`: the process that sends outgoing webhooks.
     nightpos_cli.add_command(worker_command)
+    nightpos_cli.add_command(worker_health_command)
     register_views(appbuilder, views)
 
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.engine import Outcome
 from addons.webhooks.guards import admit, request_key
 from addons.webhooks.idempotency import Answer, once
+from addons.webhooks.metrics import observe_call
 from addons.webhooks.payloads import PayloadError, parse_payload
 from addons.webhooks.settings import setting
 from addons.webhooks.transactions import CallLog, log_failure, run_call
@@ -51,6 +53,18 @@ def _answer(status: int, body: dict[str, object], **headers: str) -> Response:
     provide_automatic_options=False,
 )
 def webhook(secret: str) -> Response:
+    started = time.perf_counter()
+    response = _answer_call(secret)
+    # Metrics and the call's log event: in memory, no database work.
+    observe_call(g.pop(_RULE_ID, None), response.status_code, time.perf_counter() - started)
+    return response
+
+
+#: Where the call's rule id is kept for its metrics (``flask.g``), once the secret matched.
+_RULE_ID = "nightpos_webhook_rule_id"
+
+
+def _answer_call(secret: str) -> Response:
     if request.method not in ALLOWED_METHODS:
         return _answer(
             405,
@@ -126,6 +140,7 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     """Admit the call, read its payload and run ``rule``. With a rule that is not ``fresh``,
     a refusal or a bad payload is answered only once the rule is known to be current
     (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
+    setattr(g, _RULE_ID, rule.id)
     log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
     # The rule's guards (addons/webhooks/guards.py): 403, 413, 401, 429 before anything runs.
     refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
