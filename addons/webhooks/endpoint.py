@@ -21,7 +21,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.engine import Outcome
 from addons.webhooks.guards import admit, request_key
-from addons.webhooks.idempotency import Answer, once
+from addons.webhooks.idempotency import Answer, Claim, once, store_answer
 from addons.webhooks.metrics import observe_call
 from addons.webhooks.payloads import PayloadError, parse_payload
 from addons.webhooks.settings import setting
@@ -163,9 +163,14 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         outcome = run_call(rule.spec, payload, log, check)
         return _answer(outcome.http_status, outcome.body)
 
-    def run() -> Answer:
-        outcome = run_call(rule.spec, payload, log, check)
-        return Answer(outcome.http_status, outcome.body, {})
+    def run(claim: Claim) -> Answer:
+        def store(outcome: Outcome) -> None:
+            store_answer(claim, Answer(outcome.http_status, outcome.body, {}))
+
+        # A success's answer is kept with the rule's work, in one commit: a call killed
+        # before it leaves nothing, and its key can be taken over (idempotency.py).
+        outcome = run_call(rule.spec, payload, log, check, before_commit=store)
+        return Answer(outcome.http_status, outcome.body, {}, stored=outcome.ok)
 
     # A key seen before gets its first answer again, without running (idempotency.py).
     answer = once(rule.id, key, run)
