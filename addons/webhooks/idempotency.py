@@ -140,8 +140,8 @@ def _take_over(rule_id: int, key: str) -> Claim | None:
         session.rollback()
         raise
     logger.warning(
-        "webhook rule %s: a call with an idempotency key left no answer (its process stopped?);"
-        " a duplicate runs it now",
+        "webhook rule %s: a call with an idempotency key left no answer for too long (its "
+        "process was stopped, most likely): a duplicate runs it now",
         rule_id,
     )
     return Claim(rule_id, key, now)
