@@ -31,6 +31,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -121,6 +122,17 @@ def exposition() -> bytes:
     else:
         base = generate_latest(REGISTRY)
     return base + generate_latest(_Scrape())  # type: ignore[arg-type]
+
+
+def serve_metrics(port: int, address: str = "127.0.0.1") -> None:
+    """Serve this process's metrics (all the host's, in multiprocess mode) on ``port`` from a
+    background thread: for processes that serve no HTTP of their own (the outbox worker)."""
+    if multiprocess():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    start_http_server(port, addr=address, registry=registry)
 
 
 # --- /metrics -----------------------------------------------------------------------------

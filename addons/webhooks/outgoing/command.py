@@ -15,6 +15,7 @@ from flask import current_app
 from addons.webhooks.outgoing.heartbeat import DEFAULT_MAX_AGE_SECONDS, FILE_SETTING, check
 from addons.webhooks.outgoing.worker import OutboxWorker
 from addons.webhooks.state import get_webhooks
+from nightpos_app.metrics import serve_metrics
 
 
 @click.command("worker")
@@ -31,12 +32,26 @@ from addons.webhooks.state import get_webhooks
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Rewrite this file from the worker's loop (default: ${FILE_SETTING}).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    help="Serve this worker's Prometheus metrics on this port (a worker on a host without "
+    "NightPOS's gunicorn, whose /metrics would add them up otherwise).",
+)
+@click.option(
+    "--metrics-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address --metrics-port listens on (no token there: keep it private).",
+)
 def worker_command(
     once: bool,
     batch: int | None,
     poll: float | None,
     claim_seconds: float | None,
     heartbeat_file: Path | None,
+    metrics_port: int | None,
+    metrics_address: str,
 ) -> None:
     """Send outgoing webhooks: run as many of these processes as needed.
 
@@ -61,6 +76,8 @@ def worker_command(
         click.echo(f"outbox worker {worker.id}: {signal.Signals(signum).name}, stopping", err=True)
         worker.stop()
 
+    if metrics_port:
+        serve_metrics(metrics_port, metrics_address)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo(f"outbox worker {worker.id} started", err=True)

@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from flask.testing import FlaskClient
 from addons.webhooks.outgoing.heartbeat import check
 from nightpos_app.jsonlog import JsonFormatter
 from tests.addons.webhooks.test_outgoing_workers import worker_process
+from tests.support.processes import free_port
 
 DEFAULT_PAYLOAD = {"_model": "sale.order", "_id": 1}
 
@@ -122,3 +124,20 @@ def test_json_logs_redact_secrets_and_cover_the_whole_process(tmp_path: Path) ->
     assert lines[0]["logger"] == "any.module"
     assert "s3cr3t" not in result.stderr and "t0k" not in result.stderr
     assert "ValueError" in lines[1]["exception"]
+
+
+def test_a_worker_serves_its_metrics_on_a_port_when_asked(
+    app: Flask, database_url: str, instance_dir: Path
+) -> None:
+    port = free_port()
+    with worker_process(database_url, instance_dir, "--metrics-port", str(port)):
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    text = r.read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the worker's metrics port did not answer"
+                time.sleep(0.1)
+    assert "nightpos_webhook_delivery_attempts_total" in text
