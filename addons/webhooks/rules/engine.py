@@ -238,30 +238,10 @@ def execute_rule(
                 outcome.changes = describe_changes(env, recorder.changes)
         except UserError as exc:
             _raise_database_problem(exc)
-            outcome = Outcome(
-                500,
-                {"status": "error", "message": exc.message},
-                error=exc.message,
-                traceback=traceback.format_exc(),
-                targets=targets,
-                step=getattr(exc, "step", None),
-            )
+            outcome = error_outcome(exc, targets)
         except Exception as exc:  # anything unexpected: log it, answer generically
             _raise_database_problem(exc)
-            reference = uuid.uuid4().hex[:12]
-            logger.exception(
-                "webhook rule %s failed unexpectedly (reference %s)", spec.id, reference
-            )
-            step = getattr(exc, "nightpos_step", step)
-            message = in_step(step, f"An unexpected error occurred (reference {reference}).")
-            outcome = Outcome(
-                500,
-                {"status": "error", "message": message},
-                error=f"{message} {type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-                targets=targets,
-                step=step,
-            )
+            outcome = unexpected_outcome(exc, f"webhook rule {spec.id}", step, targets)
     outcome.logs = logs
     outcome.duration_ms = (time.perf_counter() - started) * 1000
     return outcome
@@ -345,6 +325,40 @@ def _raise_database_problem(error: BaseException) -> None:
     problem = database_problem(error)
     if problem is not None:
         raise problem from error
+
+
+def error_outcome(error: UserError, targets: list[tuple[int, str]] | None = None) -> Outcome:
+    """A run that failed with ``error`` (its message is the answer; it names its step)."""
+    return Outcome(
+        500,
+        {"status": "error", "message": error.message},
+        error=error.message,
+        traceback=traceback.format_exc(),
+        targets=targets or [],
+        step=getattr(error, "step", None),
+    )
+
+
+def unexpected_outcome(
+    error: Exception,
+    what: str,
+    step: str | None = None,
+    targets: list[tuple[int, str]] | None = None,
+) -> Outcome:
+    """A run that failed with an error nobody expected: logged with its traceback under a
+    reference, answered with the reference only (the error's text may hold anything)."""
+    reference = uuid.uuid4().hex[:12]
+    logger.exception("%s failed unexpectedly (reference %s)", what, reference)
+    step = getattr(error, "nightpos_step", step)
+    message = in_step(step, f"An unexpected error occurred (reference {reference}).")
+    return Outcome(
+        500,
+        {"status": "error", "message": message},
+        error=f"{message} {type(error).__name__}: {error}",
+        traceback=traceback.format_exc(),
+        targets=targets or [],
+        step=step,
+    )
 
 
 def problem_outcome(problem: DatabaseProblem, started: float) -> Outcome:
