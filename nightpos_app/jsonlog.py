@@ -3,7 +3,7 @@
 Every record of the process (the app's, gunicorn's error and access logs, the outbox worker's)
 is written to stderr as one JSON object: ``ts``, ``level``, ``logger``, ``message``, and the
 event's own fields when it has some (a webhook call: ``event``, ``rule_id``, ``call_id``,
-``status``, ``duration_ms``; see addons/webhooks/incoming/calls.py). Secrets are redacted as in
+``status``, ``duration_ms``; see addons/webhooks/metrics.py). Secrets are redacted as in
 text logs: the access loggers' filter runs first (nightpos_app/redaction.py), and the message
 and traceback of every record go through the same patterns here.
 """

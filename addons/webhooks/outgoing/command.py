@@ -14,7 +14,7 @@ from flask import current_app
 
 from addons.webhooks.outgoing.heartbeat import DEFAULT_MAX_AGE_SECONDS, FILE_SETTING, check
 from addons.webhooks.outgoing.worker import OutboxWorker
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.metrics import serve_metrics
 
 

@@ -9,7 +9,7 @@ import threading
 
 import sqlalchemy as sa
 
-from addons.webhooks.idempotency import prune_requests
+from addons.webhooks.incoming.idempotency import prune_requests
 from addons.webhooks.models import WebhookRequest
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
@@ -158,7 +158,7 @@ def test_a_slow_call_whose_claim_was_taken_over_keeps_nothing(app, make_rule):
     over rolls its work back, and the duplicate that took it over is the one that counts."""
     rule = counting_rule(make_rule, idempotency=True)
     with app.test_request_context():
-        from addons.webhooks.idempotency import Answer, once, store_answer
+        from addons.webhooks.incoming.idempotency import Answer, once, store_answer
 
         def slow_run(claim):
             # Meanwhile a duplicate took the key over (what _take_over writes).
