@@ -119,10 +119,11 @@ def test_rule_code_over_its_limits_is_counted_by_outcome(
 
     assert moved("nightpos_rule_code_runs_total", outcome="cpu_limit") == 1
     assert moved("nightpos_rule_code_runs_total", outcome="crashed") == 1
-    # The crashed runner was replaced by a new one.
     assert moved("nightpos_runner_kills_total", reason="crashed") == 1
-    assert moved("nightpos_runner_starts_total") >= 1
+    # The pool keeps runners ready (a new one is started only when fewer than its size are
+    # idle: the test app's pool has kept the runners earlier tests gave back).
     assert value(after, "nightpos_runner_pool_idle") >= 1
+    assert value(after, "nightpos_runner_starts_total") >= 1
 
 
 @pytest.mark.usefixtures("metrics_on")
