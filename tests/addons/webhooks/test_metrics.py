@@ -108,8 +108,11 @@ def test_rule_code_over_its_limits_is_counted_by_outcome(
 ) -> None:
     spin = code_rule(make_rule, "while True:\n    pass", cpu_seconds=0.3)
     crash = code_rule(make_rule, DEEP_TUPLE_HASH, cpu_seconds=1.5)
+    hog = code_rule(make_rule, "blocks = []\nwhile True:\n    blocks.append('x' * 2**20)")
     before = scrape(anonymous)
     assert anonymous.post(spin["path"], json=DEFAULT_PAYLOAD).status_code == 500
+    answer = anonymous.post(hog["path"], json=DEFAULT_PAYLOAD)
+    assert answer.status_code == 500 and "memory" in answer.get_json()["message"], answer.json
     answer = anonymous.post(crash["path"], json=DEFAULT_PAYLOAD)
     assert answer.status_code == 500 and "crashed" in answer.get_json()["message"]
     after = scrape(anonymous)
@@ -119,6 +122,7 @@ def test_rule_code_over_its_limits_is_counted_by_outcome(
 
     assert moved("nightpos_rule_code_runs_total", outcome="cpu_limit") == 1
     assert moved("nightpos_rule_code_runs_total", outcome="crashed") == 1
+    assert moved("nightpos_rule_code_runs_total", outcome="memory_limit") == 1
     assert moved("nightpos_runner_kills_total", reason="crashed") == 1
     # The pool keeps runners ready (a new one is started only when fewer than its size are
     # idle: the test app's pool has kept the runners earlier tests gave back).
