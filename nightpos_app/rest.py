@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
+from nightpos_app import sqlite
 from nightpos_app.extensions import db
 
 API_PREFIX = "/api/"
@@ -157,18 +158,17 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _write_lock_for_writes() -> None:
-    """On SQLite, a call that may write takes the write lock at its first statement, so that
+    """On SQLite, a call that may write takes the write lock before anything runs, so that
     concurrent writes queue (up to the busy timeout) as webhook calls do: a transaction that
     reads first and writes then cannot wait for another writer, and was refused at once with
-    "database is locked" (nightpos_app/sqlite.py)."""
+    "database is locked" (nightpos_app/sqlite.py; tests/core/test_rest_write_lock.py)."""
     if request.method not in WRITES or not request.path.startswith(API_PREFIX):
         return
     session = db.session()
     if session.get_bind().dialect.name != "sqlite":
         return
-    if session.in_transaction():
-        session.rollback()  # nothing written yet: whatever read before starts again
-    session.connection(execution_options={"sqlite_begin_immediate": True})
+    # Nothing written yet: whatever read before starts again, in a transaction that can wait.
+    sqlite.begin_write_transaction(session)
 
 
 LOGIN = "/api/v1/security/login"
