@@ -189,6 +189,13 @@ def test_a_replay_shows_in_the_call_log_screen_and_rest_resource(app, client, ma
     )
     assert listed.status_code == 200, listed.get_json()
     assert sorted(row["replayed"] for row in listed.get_json()["result"]) == [False, True]
+    # As docs/api.md says: the replays alone.
+    replays = api.get(
+        "/api/v1/base_automation_call/",
+        query_string={"q": "(filters:!((col:replayed,opr:eq,value:!t)))"},
+    )
+    assert replays.status_code == 200, replays.get_json()
+    assert [row["replayed"] for row in replays.get_json()["result"]] == [True]
     spec = api.get("/api/v1/_openapi").get_json()
     assert any(
         "replayed" in schema.get("properties", {})
