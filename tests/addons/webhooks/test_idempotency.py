@@ -10,7 +10,7 @@ import threading
 
 import sqlalchemy as sa
 
-from addons.webhooks.idempotency import prune_requests
+from addons.webhooks.incoming.idempotency import prune_requests
 from addons.webhooks.models import WebhookCall, WebhookRequest
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
