@@ -53,19 +53,18 @@ def write_attempts(app: Flask) -> Iterator[threading.Event]:
         if statement.lstrip().upper().startswith(LOCKING):
             attempted.set()
 
-    def on_begin(connection: Any) -> None:
-        dbapi_connection = connection.connection.dbapi_connection
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # At checkout, before the transaction begins: its BEGIN IMMEDIATE is traced too.
         dbapi_connection.set_trace_callback(trace)
         traced.append(dbapi_connection)
 
     with app.app_context():
         engine = db.engine
-    # Before the host's own listener, which runs the BEGIN: its BEGIN IMMEDIATE is traced too.
-    event.listen(engine, "begin", on_begin, insert=True)
+    event.listen(engine, "checkout", on_checkout)
     try:
         yield attempted
     finally:
-        event.remove(engine, "begin", on_begin)
+        event.remove(engine, "checkout", on_checkout)
         for dbapi_connection in traced:
             dbapi_connection.set_trace_callback(None)
 
