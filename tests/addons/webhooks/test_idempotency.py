@@ -209,3 +209,27 @@ def test_a_replay_shows_in_the_call_log_screen_and_rest_resource(app, client, ma
         )
     shown = admin_web.get(f"/webhookcallview/show/{replay_id}").get_data(as_text=True)
     assert re.search(r"Replayed</th>\s*<td>\s*<span[^>]*>Yes<", shown), shown
+
+
+def test_logging_a_replay_costs_one_insert(app, client, make_rule):
+    rule = counting_rule(make_rule, idempotency=True, log_calls=True)
+    post(client, rule, "idem cost", key="cost")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert post(client, rule, "idem cost", key="cost").headers["Idempotent-Replayed"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    # The key's claim (refused: the key is there) and the replay's one log row, nothing else.
+    assert writes == [
+        "DELETE FROM BASE_AUTOMATION_REQUEST",
+        "INSERT INTO BASE_AUTOMATION_REQUEST",
+        "INSERT INTO BASE_AUTOMATION_CALL",
+    ], statements
