@@ -109,6 +109,8 @@ def run_migrations_online() -> None:
     configure_args.setdefault("process_revision_directives", skip_empty)
     # SQLite cannot ALTER most things: batch mode recreates tables instead.
     configure_args["render_as_batch"] = True
+    # nightpos_app.schema's own options (a check after each revision).
+    configure_args.update(config.attributes.get("configure_args", {}))
     given = config.attributes.get("connection")
     # nightpos_app.schema passes its connection, in the transaction of all the histories: a
     # failing revision rolls back every history's changes. Alembic then opens no transaction.

@@ -70,9 +70,9 @@ class MigrationError(StartupError):
     def __init__(self, history: History, revision: str | None, error: BaseException) -> None:
         self.addon = history.addon
         self.revision = revision
-        where = f"revision {revision!r}" if revision else "its migrations"
+        where = f"migration revision {revision!r}" if revision else "migrations"
         super().__init__(
-            f"{history.title}: migration {where} ({history.directory}) failed: "
+            f"{history.title}: {where} ({history.directory}) failed: "
             f"{type(error).__name__}: {error}. The database was left as it was before this "
             "start-up's migrations: fix the revision, or disable the addon, and start again."
         )
@@ -149,11 +149,62 @@ def upgrade(app: Flask) -> None:
     from nightpos_app.state import get_state
 
     runs = histories(get_state(app).addons)
-    with app.app_context(), db.engine.begin() as connection:
+    with (
+        app.app_context(),
+        db.engine.connect() as connection,
+        _sqlite_schema_change(connection),
+        connection.begin(),
+    ):
         for history in runs:
             with _naming(history):
                 logger.info("migrating %s", history.title)
-                command.upgrade(alembic_config(history, connection), "heads")
+                config = alembic_config(history, connection)
+                config.attributes["configure_args"] = {
+                    "on_version_apply": [_foreign_key_check(history, connection)]
+                }
+                command.upgrade(config, "heads")
+
+
+@contextmanager
+def _sqlite_schema_change(connection: sa.Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off while the migrations run, as SQLite's own procedure for
+    schema changes has it.
+
+    Alembic's batch mode rewrites a table by copying it, dropping it and renaming the copy.
+    With foreign keys on, dropping a table that other rows refer to carries out their
+    ``ON DELETE`` (a refusal, or a cascade that deletes them). Off, nothing is deleted, and
+    :func:`_foreign_key_check` refuses the run if a reference is left dangling. The pragma has
+    no effect inside a transaction: it is set before ``BEGIN`` and restored after the end.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _foreign_key_check(history: History, connection: sa.Connection) -> Any:
+    """An ``on_version_apply`` callback: on SQLite, refuse a revision that left a row referring
+    to a row that does not exist (PostgreSQL checks every constraint as statements run)."""
+
+    def check(*, step: Any, **_: Any) -> None:
+        if connection.dialect.name != "sqlite":
+            return
+        problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            table, rowid, parent, _ = problems[0]
+            error = RuntimeError(
+                f"{len(problems)} row(s) refer to rows that do not exist, the first in table "
+                f"{table!r} (rowid {rowid}) to table {parent!r}"
+            )
+            raise MigrationError(history, step.up_revision_id, error)
+
+    return check
 
 
 def current_heads(app: Flask, history: History) -> tuple[str, ...]:

@@ -431,6 +431,49 @@ def test_from_an_empty_database_a_failing_migration_leaves_it_empty(fresh_apps: 
     assert tables(broken) == set()
 
 
+def test_a_migration_may_rewrite_a_table_that_other_rows_refer_to(fresh_apps: Apps) -> None:
+    """On SQLite batch mode copies, drops and renames the table: with foreign keys on, the
+    drop would refuse (or cascade to) the sales orders that refer to the currencies."""
+    base = fresh_apps.build(DEFAULT_ADDONS)
+    fresh_apps.init(base)
+    orders = order_currencies(base)
+    assert orders
+
+    rewriting = fresh_apps.build([*DEFAULT_ADDONS, "fx_rewrites_table"])
+    fresh_apps.init(rewriting)
+
+    assert order_currencies(rewriting) == orders
+    with rewriting.app_context():
+        columns = {c["name"]: c for c in sa.inspect(db.engine).get_columns("res_currency")}
+        assert columns["symbol"]["type"].length == 16
+        # Foreign keys are on again for the connections that follow.
+        if db.engine.dialect.name == "sqlite":
+            assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_migration_leaving_a_reference_dangling_is_refused(fresh_apps: Apps) -> None:
+    base = fresh_apps.build(DEFAULT_ADDONS)
+    fresh_apps.init(base)
+    before = tables(base)
+
+    dangling = fresh_apps.build([*DEFAULT_ADDONS, "fx_dangling_reference"])
+    with pytest.raises(MigrationError) as failed:
+        fresh_apps.init(dangling)
+    assert (failed.value.addon, failed.value.revision) == ("fx_dangling_reference", "fxd01")
+    assert tables(dangling) == before
+
+
+def order_currencies(app: Flask) -> list[tuple[int, str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            sa.text(
+                "SELECT sale_order.id, res_currency.name FROM sale_order "
+                "JOIN res_currency ON res_currency.id = sale_order.currency_id ORDER BY 1"
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
 def get_history(app: Flask, addon: str | None):
     from nightpos_app.schema import find_history
 
