@@ -22,6 +22,7 @@ PostgreSQL and SQLite both roll DDL back (NightPOS emits SQLite's ``BEGIN`` itse
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -246,6 +247,8 @@ def autogenerate(app: Flask, addon_name: str | None, message: str, **options: An
     history = find_history(app, addon_name)
     upgrade(app)
     config = alembic_config(history)
+    # What `flask db migrate` sets: env.py then writes no revision when nothing changed.
+    config.cmd_opts = argparse.Namespace(autogenerate=True)
     base = {} if current_heads(app, history) else {"branch_label": history.addon}
     with app.app_context():
         scripts = command.revision(config, message=message, autogenerate=True, **base, **options)

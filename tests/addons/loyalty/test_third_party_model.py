@@ -503,3 +503,84 @@ def test_the_docs_example_is_the_one_these_tests_run(path: Path) -> None:
     assert path.read_text() in code_blocks(DOCS.read_text()), (
         f"docs/addons.md must show {path.relative_to(PROJECT_DIR)} as it is"
     )
+
+
+# ------------------------------------------------------ make migration addon=<name> m="..."
+
+NOTES_INIT = '''
+from nightpos_app.addons import Manifest
+from nightpos_app.hooks import hookimpl
+
+manifest = Manifest(name="fx_notes", version="1.0.0", summary="Notes", depends=("contacts",))
+
+
+@hookimpl
+def nightpos_models():
+    from fx_notes_pkg.models import Note
+
+    return [Note]
+'''
+NOTES_MODELS = '''
+import sqlalchemy as sa
+from flask_appbuilder import Model
+
+
+class Note(Model):
+    __tablename__ = "fx_note"
+    __model_name__ = "fx.note"
+    id = sa.Column(sa.Integer, primary_key=True)
+    partner_id = sa.Column(sa.Integer, sa.ForeignKey("res_partner.id"), nullable=False)
+    text = sa.Column(sa.String(200), nullable=False)
+'''
+
+
+def test_make_migration_writes_an_addons_first_revision_into_its_folder(
+    fresh_apps: Apps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "src" / "fx_notes_pkg"
+    (package / "migrations").mkdir(parents=True)
+    (package / "__init__.py").write_text(NOTES_INIT)
+    (package / "models.py").write_text(NOTES_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    base = fresh_apps.build(DEFAULT_ADDONS)
+    fresh_apps.init(base)
+    fresh_apps.database = {
+        **fresh_apps.database,
+        "NIGHTPOS_ADDON_MODULES": {**fixture_addons.MODULES, "fx_notes": "fx_notes_pkg"},
+    }
+    notes = fresh_apps.build([*DEFAULT_ADDONS, ADDON, "fx_notes"])
+
+    def make_migration(*args: str) -> Any:
+        with notes.app_context():
+            return notes.test_cli_runner().invoke(args=["nightpos", "migration", *args])
+
+    result = make_migration("--addon", "fx_notes", "-m", "notes")
+    assert result.exit_code == 0, result.output
+    (written,) = (package / "migrations").glob("*.py")
+    assert f"Wrote {written}" in result.output
+    source = written.read_text()
+    assert "branch_labels = ('fx_notes',)" in source
+    assert "op.create_table('fx_note'" in source
+    # Only its table: the loyalty addon's (enabled, migrated first) and NightPOS's are not in it.
+    assert source.count("op.create_table(") == 1
+    assert "loyalty_card" not in source and "drop_table" in source  # (its downgrade)
+    # The database was migrated first (the loyalty addon's history too), and the new revision
+    # is the addon's to run: start-up applies it.
+    assert "loyalty_card" in tables(notes) and "fx_note" not in tables(notes)
+    fresh_apps.init(notes)
+    assert {"fx_note", "alembic_version_fx_notes"} <= tables(notes)
+
+    again = make_migration("--addon", "fx_notes", "-m", "nothing")
+    assert again.exit_code == 0, again.output
+    assert "No changes in schema detected" in again.output
+    assert len(list((package / "migrations").glob("*.py"))) == 1
+
+    # NightPOS's own history sees neither addon's table.
+    core = make_migration("-m", "nothing either")
+    assert "No changes in schema detected" in core.output
+
+    refused = make_migration("--addon", "sales", "-m", "x")
+    assert refused.exit_code == 1
+    assert "addon 'sales' has no migrations of its own" in refused.output
+    refused = make_migration("--addon", "fx_widgets", "-m", "x")
+    assert "addon 'fx_widgets' is not enabled" in refused.output
