@@ -2,10 +2,9 @@
 
 ``tests/fixtures/nightpos-example-model`` is a distribution of its own (its ``pyproject.toml``
 declares the ``loyalty`` addon in the ``nightpos.addons`` entry-point group); ``make test``
-installs it. Each test module here starts from a database of its own (a SQLite file, or a
-PostgreSQL schema of its own when ``NIGHTPOS_TEST_DATABASE_URL`` names one), set up by the real
-``flask nightpos init`` steps without the addon; the addon is then enabled over that existing
-database, as an operator would: its migrations run, its screens, REST resource, record API and
+installs it. The module's database is set up by the real ``flask nightpos init`` steps
+without the addon (conftest.py); the addon is then enabled over that existing database, as an
+operator would: its migrations run, its screens, REST resource, record API, translations and
 automation rules work, and disabling it keeps its data.
 
 The example is the one docs/addons.md walks through: the last test checks that the docs show
@@ -15,26 +14,24 @@ the fixture's files as they are.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
 from flask import Flask
 
-from nightpos_app import create_app
 from nightpos_app.addons import ENTRY_POINT_GROUP, discover
-from nightpos_app.bootstrap import initialise
-from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import db
-from nightpos_app.schema import MigrationError, addon_history, current_heads
+from nightpos_app.schema import addon_history, alembic_config, current_heads
 from nightpos_app.state import get_env, get_state
-from tests.fixtures import addons as fixture_addons
-from tests.support.web import ADMIN, WebClient, api_client, one_context_per_request, page_text
+from tests.addons.loyalty.conftest import ADDON, Apps, cards, tables, web_for
+from tests.core.test_migrations import autogenerate_diffs
+from tests.support.web import ADMIN, api_client, one_context_per_request, page_text
 
 _ = one_context_per_request
 
@@ -42,128 +39,13 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 DISTRIBUTION_DIR = PROJECT_DIR / "tests" / "fixtures" / "nightpos-example-model"
 PACKAGE_DIR = DISTRIBUTION_DIR / "nightpos_example_model"
 DOCS = PROJECT_DIR / "docs" / "addons.md"
-TEST_DATABASE_URL = os.environ.get("NIGHTPOS_TEST_DATABASE_URL", "")
 
-DEFAULT_ADDONS = ["contacts", "sales", "webhooks"]
-ADDON = "loyalty"
 LIST = "/loyaltycardview/list/"
 API = "/api/v1/loyalty_card/"
 NOT_PROVIDED = (
     "The rule 'Gold at 1000 points' is on the model 'loyalty.card', which no enabled addon "
     "provides: enable the addon that provides it, or archive the rule."
 )
-
-
-# ----------------------------------------------------------------- databases of their own
-
-
-def database_config(tmp_path: Path, name: str) -> Iterator[dict[str, Any]]:
-    """Config for an empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if not TEST_DATABASE_URL.startswith("postgresql"):
-        yield {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'{name}.db'}"}
-        return
-    schema = f"{name}_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(TEST_DATABASE_URL)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield {
-            "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL,
-            "SQLALCHEMY_ENGINE_OPTIONS": {
-                "pool_pre_ping": True,
-                "connect_args": {"options": f"-csearch_path={schema}"},
-            },
-        }
-    finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
-
-
-class Apps:
-    """Apps over one database, each with its own ``NIGHTPOS_ADDONS`` (one server each)."""
-
-    def __init__(self, tmp_path: Path, database: dict[str, Any]) -> None:
-        self.tmp_path = tmp_path
-        self.database = database
-        self.built: list[Flask] = []
-
-    def build(self, addons: list[str]) -> Flask:
-        app = create_app(
-            {
-                "TESTING": True,
-                "SECRET_KEY": "loyalty-tests-secret-key-of-32-bytes-or-more",
-                "INSTANCE_DIR": str(self.tmp_path / "instance"),
-                "NIGHTPOS_ADDONS": addons,
-                "NIGHTPOS_ADDON_MODULES": fixture_addons.MODULES,
-                "NIGHTPOS_ADMIN_USERNAME": ADMIN.username,
-                **self.database,
-            }
-        )
-        self.built.append(app)
-        return app
-
-    @staticmethod
-    def init(app: Flask) -> None:
-        """``flask nightpos init --demo``, the admin being the tests' admin."""
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("NIGHTPOS_ADMIN_PASSWORD", ADMIN.password)
-            initialise(app, demo=True)
-
-    def close(self) -> None:
-        for app in self.built:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Flask]]:
-    """An existing database (set up without the addon), then the addon enabled over it."""
-    tmp_path = tmp_path_factory.mktemp("loyalty")
-    for database in database_config(tmp_path, "loyalty"):
-        built = Apps(tmp_path, database)
-        try:
-            without = built.build(DEFAULT_ADDONS)
-            built.init(without)
-            with without.app_context():
-                assert "loyalty_card" not in sa.inspect(db.engine).get_table_names()
-            with_loyalty = built.build([*DEFAULT_ADDONS, ADDON])
-            built.init(with_loyalty)  # enabling the addon: its migrations and demo data
-            yield {"without": without, "with": with_loyalty}
-        finally:
-            built.close()
-
-
-@pytest.fixture
-def fresh_apps(tmp_path: Path) -> Iterator[Apps]:
-    """Apps over an empty database of this test's own."""
-    for database in database_config(tmp_path, "fresh"):
-        built = Apps(tmp_path, database)
-        try:
-            yield built
-        finally:
-            built.close()
-
-
-def web_for(app: Flask) -> WebClient:
-    web = WebClient(app.test_client())
-    web.login(ADMIN)
-    return web
-
-
-def cards(app: Flask) -> list[tuple[str, int, str]]:
-    """The loyalty cards, read with SQL: works whether the addon is enabled or not."""
-    with app.app_context():
-        rows = db.session.execute(
-            sa.text("SELECT number, points, tier FROM loyalty_card ORDER BY number")
-        )
-        return [tuple(row) for row in rows]
-
-
-def tables(app: Flask) -> set[str]:
-    with app.app_context():
-        return set(sa.inspect(db.engine).get_table_names())
 
 
 # ------------------------------------------------------------------ installed, migrated
@@ -203,19 +85,11 @@ def test_the_addon_comes_from_the_installed_distribution_with_its_migrations(
 def test_its_migrations_manage_only_its_tables_and_the_core_ones_leave_them_out(
     apps: dict[str, Flask],
 ) -> None:
-    from tests.core.test_migrations import autogenerate_diffs
-
     app = apps["with"]
     with app.app_context():
         # The core history, as `make migration m=...` sees it: nothing to do, and in
         # particular no loyalty_card (it is the addon's).
         assert autogenerate_diffs() == []
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.environment import EnvironmentContext
-    from alembic.script import ScriptDirectory
-
-    from nightpos_app.schema import alembic_config
-
     (addon,) = [a for a in get_state(app).addons if a.name == ADDON]
     config = alembic_config(addon_history(addon))
     script = ScriptDirectory.from_config(config)
@@ -388,98 +262,6 @@ def test_disabled_its_data_stays_its_screens_and_api_go_and_its_rule_fails_clear
     assert ("LC00002", 5000, "gold") in cards(with_loyalty)
 
 
-# ------------------------------------------------------------------ a failing migration
-
-
-def test_a_failing_migration_stops_start_up_naming_addon_and_revision_and_changes_nothing(
-    fresh_apps: Apps,
-) -> None:
-    base = fresh_apps.build(DEFAULT_ADDONS)
-    fresh_apps.init(base)
-    before = tables(base)
-    with base.app_context():
-        core_before = current_heads(base, get_history(base, None))
-
-    broken = fresh_apps.build([*DEFAULT_ADDONS, ADDON, "fx_failing_migration"])
-    with pytest.raises(MigrationError) as failed:
-        fresh_apps.init(broken)
-    message = str(failed.value)
-    assert failed.value.addon == "fx_failing_migration"
-    assert failed.value.revision == "fxf02"
-    assert message.startswith("addon 'fx_failing_migration': migration revision 'fxf02' (")
-    assert "fx_no_such_table" in message
-    assert "The database was left as it was" in message
-    # Nothing of the run stayed: not the loyalty addon's migration (it ran before, in the same
-    # transaction), not fxf01, not fxf02's new column.
-    assert tables(broken) == before
-    with broken.app_context():
-        assert current_heads(broken, get_history(broken, None)) == core_before
-
-    # `flask nightpos init` says the same and exits with an error, without a traceback.
-    with broken.app_context():  # as `flask` pushes one
-        result = broken.test_cli_runner().invoke(args=["nightpos", "init"])
-    assert result.exit_code == 1
-    assert "Error: addon 'fx_failing_migration': migration revision 'fxf02'" in result.output
-    assert "Traceback" not in result.output
-    assert tables(broken) == before
-
-
-def test_from_an_empty_database_a_failing_migration_leaves_it_empty(fresh_apps: Apps) -> None:
-    broken = fresh_apps.build([*DEFAULT_ADDONS, "fx_failing_migration"])
-    with pytest.raises(StartupError, match="revision 'fxf02'"):
-        fresh_apps.init(broken)
-    assert tables(broken) == set()
-
-
-def test_a_migration_may_rewrite_a_table_that_other_rows_refer_to(fresh_apps: Apps) -> None:
-    """On SQLite batch mode copies, drops and renames the table: with foreign keys on, the
-    drop would refuse (or cascade to) the sales orders that refer to the currencies."""
-    base = fresh_apps.build(DEFAULT_ADDONS)
-    fresh_apps.init(base)
-    orders = order_currencies(base)
-    assert orders
-
-    rewriting = fresh_apps.build([*DEFAULT_ADDONS, "fx_rewrites_table"])
-    fresh_apps.init(rewriting)
-
-    assert order_currencies(rewriting) == orders
-    with rewriting.app_context():
-        columns = {c["name"]: c for c in sa.inspect(db.engine).get_columns("res_currency")}
-        assert columns["symbol"]["type"].length == 16
-        # Foreign keys are on again for the connections that follow.
-        if db.engine.dialect.name == "sqlite":
-            assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
-
-
-def test_a_migration_leaving_a_reference_dangling_is_refused(fresh_apps: Apps) -> None:
-    base = fresh_apps.build(DEFAULT_ADDONS)
-    fresh_apps.init(base)
-    before = tables(base)
-
-    dangling = fresh_apps.build([*DEFAULT_ADDONS, "fx_dangling_reference"])
-    with pytest.raises(MigrationError) as failed:
-        fresh_apps.init(dangling)
-    assert (failed.value.addon, failed.value.revision) == ("fx_dangling_reference", "fxd01")
-    assert tables(dangling) == before
-
-
-def order_currencies(app: Flask) -> list[tuple[int, str]]:
-    with app.app_context():
-        rows = db.session.execute(
-            sa.text(
-                "SELECT sale_order.id, res_currency.name FROM sale_order "
-                "JOIN res_currency ON res_currency.id = sale_order.currency_id ORDER BY 1"
-            )
-        )
-        return [tuple(row) for row in rows]
-
-
-def get_history(app: Flask, addon: str | None):
-    from nightpos_app.schema import find_history
-
-    return find_history(app, addon)
-
-
 # ---------------------------------------------------------------------------- the docs
 
 
@@ -503,84 +285,3 @@ def test_the_docs_example_is_the_one_these_tests_run(path: Path) -> None:
     assert path.read_text() in code_blocks(DOCS.read_text()), (
         f"docs/addons.md must show {path.relative_to(PROJECT_DIR)} as it is"
     )
-
-
-# ------------------------------------------------------ make migration addon=<name> m="..."
-
-NOTES_INIT = '''
-from nightpos_app.addons import Manifest
-from nightpos_app.hooks import hookimpl
-
-manifest = Manifest(name="fx_notes", version="1.0.0", summary="Notes", depends=("contacts",))
-
-
-@hookimpl
-def nightpos_models():
-    from fx_notes_pkg.models import Note
-
-    return [Note]
-'''
-NOTES_MODELS = '''
-import sqlalchemy as sa
-from flask_appbuilder import Model
-
-
-class Note(Model):
-    __tablename__ = "fx_note"
-    __model_name__ = "fx.note"
-    id = sa.Column(sa.Integer, primary_key=True)
-    partner_id = sa.Column(sa.Integer, sa.ForeignKey("res_partner.id"), nullable=False)
-    text = sa.Column(sa.String(200), nullable=False)
-'''
-
-
-def test_make_migration_writes_an_addons_first_revision_into_its_folder(
-    fresh_apps: Apps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    package = tmp_path / "src" / "fx_notes_pkg"
-    (package / "migrations").mkdir(parents=True)
-    (package / "__init__.py").write_text(NOTES_INIT)
-    (package / "models.py").write_text(NOTES_MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
-    base = fresh_apps.build(DEFAULT_ADDONS)
-    fresh_apps.init(base)
-    fresh_apps.database = {
-        **fresh_apps.database,
-        "NIGHTPOS_ADDON_MODULES": {**fixture_addons.MODULES, "fx_notes": "fx_notes_pkg"},
-    }
-    notes = fresh_apps.build([*DEFAULT_ADDONS, ADDON, "fx_notes"])
-
-    def make_migration(*args: str) -> Any:
-        with notes.app_context():
-            return notes.test_cli_runner().invoke(args=["nightpos", "migration", *args])
-
-    result = make_migration("--addon", "fx_notes", "-m", "notes")
-    assert result.exit_code == 0, result.output
-    (written,) = (package / "migrations").glob("*.py")
-    assert f"Wrote {written}" in result.output
-    source = written.read_text()
-    assert "branch_labels = ('fx_notes',)" in source
-    assert "op.create_table('fx_note'" in source
-    # Only its table: the loyalty addon's (enabled, migrated first) and NightPOS's are not in it.
-    assert source.count("op.create_table(") == 1
-    assert "loyalty_card" not in source and "drop_table" in source  # (its downgrade)
-    # The database was migrated first (the loyalty addon's history too), and the new revision
-    # is the addon's to run: start-up applies it.
-    assert "loyalty_card" in tables(notes) and "fx_note" not in tables(notes)
-    fresh_apps.init(notes)
-    assert {"fx_note", "alembic_version_fx_notes"} <= tables(notes)
-
-    again = make_migration("--addon", "fx_notes", "-m", "nothing")
-    assert again.exit_code == 0, again.output
-    assert "No changes in schema detected" in again.output
-    assert len(list((package / "migrations").glob("*.py"))) == 1
-
-    # NightPOS's own history sees neither addon's table.
-    core = make_migration("-m", "nothing either")
-    assert "No changes in schema detected" in core.output
-
-    refused = make_migration("--addon", "sales", "-m", "x")
-    assert refused.exit_code == 1
-    assert "addon 'sales' has no migrations of its own" in refused.output
-    refused = make_migration("--addon", "fx_widgets", "-m", "x")
-    assert "addon 'fx_widgets' is not enabled" in refused.output
