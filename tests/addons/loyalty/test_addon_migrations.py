@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+import run  # the project's run.py: `make run`
 from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import db
 from nightpos_app.schema import MigrationError, current_heads, find_history
@@ -185,3 +186,17 @@ def test_make_migration_writes_an_addons_first_revision_into_its_folder(
     assert "addon 'sales' has no migrations of its own" in refused.output
     refused = make_migration("--addon", "fx_widgets", "-m", "x")
     assert "addon 'fx_widgets' is not enabled" in refused.output
+
+
+def test_make_run_stops_with_the_addon_and_revision_and_serves_nothing(
+    fresh_apps: Apps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = fresh_apps.build([*DEFAULT_ADDONS, "fx_failing_migration"])
+    monkeypatch.setattr(run, "create_app", lambda _config: broken)
+    monkeypatch.setattr(broken, "run", lambda **_: pytest.fail("it must not serve"))
+    with pytest.raises(SystemExit) as stopped:
+        run.main()
+    assert str(stopped.value.code).startswith(
+        "NightPOS did not start: addon 'fx_failing_migration': migration revision 'fxf02' ("
+    )
+    assert tables(broken) == set()
