@@ -1,7 +1,7 @@
 """call replays and delivery rounds: a call answered from the idempotency store is logged as a
 replay; a message counts all its attempts and those of its current round apart
 
-Revision ID: 0012a
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 17:00:00
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0012a"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
