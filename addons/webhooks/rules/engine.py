@@ -195,7 +195,7 @@ def execute_rule(
     ) as recorder:
         try:
             helpers = webhooks.helpers(logs.append)
-            model = env[spec.model]
+            model = rule_model(env, spec.name, spec.model)
             base_names = {**helpers, "env": env, "model": model, "payload": payload}
             sandbox = rule_sandbox(spec)
             # One budget for the whole call: every piece of code it runs draws on it.
@@ -306,6 +306,18 @@ def run_on_records(
     finally:
         for line in logs:
             logger.info("automation rule %s: %s", spec.id, line)
+
+
+def rule_model(env: Environment, rule_name: str, model_name: str) -> RecordSet:
+    """The empty recordset of a rule's model; a ``UserError`` saying so when no enabled addon
+    provides the model (its addon was disabled or uninstalled after the rule was saved: its
+    table and records are still in the database, untouched)."""
+    if model_name not in get_state().registry:
+        raise UserError(
+            f"The rule {rule_name!r} is on the model {model_name!r}, which no enabled addon "
+            "provides: enable the addon that provides it, or archive the rule."
+        )
+    return env[model_name]
 
 
 def action_type(action_name: str, type_key: str) -> ActionType:
