@@ -62,6 +62,8 @@ class Answer:
     replayed: bool = False
     #: Stored already, in the call's transaction (:func:`store_answer`).
     stored: bool = False
+    #: The 409 for a key whose first call has not answered yet.
+    in_progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,7 @@ def _cutoff(now: dt.datetime) -> dt.datetime:
 def _claim(rule_id: int, key: str) -> Claim | None:
     """Insert the key's row in its own transaction; None when another call holds it.
 
-    An expired row (older than the retention) is deleted first, so an old key runs again; a
-    claim left unanswered past the takeover age is taken over (:func:`_take_over`).
+    An expired row (older than the retention) is deleted first, so an old key runs again.
     """
     session = db.session
     begin_write(session)
@@ -112,10 +113,10 @@ def _claim(rule_id: int, key: str) -> Claim | None:
     except sa_exc.IntegrityError:
         # The unique (rule_id, key): another call claimed it first, or did earlier.
         session.rollback()
+        return None
     except BaseException:
         session.rollback()
         raise
-    return _take_over(rule_id, key)
 
 
 def _take_over(rule_id: int, key: str) -> Claim | None:
@@ -187,6 +188,7 @@ def _stored(rule_id: int, key: str) -> Answer:
             {"status": "error", "message": "A request with this key is still being processed."},
             {"Retry-After": str(IN_PROGRESS_RETRY_AFTER)},
             replayed=True,
+            in_progress=True,
         )
     return Answer(row.http_status, dict(row.body or {}), {"Idempotent-Replayed": "true"}, True)
 
@@ -228,7 +230,13 @@ def once(rule_id: int, key: str, run: Callable[[Claim], Answer]) -> Answer:
     """
     claim = _claim(rule_id, key)
     if claim is None:
-        return _stored(rule_id, key)
+        stored = _stored(rule_id, key)
+        # Unanswered: still running, or its process died; past the takeover age, run it.
+        if not stored.in_progress:
+            return stored
+        claim = _take_over(rule_id, key)
+        if claim is None:
+            return stored
     try:
         answer = run(claim)
     except ClaimLost:
