@@ -1,0 +1,1 @@
+"""Running rules: the engine, record triggers, and what they keep (here: due work)."""

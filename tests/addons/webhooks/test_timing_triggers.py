@@ -1,0 +1,230 @@
+"""Timing triggers and scheduled rules, run by the real scheduler on the real database, with a
+clock the tests move (no sleeps): each trigger runs when its time comes and not before, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from addons.webhooks.timing.scheduler import Scheduler
+from nightpos_app.extensions import db
+from nightpos_app.state import get_env
+from tests.addons.webhooks.timing_support import (
+    MARK_ACTION,
+    clock_for,
+    due_rows,
+    notes,
+    timer_calls,
+    write,
+)
+
+T0 = dt.datetime(2030, 5, 10, 9, 0, 0)
+
+
+@pytest.fixture
+def scheduler(app: Flask) -> Scheduler:
+    return Scheduler(app, tick_seconds=0, batch=5)
+
+
+def test_based_on_date_field_runs_at_the_date_plus_delay_once_and_again_when_the_date_moves(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    with clock_for(app, start=T0) as clock:
+        write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 12)})
+        rule = make_rule(
+            name="Remind",
+            trigger="on_time",
+            trg_date_field="date_order",
+            trg_date_range=30,
+            trg_date_range_type="minutes",
+            actions=[MARK_ACTION],
+        )
+        rows = {row["record_id"]: row for row in due_rows(app, rule["id"])}
+        # Demo orders dated before now are not made due by the new rule; order 3 is.
+        assert rows[3]["due_at"] == dt.datetime(2030, 5, 12, 0, 30)
+        assert all(row["due_at"] >= T0 for row in rows.values())
+
+        clock.now = dt.datetime(2030, 5, 12, 0, 29)
+        assert scheduler.drain() == 0
+        assert notes(app, [3]) == {3: ""}
+        clock.now = dt.datetime(2030, 5, 12, 0, 30)
+        assert scheduler.drain() == 1
+        assert notes(app, [3]) == {3: "x"}
+        clock.advance(days=1)
+        assert scheduler.drain() == 0  # each date value runs once
+        # A change of another field leaves it done; a new date makes it due again.
+        write(app, "sale.order", 3, {"amount_total": 5})
+        assert {r["record_id"]: r["state"] for r in due_rows(app, rule["id"])}[3] == "done"
+        write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 20)})
+        row = {r["record_id"]: r for r in due_rows(app, rule["id"])}[3]
+        assert (row["state"], row["due_at"]) == ("pending", dt.datetime(2030, 5, 20, 0, 30))
+        clock.now = dt.datetime(2030, 5, 20, 0, 31)
+        assert scheduler.drain() == 1
+        assert notes(app, [3]) == {3: "xx"}
+        calls = timer_calls(app, rule["id"])
+        assert [c["status"] for c in calls] == ["ok", "ok"]
+        assert json.loads(calls[0]["payload"])["_id"] == 3
+
+
+def test_a_negative_delay_runs_before_the_date_and_extra_conditions_are_checked_when_due(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    with clock_for(app, start=T0) as clock:
+        rule = make_rule(
+            trigger="on_time",
+            trg_date_field="date_order",
+            trg_date_range=-1,
+            trg_date_range_type="days",
+            filter_domain="[('state', '=', 'draft')]",
+            actions=[MARK_ACTION],
+        )
+        write(app, "sale.order", 4, {"date_order": dt.date(2030, 6, 1), "state": "draft"})
+        write(app, "sale.order", 5, {"date_order": dt.date(2030, 6, 1), "state": "draft"})
+        write(app, "sale.order", 5, {"state": "cancel"})
+        clock.now = dt.datetime(2030, 5, 30, 23, 59)
+        assert scheduler.drain() == 0
+        clock.now = dt.datetime(2030, 5, 31, 0, 0)
+        assert scheduler.drain() == 2
+        assert notes(app, [4, 5]) == {4: "x", 5: ""}  # 5 no longer matched: done, not run
+        assert len(timer_calls(app, rule["id"])) == 1
+
+
+def test_after_creation_runs_the_delay_after_the_record_was_created(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    with clock_for(app, start=T0) as clock:
+        make_rule(
+            trigger="on_time_created",
+            trg_date_range=5,
+            trg_date_range_type="minutes",
+            actions=[MARK_ACTION],
+        )
+        with app.app_context():
+            order = get_env(trusted=True)["sale.order"].create({"partner_id": 1, "currency_id": 1})
+            db.session.commit()
+            new_id = order.id
+        write(app, "sale.order", 2, {"amount_total": 9})  # an update is not a creation
+        clock.advance(minutes=4, seconds=59)
+        assert scheduler.drain() == 0
+        clock.advance(seconds=1)
+        assert scheduler.drain() == 1
+        assert notes(app, [new_id, 2]) == {new_id: "x", 2: ""}
+        clock.advance(hours=1)
+        assert scheduler.drain() == 0
+
+
+def test_after_last_update_waits_for_the_delay_after_the_last_change(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    with clock_for(app, start=T0) as clock:
+        make_rule(
+            trigger="on_time_updated",
+            trg_date_range=10,
+            trg_date_range_type="minutes",
+            actions=[MARK_ACTION],
+        )
+        write(app, "sale.order", 6, {"amount_total": 1})
+        clock.advance(minutes=8)
+        write(app, "sale.order", 6, {"amount_total": 2})  # pushes the run to T0 + 18 min
+        clock.advance(minutes=4)
+        assert scheduler.drain() == 0
+        clock.advance(minutes=6)
+        assert scheduler.drain() == 1
+        # The rule's own write (the note) does not make the record due again (loop guard).
+        clock.advance(hours=1)
+        assert scheduler.drain() == 0
+        assert notes(app, [6]) == {6: "x"}
+
+
+def test_values_set_runs_when_the_field_takes_the_value_only(
+    app: Flask, make_rule: Callable[..., dict[str, Any]]
+) -> None:
+    make_rule(
+        trigger="on_value_set",
+        trg_selection_field="state",
+        trg_selection_value="sale",
+        actions=[MARK_ACTION],
+    )
+    write(app, "sale.order", 2, {"state": "draft"})
+    write(app, "sale.order", 3, {"state": "draft"})
+    write(app, "sale.order", 2, {"state": "sale"})
+    write(app, "sale.order", 2, {"amount_total": 3})  # still "sale": not set again
+    write(app, "sale.order", 3, {"state": "sent"})
+    assert notes(app, [2, 3]) == {2: "x", 3: ""}
+    with app.app_context():
+        order = get_env(trusted=True)["sale.order"].create(
+            {"partner_id": 1, "currency_id": 1, "state": "sale"}
+        )
+        db.session.commit()
+        assert order.note == "x"
+
+
+def test_a_scheduled_rule_runs_every_period_and_once_after_downtime(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    count = {
+        "name": "Count",
+        "action_type": "execute_code",
+        "settings": {
+            "code": (
+                "order = env['sale.order'].browse(1)\n"
+                "order.write({'note': (order.note or '') + 's'})"
+            )
+        },
+    }
+    with clock_for(app, start=T0) as clock:
+        rule = make_rule(
+            trigger="on_schedule",
+            target_record="model",
+            interval_number=1,
+            interval_type="hours",
+            actions=[count],
+        )
+        [row] = due_rows(app, rule["id"])
+        assert (row["record_id"], row["due_at"]) == (0, T0 + dt.timedelta(hours=1))
+        clock.advance(minutes=59)
+        assert scheduler.drain() == 0
+        clock.advance(minutes=1)
+        assert scheduler.drain() == 1
+        assert notes(app, [1]) == {1: "s"}
+        # Down for ten hours: one run now, the next an hour from now.
+        clock.advance(hours=10, minutes=30)
+        assert scheduler.drain() == 1
+        assert notes(app, [1]) == {1: "ss"}
+        [row] = due_rows(app, rule["id"])
+        assert row["due_at"] == clock.now + dt.timedelta(hours=1)
+        assert [c["status"] for c in timer_calls(app, rule["id"])] == ["ok", "ok"]
+
+
+def test_a_failing_timed_run_is_rolled_back_logged_and_not_run_again(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    failing = {
+        "name": "Fail",
+        "action_type": "execute_code",
+        "settings": {"code": "record.write({'note': 'half'})\nraise UserError('no stock')"},
+    }
+    with clock_for(app, start=T0) as clock:
+        rule = make_rule(
+            trigger="on_time_created",
+            trg_date_range=1,
+            trg_date_range_type="minutes",
+            actions=[failing],
+        )
+        with app.app_context():
+            order = get_env(trusted=True)["sale.order"].create({"partner_id": 1, "currency_id": 1})
+            db.session.commit()
+            new_id = order.id
+        clock.advance(minutes=2)
+        assert scheduler.drain() == 1
+        assert notes(app, [new_id]) == {new_id: ""}
+        [row] = due_rows(app, rule["id"])
+        assert row["state"] == "failed" and "no stock" in row["last_error"]
+        [call] = timer_calls(app, rule["id"])
+        assert call["status"] == "error" and "no stock" in call["error_message"]
+        assert scheduler.drain() == 0
