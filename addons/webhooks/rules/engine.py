@@ -21,25 +21,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from addons.webhooks.action_types import ActionContext, ActionType
-from addons.webhooks.changes import Change, ChangeRecorder, recording_changes
 from addons.webhooks.database import (
     DatabaseProblem,
     database_errors,
     database_problem,
     lock_records,
 )
-from addons.webhooks.known_targets import shortcut
 from addons.webhooks.models import AutomationRule
-from addons.webhooks.settings import rule_cpu_seconds
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.steps import (
+from addons.webhooks.rules.changes import Change, ChangeRecorder, recording_changes
+from addons.webhooks.rules.known_targets import shortcut
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.steps import (
     TARGET_STEP,
     action_step,
     in_step,
     in_step_error,
     target_problem,
 )
-from addons.webhooks.triggers import fire_pending, running_rule
+from addons.webhooks.rules.triggers import fire_pending, running_rule
+from addons.webhooks.settings import rule_cpu_seconds
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.orm import Environment, RecordSet
@@ -84,7 +84,8 @@ def find_target(
     """Evaluate a rule's Target Record and check it gives records of the rule's model.
 
     ``sandbox`` is the rule's (with its CPU budget); the app's by default. The default
-    expression and fixed ids are evaluated without a runner (:mod:`addons.webhooks.known_targets`).
+    expression and fixed ids are evaluated without a runner
+    (:mod:`addons.webhooks.rules.known_targets`).
     """
     quick = shortcut(target_record) if isinstance(target_record, str) else None
     target = quick(names["model"], names.get("payload")) if quick is not None else None
@@ -388,7 +389,7 @@ def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Ou
 
     Commits what the rule did when it succeeded (unless ``dry_run``), rolls it all back
     otherwise. A busy or unavailable database is a 503 outcome. The webhook URL runs rules
-    through :func:`addons.webhooks.transactions.run_call` instead, which adds the write lock,
+    through :func:`addons.webhooks.rules.transactions.run_call` instead, which adds the write lock,
     retries and the call log.
     """
     started = time.perf_counter()

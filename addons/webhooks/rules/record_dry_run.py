@@ -17,9 +17,10 @@ import uuid
 from typing import Any
 
 from addons.webhooks.action_types import ActionContext
-from addons.webhooks.changes import recording_changes
 from addons.webhooks.database import DatabaseProblem, database_problem
-from addons.webhooks.engine import (
+from addons.webhooks.models import AutomationRule
+from addons.webhooks.rules.changes import recording_changes
+from addons.webhooks.rules.engine import (
     Outcome,
     RuleSpec,
     describe_changes,
@@ -27,9 +28,8 @@ from addons.webhooks.engine import (
     rule_sandbox,
     run_actions,
 )
-from addons.webhooks.models import AutomationRule
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.triggers import fire_pending, running_rule
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.triggers import fire_pending, running_rule
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env, get_state
