@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 from addons.webhooks.database import begin_write, database_problem
 from addons.webhooks.models import ServerAction, WebhookDelivery, WebhookDeliveryAttempt
 from addons.webhooks.outgoing import notify, outbox, retry, sender, ssrf
+from addons.webhooks.rules.state import WORKER_JOBS_KEY
 from addons.webhooks.settings import number_list, setting
-from addons.webhooks.state import WORKER_JOBS_KEY
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
 

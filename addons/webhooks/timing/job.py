@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from addons.webhooks.state import WORKER_JOBS_KEY
+from addons.webhooks.rules.state import WORKER_JOBS_KEY
 from addons.webhooks.timing.scheduler import Scheduler
 
 

@@ -36,14 +36,12 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from addons.webhooks.calllog import LoggedPayload, add_call, record_call
 from addons.webhooks.database import (
     DatabaseProblem,
     begin_write,
     database_errors,
     write_transaction,
 )
-from addons.webhooks.engine import Outcome, RuleSpec, execute_rule
 from addons.webhooks.models import (
     DEFAULT_TARGET_RECORD,
     SCHEDULE_RECORD,
@@ -52,8 +50,10 @@ from addons.webhooks.models import (
     AutomationRule,
 )
 from addons.webhooks.rules import due
+from addons.webhooks.rules.calllog import LoggedPayload, add_call, record_call
+from addons.webhooks.rules.engine import Outcome, RuleSpec, execute_rule
+from addons.webhooks.rules.triggers import parse_domain
 from addons.webhooks.settings import setting
-from addons.webhooks.triggers import parse_domain
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 
