@@ -384,7 +384,13 @@ def problem_outcome(problem: DatabaseProblem, started: float) -> Outcome:
     )
 
 
-def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Outcome:
+def run_rule(
+    rule: AutomationRule,
+    payload: Any,
+    *,
+    dry_run: bool = False,
+    target_optional: bool = False,
+) -> Outcome:
     """Run ``rule`` on ``payload`` in one transaction; never raises for the rule's failures.
 
     Commits what the rule did when it succeeded (unless ``dry_run``), rolls it all back
@@ -395,7 +401,7 @@ def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Ou
     started = time.perf_counter()
     session = db.session
     try:
-        outcome = execute_rule(rule, payload, dry_run=dry_run)
+        outcome = execute_rule(rule, payload, dry_run=dry_run, target_optional=target_optional)
         if outcome.ok and not dry_run:
             with database_errors():
                 session.commit()
