@@ -228,3 +228,39 @@ def test_a_failing_timed_run_is_rolled_back_logged_and_not_run_again(
         [call] = timer_calls(app, rule["id"])
         assert call["status"] == "error" and "no stock" in call["error_message"]
         assert scheduler.drain() == 0
+
+
+def test_the_demo_orders_give_a_new_date_rule_orders_due_ahead_not_the_past(
+    app: Flask, make_rule: Callable[..., dict[str, Any]]
+) -> None:
+    rule = make_rule(
+        trigger="on_time",
+        trg_date_field="date_order",
+        trg_date_range=0,
+        trg_date_range_type="minutes",
+        actions=[MARK_ACTION],
+    )
+    with app.app_context():
+        ahead = get_env(trusted=True)["sale.order"].search([("date_order", ">", dt.date.today())])
+        assert len(ahead) == 2
+        assert len(get_env(trusted=True)["sale.order"].search([])) > len(ahead)
+    assert sorted(r["record_id"] for r in due_rows(app, rule["id"])) == sorted(ahead.ids)
+
+
+def test_records_missed_during_downtime_each_run_once(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    with clock_for(app, start=T0) as clock:
+        make_rule(
+            trigger="on_time",
+            trg_date_field="date_order",
+            trg_date_range=9,
+            trg_date_range_type="hours",
+            actions=[MARK_ACTION],
+        )
+        for day, order in enumerate((2, 3, 4), start=11):
+            write(app, "sale.order", order, {"date_order": dt.date(2030, 5, day)})
+        clock.now = dt.datetime(2030, 6, 1)  # the worker was down for three weeks
+        assert scheduler.drain() == 3
+        assert scheduler.drain() == 0
+        assert notes(app, [2, 3, 4]) == {2: "x", 3: "x", 4: "x"}
