@@ -144,3 +144,29 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
         assert db.session.scalar(
             sa.select(sa.func.count()).where(WebhookCall.rule_id == rule["id"])
         ) == 1
+
+
+def test_the_outbox_worker_loop_runs_due_timing_rules(
+    app: Flask, make_rule: Callable[..., dict[str, Any]]
+) -> None:
+    """What `make run`'s thread and `flask nightpos worker` run: the outbox worker's loop, with
+    the scheduler as its job."""
+    from addons.webhooks.outgoing.worker import OutboxWorker
+
+    with clock_for(app, start=T0) as clock:
+        rule = make_rule(
+            trigger="on_schedule",
+            target_record="model.browse([8])",
+            interval_number=5,
+            interval_type="minutes",
+            actions=[MARK_ACTION],
+        )
+        clock.advance(minutes=5)
+        worker = OutboxWorker(app, worker_id="loop", poll_seconds=0.02)
+        thread = worker.start_thread()
+        try:
+            wait_until(lambda: timer_calls(app, rule["id"]), 60, "the timed run")
+        finally:
+            worker.stop()
+            thread.join(timeout=30)
+    assert notes(app, [8]) == {8: "x"}
