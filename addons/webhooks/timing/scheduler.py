@@ -7,12 +7,17 @@ PostgreSQL the claim query skips rows another scheduler is claiming (``FOR UPDAT
 LOCKED``); on SQLite claims are serialized by the write lock (``BEGIN IMMEDIATE``).
 
 Each claimed row then runs in a transaction of its own, the one a webhook call would have
-(:func:`addons.webhooks.database.write_transaction`): the row is read again, locked, and only
-run if it is still this scheduler's claim; the rule runs through the engine (same runner
-processes, budgets and loop guard); its effects, its call-log row (method ``TIMER``) and the
-row marked done commit together. So a scheduler killed mid-run leaves nothing half done: its
-transaction dies with it, the row stays claimed until the lease runs out, and another scheduler
-runs it then, once. A run that fails is rolled back and the row marked failed, in a
+(:func:`addons.webhooks.database.write_transaction`): the rule runs through the engine (same
+runner processes, budgets and loop guard); its effects, its call-log row (method ``TIMER``) and
+the row marked done commit together. The row is marked by an UPDATE that requires the claim to
+be still this scheduler's: when it is not (the lease ran out and another scheduler took the row,
+or a change of the record made it due at a new date), the run is rolled back. The row is
+locked only then, after the records the actions locked, in the order a change of a record
+locks them too (the record, then its due row), so the two cannot deadlock.
+
+A scheduler killed mid-run leaves nothing half done: its transaction dies with it, the row
+stays claimed until the lease runs out, and another scheduler runs it then, once. A run that
+fails is rolled back and the row marked failed, in a
 transaction of its own, with a call-log row saying why.
 
 A scheduled rule's row is due again one period after the run ends, counted from then: a
@@ -227,7 +232,7 @@ class Scheduler:
             interval = (rule.interval_number, rule.interval_type) if rule is not None else None
             session.rollback()  # what was read is kept; the run reads again, locked
         with write_transaction(session):
-            if not self._still_mine(session, claim):
+            if not self._still_mine(session, claim):  # a cheap early look; _finish decides
                 session.rollback()
                 log.info("timing: row %s is no longer claimed by %s; skipped", claim.id, self.id)
                 return
@@ -238,8 +243,10 @@ class Scheduler:
             scheduled = claim.record_id == SCHEDULE_RECORD
             payload = self._payload(claim, values["model"])
             if not scheduled and not self._applies(claim, values):
-                self._finish(session, claim, None, interval)
-                session.commit()
+                if self._finish(session, claim, None, interval):
+                    session.commit()
+                else:
+                    session.rollback()
                 return
             run_spec = (
                 spec
@@ -249,8 +256,16 @@ class Scheduler:
             outcome = execute_rule(run_spec, payload, target_optional=scheduled)
             if outcome.ok:
                 with database_errors():
+                    if not self._finish(session, claim, None, interval):
+                        session.rollback()
+                        log.warning(
+                            "timing: rule %s record %s: the claim was lost during the run "
+                            "(lease over, or the record is due at a new time); rolled back",
+                            spec.id,
+                            claim.record_id,
+                        )
+                        return
                     add_call(spec.id, TIMER_METHOD, LoggedPayload.of(payload), outcome, None)
-                    self._finish(session, claim, None, interval)
                     session.commit()
                 log.info("timing: rule %s record %s ran", spec.id, claim.record_id)
                 return
@@ -258,16 +273,14 @@ class Scheduler:
         self._failed(session, claim, payload, outcome, interval)
 
     def _still_mine(self, session: Session, claim: Claim) -> bool:
-        """Lock the row (PostgreSQL) and check the claim is still this scheduler's: a lease
-        that ran out may have been taken over, or a change may have moved the row."""
+        """Whether the claim is still this scheduler's (no lock: :meth:`_finish` checks again
+        when it marks the row)."""
         found = session.execute(
-            sa.select(TABLE.c.id)
-            .where(
+            sa.select(TABLE.c.id).where(
                 TABLE.c.id == claim.id,
                 TABLE.c.claimed_by == self.id,
                 TABLE.c.state == "running",
             )
-            .with_for_update()
         ).first()
         return found is not None
 
@@ -300,9 +313,10 @@ class Scheduler:
         claim: Claim,
         error: str | None,
         interval: tuple[Any, Any] | None,
-    ) -> None:
+    ) -> bool:
         """Mark the row run (in the caller's transaction): done or failed, or a scheduled
-        rule's next run, one period from now."""
+        rule's next run, one period from now. False, marking nothing, when the claim is no
+        longer this scheduler's."""
         moment = due.now()
         values: dict[str, Any] = {
             "claimed_by": None,
@@ -315,11 +329,16 @@ class Scheduler:
             values.update(state="pending", due_at=due.next_run(moment, number, unit))
         else:
             values.update(state="failed" if error else "done")
-        session.execute(
+        marked = session.execute(
             sa.update(TABLE)
-            .where(TABLE.c.id == claim.id, TABLE.c.claimed_by == self.id)
+            .where(
+                TABLE.c.id == claim.id,
+                TABLE.c.claimed_by == self.id,
+                TABLE.c.state == "running",
+            )
             .values(**values)
         )
+        return marked.rowcount == 1
 
     def _failed(
         self,
@@ -336,7 +355,9 @@ class Scheduler:
         begin_write(session)
         try:
             with database_errors():
-                self._finish(session, claim, outcome.error or "failed", interval)
+                if not self._finish(session, claim, outcome.error or "failed", interval):
+                    session.rollback()
+                    return
                 session.commit()
         except BaseException:
             session.rollback()

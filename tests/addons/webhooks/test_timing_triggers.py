@@ -264,3 +264,38 @@ def test_records_missed_during_downtime_each_run_once(
         assert scheduler.drain() == 3
         assert scheduler.drain() == 0
         assert notes(app, [2, 3, 4]) == {2: "x", 3: "x", 4: "x"}
+
+
+def test_a_run_whose_claim_was_lost_meanwhile_is_rolled_back(
+    app: Flask, make_rule: Callable[..., dict[str, Any]]
+) -> None:
+    """A slow scheduler whose lease ran out (another ran the row) or whose record moved to a
+    new date (the row is pending again) keeps nothing of its run."""
+    slow = Scheduler(app, scheduler_id="slow", lease_seconds=60, batch=5)
+    fast = Scheduler(app, scheduler_id="fast", lease_seconds=60, batch=5)
+    with clock_for(app, start=T0) as clock:
+        rule = make_rule(
+            trigger="on_time",
+            trg_date_field="date_order",
+            trg_date_range=0,
+            trg_date_range_type="minutes",
+            actions=[MARK_ACTION],
+        )
+        write(app, "sale.order", 2, {"date_order": dt.date(2030, 5, 11)})
+        write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 11)})
+        clock.now = dt.datetime(2030, 5, 11, 0, 1)
+        with app.app_context():
+            claims = {c.record_id: c for c in slow._claim(db.session())}
+        assert set(claims) == {2, 3}
+        # Order 2 moves to a new date: due again then. Order 3's lease runs out: taken over.
+        write(app, "sale.order", 2, {"date_order": dt.date(2030, 5, 12)})
+        clock.advance(minutes=5)
+        assert fast.drain() == 1
+        with app.app_context():
+            for claim in claims.values():
+                slow._run(db.session(), claim)
+        assert notes(app, [2, 3]) == {2: "", 3: "x"}
+        assert len(timer_calls(app, rule["id"])) == 1
+        clock.now = dt.datetime(2030, 5, 12, 0, 0)
+        assert fast.drain() == 1
+        assert notes(app, [2, 3]) == {2: "x", 3: "x"}
