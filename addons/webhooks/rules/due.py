@@ -248,56 +248,73 @@ def _rebuild_dates(
 ) -> None:
     """Based on date field: every record's time from its date, for times to come.
 
-    Rows that have run (or run now) stay; pending ones are made again. A time already past
-    when the rule is saved is not made due: a new rule acts on dates to come, not on history.
+    A row whose date is the record's date keeps its state (done or failed: that date has run),
+    a pending one gets the delay as saved now, even when it is past (a missed run is still
+    owed). A new date (the rule's Date Field changed, or the record's while the rule was off)
+    is due if its time is still ahead: a new rule acts on dates to come, not on history.
     """
-    session.execute(
-        sa.delete(TABLE).where(TABLE.c.rule_id == rule.id, TABLE.c.state.in_(("pending", "failed")))
-    )
     registry = get_state().registry
-    if rule.model not in registry:
-        return
-    cls = registry[rule.model].model_class
-    column = getattr(cls, timing.date_field or "", None)
-    if column is None:
-        return
-    # Rows left: done (a value that has run) or running. A done row whose date has changed
-    # meanwhile (the rule was off) is made pending again; others are left alone.
+    cls = registry[rule.model].model_class if rule.model in registry else None
+    column = getattr(cls, timing.date_field or "", None) if cls is not None else None
     left = {
-        row.record_id: (row.id, row.basis, row.state)
+        row.record_id: (row.id, row.basis, row.state, row.due_at)
         for row in session.execute(
-            sa.select(TABLE.c.id, TABLE.c.record_id, TABLE.c.basis, TABLE.c.state).where(
-                TABLE.c.rule_id == rule.id
-            )
+            sa.select(
+                TABLE.c.id, TABLE.c.record_id, TABLE.c.basis, TABLE.c.state, TABLE.c.due_at
+            ).where(TABLE.c.rule_id == rule.id)
         )
     }
+    seen: set[int] = set()
     rows: list[dict[str, Any]] = []
-    query = sa.select(cls.id, column).where(column.is_not(None)).order_by(cls.id)
-    for record_id, value in session.execute(query.execution_options(yield_per=_CHUNK)):
+    records = (
+        session.execute(
+            sa.select(cls.id, column)
+            .where(column.is_not(None))
+            .order_by(cls.id)
+            .execution_options(yield_per=_CHUNK)
+        )
+        if column is not None
+        else ()
+    )
+    for record_id, value in records:
         basis = as_moment(value)
         if basis is None:
             continue
+        seen.add(record_id)
         due_at, text = timing.due_at(basis), basis_text(basis)
-        if due_at < moment:
-            continue
-        if record_id in left:
-            row_id, old, state = left[record_id]
-            if state != "running" and old != text:
-                session.execute(
-                    sa.update(TABLE)
-                    .where(TABLE.c.id == row_id)
-                    .values(due_at=due_at, basis=text, state="pending", last_error=None)
+        if record_id not in left:
+            if due_at >= moment:
+                rows.append(
+                    {
+                        "rule_id": rule.id,
+                        "record_id": record_id,
+                        "due_at": due_at,
+                        "basis": text,
+                        "state": "pending",
+                    }
                 )
             continue
-        rows.append(
-            {
-                "rule_id": rule.id,
-                "record_id": record_id,
-                "due_at": due_at,
-                "basis": text,
-                "state": "pending",
-            }
-        )
+        row_id, old, state, old_due = left[record_id]
+        change: dict[str, Any] | None = None
+        if state == "running":
+            continue
+        if old == text:
+            if state == "pending" and old_due != due_at:
+                change = {"due_at": due_at}  # the delay changed
+        elif due_at >= moment:
+            change = {"due_at": due_at, "basis": text, "state": "pending", "last_error": None}
+        elif state == "pending":
+            seen.discard(record_id)  # a new date already past: nothing owed
+        if change:
+            session.execute(sa.update(TABLE).where(TABLE.c.id == row_id).values(**change))
+    # Pending rows of records without a date now (or gone, or the field is): nothing is due.
+    stale = [
+        row_id
+        for record_id, (row_id, _basis, state, _due) in left.items()
+        if state == "pending" and record_id not in seen
+    ]
+    for start in range(0, len(stale), _CHUNK):
+        session.execute(sa.delete(TABLE).where(TABLE.c.id.in_(stale[start : start + _CHUNK])))
     for start in range(0, len(rows), _CHUNK):
         session.execute(sa.insert(TABLE), rows[start : start + _CHUNK])
 

@@ -321,3 +321,29 @@ def test_the_due_rows_are_found_through_their_index_not_a_scan(app: Flask) -> No
             plan = " ".join(r[0] for r in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
             assert "ix_base_automation_due_state_due_at" in plan, plan
         db.session.rollback()
+
+
+def test_saving_a_date_rule_keeps_missed_runs_and_moves_pending_ones_to_the_new_delay(
+    app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
+) -> None:
+    with clock_for(app, start=T0) as clock:
+        rule = make_rule(
+            trigger="on_time",
+            trg_date_field="date_order",
+            trg_date_range=1,
+            trg_date_range_type="hours",
+            actions=[MARK_ACTION],
+        )
+        write(app, "sale.order", 2, {"date_order": dt.date(2030, 5, 11)})
+        write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 20)})
+        clock.now = dt.datetime(2030, 5, 12)  # order 2 was due on the 11th: missed so far
+        write(app, "base.automation", rule["id"], {"trg_date_range": 2, "name": "Renamed"})
+        rows = {r["record_id"]: r for r in due_rows(app, rule["id"])}
+        assert rows[2]["state"] == "pending"
+        assert rows[2]["due_at"] == dt.datetime(2030, 5, 11, 2, 0)
+        assert rows[3]["due_at"] == dt.datetime(2030, 5, 20, 2, 0)
+        assert scheduler.drain() == 1
+        assert notes(app, [2, 3]) == {2: "x", 3: ""}
+        # A rule switched off forgets its due work (switched on, it looks at the dates again).
+        write(app, "base.automation", rule["id"], {"active": False})
+        assert due_rows(app, rule["id"]) == []
