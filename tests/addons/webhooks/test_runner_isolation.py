@@ -174,7 +174,9 @@ def test_variants_of_each_class(app: Flask, make_rule, code: str) -> None:
             status, answer, seconds = post(host, port, rule["path"])
         assert status == 500, answer
         assert answer["message"], answer
-        assert seconds < 5, f"the call took {seconds:.1f} s"
+        # Under the 10 s wall-clock limit: the CPU watch stopped it (with room for a loaded
+        # machine, whose CPU time runs slower than the clock).
+        assert seconds < 8, f"the call took {seconds:.1f} s"
         assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
     assert _partners(app) == before
 

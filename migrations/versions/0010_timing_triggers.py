@@ -5,8 +5,8 @@ delay, and a scheduled rule's period. ``base_automation_due`` holds the work tim
 to do at a time, one row per rule and record, found by the scheduler through its
 (state, due_at) index (addons/webhooks/timing).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 16:40:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
