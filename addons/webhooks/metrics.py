@@ -3,7 +3,7 @@
 Counted where they happen, in memory (no database work on a call): webhook calls by rule and
 answer status, their duration, record-rule runs, delivery attempts by outcome, messages that
 went dead. Measured at scrape time, with indexed queries: the outbox's depth by state and how
-long the oldest due message has waited.
+long the oldest due message has waited, and the timing scheduler's lag.
 
 Labels are bounded: rule ids (as many as rules), HTTP statuses, fixed outcome words; never a
 URL, a key or a payload value. The module sits beside ``models`` and ``settings`` so that the
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from addons.webhooks.models import WebhookDelivery
+from addons.webhooks.models import AutomationDue, WebhookDelivery
 from nightpos_app.extensions import db
 from nightpos_app.jsonlog import FIELDS
 from nightpos_app.metrics import register_scrape_collector
@@ -141,6 +141,34 @@ def outbox_collector() -> Iterator[Metric]:
     yield age
 
 
+def timing_collector() -> Iterator[Metric]:
+    """The timing scheduler's lag: due runs of timing and scheduled rules not started yet, and
+    how long the oldest has waited (two ranges of ``ix_base_automation_due_state_due_at``)."""
+    waiting = GaugeMetricFamily(
+        "nightpos_timing_due_runs",
+        "Runs of timing and scheduled rules whose time has come, not started yet",
+    )
+    lag = GaugeMetricFamily(
+        "nightpos_timing_scheduler_lag_seconds",
+        "How long the oldest due run of a timing or scheduled rule has waited to start",
+    )
+    now = utcnow()
+    session = db.session
+    due_now = (AutomationDue.state == "pending", AutomationDue.due_at <= now)
+    try:
+        count = session.scalar(
+            sa.select(sa.func.count()).select_from(AutomationDue).where(*due_now)
+        )
+        oldest = session.scalar(sa.select(sa.func.min(AutomationDue.due_at)).where(*due_now))
+    finally:
+        session.rollback()
+    waiting.add_metric([], float(count or 0))
+    lag.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
+    yield waiting
+    yield lag
+
+
 def install() -> None:
-    """Measure the outbox on every scrape of ``/metrics``."""
+    """Measure the outbox and the timing scheduler on every scrape of ``/metrics``."""
     register_scrape_collector("webhooks.outbox", outbox_collector)
+    register_scrape_collector("webhooks.timing", timing_collector)

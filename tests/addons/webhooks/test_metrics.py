@@ -4,6 +4,7 @@ reads them, from the real app)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,8 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from addons.webhooks.models import AutomationDue
 from addons.webhooks.outgoing.worker import OutboxWorker
 from nightpos_app.extensions import db
+from nightpos_app.models import utcnow
 from nightpos_app.state import get_env
 from tests.addons.webhooks.receiver import Receiver, app_config, enqueue_message, settle
 from tests.addons.webhooks.test_runner_isolation import DEEP_TUPLE_HASH
@@ -178,3 +181,27 @@ def test_the_outbox_and_deliveries_are_measured(
     assert moved("nightpos_webhook_messages_dead_total") == 1
     assert value(after, depth, state="pending") == value(before, depth, state="pending")
     assert moved(depth, state="dead") == 1
+
+
+@pytest.mark.usefixtures("metrics_on")
+def test_the_timing_schedulers_lag_is_measured(
+    app: Flask, anonymous: FlaskClient, make_rule: Callable[..., dict[str, Any]]
+) -> None:
+    rule = make_rule("sale.order")
+    before = scrape(anonymous)
+    # A run due 30 s ago that no scheduler has started (none runs in the tests' app).
+    with app.app_context():
+        row = AutomationDue(
+            rule_id=rule["id"], record_id=1, due_at=utcnow() - dt.timedelta(seconds=30)
+        )
+        db.session.add(row)
+        db.session.commit()
+        row_id = row.id
+    late = scrape(anonymous)
+    assert value(late, "nightpos_timing_due_runs") - value(before, "nightpos_timing_due_runs") == 1
+    assert value(late, "nightpos_timing_scheduler_lag_seconds") >= 30
+    with app.app_context():
+        db.session.get(AutomationDue, row_id).state = "done"
+        db.session.commit()
+    after = scrape(anonymous)
+    assert value(after, "nightpos_timing_due_runs") == value(before, "nightpos_timing_due_runs")
