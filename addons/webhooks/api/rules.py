@@ -32,9 +32,9 @@ from addons.webhooks.models import (
 )
 from addons.webhooks.rules import due
 from addons.webhooks.rules.code_rights import CHANGE_REFUSED, CREATE_RULE_REFUSED, rule_changes
+from addons.webhooks.rules.record_filters import filter_problems
 from addons.webhooks.rules.state import get_webhooks
 from addons.webhooks.rules.timing_settings import TIMING_COLUMNS, timing_problems
-from addons.webhooks.rules.triggers import filter_problems
 from addons.webhooks.security import CODE_PERMISSION, SECRET_PERMISSION, can_write_code
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.timing.scheduler import run_now

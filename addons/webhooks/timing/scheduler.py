@@ -57,7 +57,7 @@ from addons.webhooks.models import (
 from addons.webhooks.rules import due
 from addons.webhooks.rules.calllog import LoggedPayload, add_call, record_call
 from addons.webhooks.rules.engine import Outcome, RuleSpec, execute_rule
-from addons.webhooks.rules.triggers import parse_domain
+from addons.webhooks.rules.record_filters import parse_domain
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env

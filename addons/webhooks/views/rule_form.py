@@ -42,9 +42,9 @@ from addons.webhooks.models import (
     TIMING_TRIGGERS,
     TRIGGERS,
 )
+from addons.webhooks.rules.record_filters import filter_problems
 from addons.webhooks.rules.state import get_webhooks
 from addons.webhooks.rules.timing_settings import TIMING_COLUMNS, timing_problems
-from addons.webhooks.rules.triggers import filter_problems
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices

@@ -35,10 +35,7 @@ from addons.webhooks.models import (
     AutomationRule,
 )
 from addons.webhooks.rules.code_rights import (
-    CHANGE_REFUSED,
     CREATE_RULE_REFUSED,
-    RULE_CODE_FIELDS,
-    rule_changes,
 )
 from addons.webhooks.rules.engine import run_rule
 from addons.webhooks.rules.record_dry_run import dry_run_on_record, record_choices
@@ -46,6 +43,12 @@ from addons.webhooks.rules.timing_settings import TIMING_COLUMNS
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
 from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
+from addons.webhooks.views.rule_code_fields import (
+    code_unchanged,
+    keep_code_fields,
+    lock_code_fields,
+    with_visible_errors,
+)
 from addons.webhooks.views.rule_details import rule_details
 from addons.webhooks.views.rule_form import (
     FIELD_TRIGGERS,
@@ -131,59 +134,6 @@ def _hidden(form: RuleForm, left_out: list[str]) -> list[str]:
     """Hidden fields get no row of their own (``hidden_tag`` writes them); ``left_out`` are
     fields this screen does not show at all."""
     return [f.name for f in form if f.type == "HiddenField"] + left_out
-
-
-def _with_visible_errors(form: RuleForm, triggers: Collection[str] | None) -> RuleForm:
-    """A refused hidden Model (tampered with) comes back as a drop-down showing its error."""
-    if request.method != "POST" or not form.model.errors or form.model.type != "HiddenField":
-        return form
-    visible = rule_form(show_model=True, triggers=triggers)
-    visible.validate()
-    # Errors found after validation (the right to write code) are not found again.
-    visible.model.errors = [
-        *visible.model.errors,
-        *(e for e in form.model.errors if e not in visible.model.errors),
-    ]
-    if not can_write_code():
-        _lock_code_fields(visible)
-    return visible
-
-
-def _lock_code_fields(form: RuleForm) -> None:
-    """Show the code fields (addons/webhooks/rules/code_rights.py) read-only, saying why: for users
-    without the right to write code."""
-    note = translate(CHANGE_REFUSED)
-    for name in RULE_CODE_FIELDS:
-        field = form[name]
-        if field.type == "HiddenField":
-            continue
-        # A disabled drop-down is not posted (_keep_code_fields then keeps the rule's value).
-        locked = {"disabled": True} if field.type == "SelectField" else {"readonly": True}
-        field.render_kw = {**(field.render_kw or {}), **locked}
-        field.description = note
-
-
-def _keep_code_fields(form: RuleForm, rule: AutomationRule) -> None:
-    """Code fields that were not posted (shown disabled, or not on this screen) keep the rule's
-    values."""
-    for name in RULE_CODE_FIELDS:
-        if name not in request.form:
-            form[name].data = getattr(rule, name)
-            form[name].raw_data = [form[name].data or ""]
-
-
-def _code_unchanged(form: RuleForm, rule: AutomationRule) -> bool:
-    """Without the right to write code, the code fields must keep the rule's values: each one
-    changed gets an error; the others are stored exactly as they were."""
-    if can_write_code():
-        return True
-    changed = rule_changes(rule, {name: form[name].data for name in RULE_CODE_FIELDS})
-    for name in RULE_CODE_FIELDS:
-        if name in changed:
-            form[name].errors = [*form[name].errors, translate(CHANGE_REFUSED)]
-        else:
-            form[name].data = getattr(rule, name)
-    return not changed
 
 
 class RuleListWidget(ListWidget):
@@ -280,7 +230,7 @@ class RuleViewBase(TimingRoutes, RecordModelView):
         form = self._new_rule_form()
         if not can_write_code():
             # Every new rule chooses a Model and a Trigger: writing code.
-            _lock_code_fields(form)
+            lock_code_fields(form)
             if request.method == "POST":
                 form.validate()
                 refused = translate(CREATE_RULE_REFUSED)
@@ -294,7 +244,7 @@ class RuleViewBase(TimingRoutes, RecordModelView):
             if self._save(rule, adding=True):
                 g.webhooks_saved_rule = rule.id
                 return None
-        form = _with_visible_errors(form, self.triggers)
+        form = with_visible_errors(form, self.triggers)
         return self._get_add_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
 
     def _edit(self, pk: Any) -> dict[str, Any] | None:
@@ -306,8 +256,8 @@ class RuleViewBase(TimingRoutes, RecordModelView):
         if request.method == "POST":
             form = rule_form(show_model=show_model, triggers=self._edit_triggers(rule))
             if not can_write_code():
-                _keep_code_fields(form, rule)
-            if form.validate() and _code_unchanged(form, rule) and self._actions_fit(rule, form):
+                keep_code_fields(form, rule)
+            if form.validate() and code_unchanged(form, rule) and self._actions_fit(rule, form):
                 self._fill(rule, form)
                 if self._save(rule, adding=False):
                     g.webhooks_saved_rule = rule.id
@@ -315,8 +265,8 @@ class RuleViewBase(TimingRoutes, RecordModelView):
         else:
             form = rule_form(show_model=show_model, obj=rule, triggers=self._edit_triggers(rule))
         if not can_write_code():
-            _lock_code_fields(form)
-        form = _with_visible_errors(form, self._edit_triggers(rule))
+            lock_code_fields(form)
+        form = with_visible_errors(form, self._edit_triggers(rule))
         return self._get_edit_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
 
     def _edit_triggers(self, rule: AutomationRule) -> Collection[str] | None:
