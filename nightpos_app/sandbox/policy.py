@@ -6,9 +6,12 @@ this policy
 
 * refuses ``import``, ``class`` and ``with`` (nothing to import, no classes to
   define, no context managers to enter);
-* inserts ``_tick_()`` at the top of every ``while`` and ``for`` body and
-  every function, in front of every lambda body and in every comprehension
-  step, so that no loop or recursion escapes the CPU budget;
+* inserts ``_tick_()`` at the top of every ``while`` body and every function
+  and in front of every lambda body, and iterates every ``for`` loop and
+  comprehension through ``_getiter_``, which ticks for the items (charged when
+  the loop starts for containers of known length, see
+  :meth:`~nightpos_app.sandbox.budget.Budget.getiter`), so that no loop or
+  recursion escapes the CPU budget;
 * rewrites the operators that can build huge values (``+ * ** << %``, and
   ``- | & ^`` which hash any iterable in C when one side is a dict view) and
   f-string fields into size-checked calls, and ``in`` into ``_contains_``
@@ -133,13 +136,21 @@ class SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_For(self, node: ast.For) -> Any:
         node = self.guard_iter(node)
-        node.body.insert(0, self._tick_statement(node))
+        if not self._ticks_per_item(node):
+            node.body.insert(0, self._tick_statement(node))
         return node
 
     def visit_comprehension(self, node: ast.comprehension) -> Any:
         node = self.guard_iter(node)
-        node.ifs.insert(0, self._tick(node.iter))
+        if not self._ticks_per_item(node):
+            node.ifs.insert(0, self._tick(node.iter))
         return node
+
+    @staticmethod
+    def _ticks_per_item(node: Any) -> bool:
+        # _getiter_ (the budget's) ticks for the items itself; _iter_starred_ does not.
+        func = node.iter.func
+        return isinstance(func, ast.Name) and func.id == "_getiter_"
 
     def guard_iter(self, node: Any) -> Any:
         """``for x in it`` -> ``for x in _getiter_(it)``; starred targets unpack safely."""

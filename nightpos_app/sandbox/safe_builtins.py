@@ -285,7 +285,8 @@ SAFE_BUILTINS: dict[str, Any] = {
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
     "_write_": guarded_write,
-    "_getiter_": iter,
+    # Each call's scope has its budget's own (runner.py); this one ticks per item.
+    "_getiter_": ticking,
     "_iter_starred_": iter_starred,
     "_unpackiter_": guarded_unpack,
     "_inplacevar_": guarded_inplace,
