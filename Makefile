@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint venv test-venv migration translations clean bench bench-quick fuzz newman screenshots
+.PHONY: run test lint venv test-venv migration translations clean bench bench-quick bench-pg fuzz newman screenshots
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -14,11 +14,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# The tests install a third-party addon distribution too (docs/action-types.md).
-EXAMPLE_ADDON := tests/fixtures/nightpos-example-action
-$(BIN)/.installed-test: $(BIN)/.installed $(EXAMPLE_ADDON)/pyproject.toml
+# The tests install third-party addon distributions too: an action type
+# (docs/action-types.md) and a model with its own migrations (docs/addons.md).
+EXAMPLE_ADDONS := tests/fixtures/nightpos-example-action tests/fixtures/nightpos-example-model
+$(BIN)/.installed-test: $(BIN)/.installed $(EXAMPLE_ADDONS:%=%/pyproject.toml)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -m pip install --quiet -e $(EXAMPLE_ADDON)
+	$(BIN)/python -m pip install --quiet $(EXAMPLE_ADDONS:%=-e %)
 	touch $@
 
 venv: $(BIN)/.installed
@@ -62,9 +63,12 @@ $(NEWMAN):
 newman: $(BIN)/.installed $(NEWMAN)
 	$(BIN)/python scripts/api_checks.py newman --newman $(NEWMAN)
 
-## migration: autogenerate a migration after changing models (make migration m="add x")
+## migration: autogenerate a migration after changing models (make migration m="add x");
+## addon=<name> writes into that addon's own migrations/ folder, for its tables only (the addon
+## is enabled for the run)
 migration: $(BIN)/.installed
-	$(BIN)/flask --app nightpos_app db migrate -m "$(m)"
+	NIGHTPOS_ADDONS="$${NIGHTPOS_ADDONS:-contacts,sales,webhooks}$(addon:%=,%)" \
+		$(BIN)/flask --app nightpos_app nightpos migration -m "$(m)" $(addon:%=--addon %)
 
 ## translations: extract the texts of the screens, update each language's catalog, compile them
 ## (then translate what is new in nightpos_app/translations/<lang>/LC_MESSAGES/messages.po and
@@ -89,6 +93,15 @@ bench: $(BIN)/.installed-bench
 ## bench-quick: every benchmark at tiny sizes, the full table (CI's smoke run; timings not asserted)
 bench-quick: $(BIN)/.installed-bench
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+## bench-pg: `make bench` on a throwaway PostgreSQL this target starts and stops; PG_DURABLE=1
+## keeps fsync and synchronous_commit on, as a production server runs
+bench-pg: $(BIN)/.installed-bench
+	dir=$$(mktemp -d /tmp/nightpos-bench-pg.XXXXXX); \
+	port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	url=$$(scripts/throwaway-postgres.sh start $$dir $$port) || exit 1; \
+	BENCH_DATABASE_URL=$$url $(BIN)/python -m bench $(BENCH_ARGS); status=$$?; \
+	scripts/throwaway-postgres.sh stop $$dir; rm -rf $$dir; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -76,6 +76,25 @@ def _add_translation_directory(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
 
 
+def _add_addon_translations(app: Flask, addons: list[addon_loader.Addon]) -> None:
+    """Read each enabled addon's own catalogs (a ``translations/`` folder in its package).
+
+    A third-party addon cannot add to NightPOS's catalog. Flask-Babel merges the folders' catalogs,
+    the later ones winning, so the addons' folders go before NightPOS's: an addon translates its
+    own texts and cannot change NightPOS's. Done before FAB's ``BabelManager`` reads the setting
+    (views phase), which puts FAB's folder first.
+    """
+    folders = [f for f in str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";") if f]
+    ours = folders.index(str(TRANSLATIONS_DIR))
+    for addon in addons:
+        module_file = getattr(addon.module, "__file__", None)
+        folder = Path(module_file).resolve().parent / "translations" if module_file else None
+        if folder is not None and folder.is_dir() and str(folder) not in folders:
+            folders.insert(ours, str(folder))
+            ours += 1
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
+
+
 def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     """Build a NightPOS application.
 
@@ -111,6 +130,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
 def _load_addons(app: Flask) -> None:
     available = addon_loader.discover(app.config.get("NIGHTPOS_ADDON_MODULES"))
     addons = addon_loader.resolve(app.config["NIGHTPOS_ADDONS"], available)
+    _add_addon_translations(app, addons)
     plugins = addon_loader.make_plugin_manager(addons)
     registry = ModelRegistry()
     state = NightPOS(addons=addons, registry=registry, plugins=plugins)

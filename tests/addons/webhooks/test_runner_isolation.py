@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.sandbox.process.confine import seccomp_available
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.live_server import serving
@@ -174,7 +174,9 @@ def test_variants_of_each_class(app: Flask, make_rule, code: str) -> None:
             status, answer, seconds = post(host, port, rule["path"])
         assert status == 500, answer
         assert answer["message"], answer
-        assert seconds < 5, f"the call took {seconds:.1f} s"
+        # Under the 10 s wall-clock limit: the CPU watch stopped it (with room for a loaded
+        # machine, whose CPU time runs slower than the clock).
+        assert seconds < 8, f"the call took {seconds:.1f} s"
         assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
     assert _partners(app) == before
 

@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
-from addons.webhooks.engine import Outcome
-from addons.webhooks.guards import admit, request_key
-from addons.webhooks.idempotency import Answer, once
-from addons.webhooks.payloads import PayloadError, parse_payload
+from addons.webhooks.incoming.guards import admit, request_key
+from addons.webhooks.incoming.idempotency import Answer, once
+from addons.webhooks.incoming.payloads import PayloadError, parse_payload
+from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
+from addons.webhooks.rules.engine import Outcome
+from addons.webhooks.rules.transactions import CallLog, log_failure, run_call
 from addons.webhooks.settings import setting
-from addons.webhooks.transactions import CallLog, log_failure, run_call
-from addons.webhooks.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
 from nightpos_app.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     a refusal or a bad payload is answered only once the rule is known to be current
     (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
     log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
-    # The rule's guards (addons/webhooks/guards.py): 403, 413, 401, 429 before anything runs.
+    # The rule's guards (incoming/guards.py): 403, 413, 401, 429 before anything runs.
     refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
     if refusal is not None:
         _confirm(rule)
