@@ -19,12 +19,15 @@ this policy
 * guards starred unpacking (``*x`` in calls and displays, ``a, *b = x``),
   which materialises an iterable in C;
 * supports ``obj[k] += v`` and ``obj.attr += v`` through the guards
-  (RestrictedPython refuses them).
+  (RestrictedPython refuses them);
+* reads ``name[key]`` directly when ``name`` holds a plain dict, the item
+  guard's own fast path, without the call (a payload's fields in a loop).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Any
 
 from RestrictedPython.transformer import (
@@ -171,6 +174,30 @@ class SandboxPolicy(RestrictingNodeTransformer):
         copy_locations(body, node.body)
         node.body = body
         return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        """``d[k]`` -> ``d[k] if _type_(d) is _dict_ else _getitem_(d, k)`` when ``d`` is a name.
+
+        What ``guarded_getitem`` does for a plain dict, without calling it (a call costs
+        twice the test); anything else (a dict subclass, a record, a list) takes the guard.
+        Only a name is tested: it is read twice, the key once, in whichever branch runs.
+        """
+        guarded = super().visit_Subscript(node)
+        if not (isinstance(guarded, ast.Call) and isinstance(guarded.args[0], ast.Name)):
+            return guarded  # an assignment's target, or an item of an expression
+        name = guarded.args[0].id
+        test = ast.Compare(
+            left=_call("_type_", [ast.Name(name, ast.Load())], node),
+            ops=[ast.Is()],
+            comparators=[ast.Name("_dict_", ast.Load())],
+        )
+        direct = ast.Subscript(
+            value=ast.Name(name, ast.Load()), slice=copy.deepcopy(guarded.args[1]), ctx=ast.Load()
+        )
+        fast = ast.IfExp(test=test, body=direct, orelse=guarded)
+        for made in (test, direct, fast):
+            copy_locations(made, node)  # type: ignore[arg-type]
+        return fast
 
     # ------------------------------------------------------- size guards
     def visit_BinOp(self, node: ast.BinOp) -> Any:

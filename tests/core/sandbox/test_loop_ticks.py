@@ -111,3 +111,18 @@ def test_generator_leaked_from_its_call_cannot_go_on() -> None:
     assert caught.value.kind == "forbidden"
     assert "after its call has ended" in caught.value.message
     assert budget_module.active() is None
+
+
+def test_items_of_a_plain_dict_are_read_directly_others_through_the_guard() -> None:
+    """policy.visit_Subscript: ``name[key]`` skips the guard only for an exact dict."""
+    names = {"d": {"a": 1, "_private": 2}, "f": len}
+    sandbox = Sandbox()
+    assert sandbox.evaluate("d['a'] + d['_private']", names) == 3  # a dict's keys are data
+    with pytest.raises(SandboxError):
+        sandbox.evaluate("d[[1]]", names)  # unhashable: the same error either way
+    with pytest.raises(SandboxError) as caught:
+        sandbox.evaluate("f['x']", names)
+    assert caught.value.kind == "forbidden"
+    with pytest.raises(SandboxError) as caught:
+        sandbox.evaluate("d['missing']", names)
+    assert caught.value.kind == "error" and "missing" in caught.value.message
