@@ -417,6 +417,15 @@ class WebhookCall(Model):
         sa.Float, nullable=False, default=0.0, info={"label": N_("Duration (ms)"), "readonly": True}
     )
     remote_addr = sa.Column(sa.String(64), info={"label": N_("Remote Address"), "readonly": True})
+    #: Answered from the idempotency store (a key seen before): the rule did not run, the
+    #: caller got the first call's answer (or 409 while that call still ran).
+    replayed = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+        info={"label": N_("Replayed"), "readonly": True},
+    )
 
     def __str__(self) -> str:
         return f"Call #{self.id}"
@@ -524,8 +533,18 @@ class WebhookDelivery(Model):
         default="pending",
         info={"label": N_("State"), "selection_labels": DELIVERY_STATES, "readonly": True},
     )
+    #: Every attempt the message had, over all its rounds (one row each in the attempts).
     attempt_count = sa.Column(
         sa.Integer, nullable=False, default=0, info={"label": N_("Attempts"), "readonly": True}
+    )
+    #: The attempts of the current round of the retry schedule: a manual retry or a replay
+    #: starts a new round (the schedule again from its first delay).
+    round_attempt_count = sa.Column(
+        sa.Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        info={"label": N_("Attempts This Round"), "readonly": True},
     )
     next_attempt_at = sa.Column(
         sa.DateTime, default=utcnow, info={"label": N_("Next Attempt"), "readonly": True}

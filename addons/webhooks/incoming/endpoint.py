@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from addons.webhooks.incoming.guards import admit, request_key
 from addons.webhooks.incoming.idempotency import Answer, once
 from addons.webhooks.incoming.payloads import PayloadError, parse_payload
 from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
+from addons.webhooks.rules.calllog import LoggedPayload
 from addons.webhooks.rules.engine import Outcome
 from addons.webhooks.rules.transactions import CallLog, log_failure, run_call
 from addons.webhooks.settings import setting
@@ -153,7 +155,18 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         return Answer(outcome.http_status, outcome.body, {})
 
     # A key seen before gets its first answer again, without running (idempotency.py).
+    started = time.perf_counter()
     answer = once(rule.id, key, run)
+    if answer.replayed and log is not None:
+        # The rule did not run, but the request reached the URL: an auditor sees it, marked.
+        message = answer.body.get("message")
+        outcome = Outcome(
+            answer.status,
+            answer.body,
+            error=message if isinstance(message, str) else None,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        log_failure(log, LoggedPayload.of(payload), outcome, replayed=True, check=check)
     return _answer(answer.status, answer.body, **answer.headers)
 
 

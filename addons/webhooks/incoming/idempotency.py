@@ -1,11 +1,15 @@
 """Idempotent webhook calls: a key seen for a rule within a day gets the first answer again.
 
-The key (``Idempotency-Key``, or the Standard Webhooks ``webhook-id``) is claimed before the
-rule runs, by inserting its row in a transaction of its own: the unique constraint on
-(rule, key) lets exactly one of several concurrent duplicates claim it, on SQLite and on
-PostgreSQL alike, without a lock held while the rule runs. The claimer runs the rule and
+The key (``Idempotency-Key``, or the sender's delivery id: Standard Webhooks' ``webhook-id``,
+GitHub's ``X-GitHub-Delivery``) is claimed before the rule runs, by inserting its row in a
+transaction of its own: the unique constraint on (rule, key) lets exactly one of several
+concurrent duplicates claim it, on SQLite and on PostgreSQL alike, without a lock held while
+the rule runs. The claimer runs the rule and
 stores its answer; a later duplicate gets that answer replayed (status and body), and a
 duplicate arriving while the first is still running gets 409 with ``Retry-After``.
+
+A call answered from the store is logged (when the rule has Log Calls on) as ``replayed``
+by the endpoint: the rule did not run, but the request reached the URL.
 
 When the call ends without an answer the rule could have acted on (the database was busy:
 503, nothing kept), the claim is released so that the sender's retry runs.
@@ -46,6 +50,8 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: dict[str, str]
+    #: Answered from the store, without running: the first call's answer, or 409 while the
+    #: first call still runs.
     replayed: bool = False
 
 
@@ -103,6 +109,7 @@ def _stored(rule_id: int, key: str) -> Answer:
             409,
             {"status": "error", "message": "A request with this key is still being processed."},
             {"Retry-After": str(IN_PROGRESS_RETRY_AFTER)},
+            replayed=True,
         )
     return Answer(row.http_status, dict(row.body or {}), {"Idempotent-Replayed": "true"}, True)
 

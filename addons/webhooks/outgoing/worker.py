@@ -367,8 +367,10 @@ class OutboxWorker:
             )
             return
         now = utcnow()
-        attempt = delivery.attempt_count + 1
-        decision = retry.decide(result, attempt, self.settings.policy, now)
+        # The schedule follows the round's attempts; the message counts every attempt.
+        attempt = delivery.round_attempt_count + 1
+        total = delivery.attempt_count + 1
+        decision = retry.decide(result, attempt, self.settings.policy, now, total=total)
         session.add(
             WebhookDeliveryAttempt(
                 delivery_id=delivery.id,
@@ -380,7 +382,8 @@ class OutboxWorker:
                 worker=self.id,
             )
         )
-        delivery.attempt_count = attempt
+        delivery.attempt_count = total
+        delivery.round_attempt_count = attempt
         delivery.last_status_code = result.status_code
         delivery.last_error = decision.error
         delivery.state = decision.state

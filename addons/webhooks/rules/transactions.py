@@ -108,15 +108,32 @@ def _run_once(
     return outcome
 
 
-def log_failure(log: CallLog, payload: LoggedPayload | None, outcome: Outcome) -> None:
-    """Log a call that failed, in its own transaction.
+def log_failure(
+    log: CallLog,
+    payload: LoggedPayload | None,
+    outcome: Outcome,
+    *,
+    replayed: bool = False,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Log a call that failed (or, ``replayed``, one answered from the idempotency store), in
+    a transaction of its own: one insert. ``check`` as for :func:`run_call`, in that
+    transaction.
 
     The answer stays the call's own: a database too busy to take the row only costs the row
     (with a warning in the server log), never a different answer to the caller.
     """
     try:
         logged = payload if payload is not None else LoggedPayload.of(None)
-        record_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
+        record_call(
+            log.rule_id,
+            log.method,
+            logged,
+            outcome,
+            log.remote_addr,
+            replayed=replayed,
+            check=check,
+        )
     except DatabaseProblem as problem:
         logger.warning(
             "webhook call to rule %s answered %s but could not be logged: %s",

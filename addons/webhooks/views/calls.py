@@ -53,6 +53,7 @@ class WebhookCallView(RecordModelView):
         "method",
         "status",
         "http_status",
+        "replayed",
         "error_message",
         "duration_ms",
     ]
@@ -62,6 +63,7 @@ class WebhookCallView(RecordModelView):
         "method",
         "status",
         "http_status",
+        "replayed",
         "remote_addr",
         "duration_ms",
         "payload",
@@ -72,7 +74,7 @@ class WebhookCallView(RecordModelView):
     # Not the time: FAB's search form would use WTForms' deprecated DateTimeField for it. Not
     # the rule: FAB's search form lists every rule in a drop-down, which with thousands of
     # rules is most of the page's time and size; a rule's calls are its Logs (?rule_id=).
-    search_columns = ["status", "http_status", "method"]
+    search_columns = ["status", "http_status", "method", "replayed"]
     order_columns = ["called_at", "status", "http_status", "duration_ms"]
     label_columns = {
         "called_at": lazy("Time"),
@@ -80,6 +82,7 @@ class WebhookCallView(RecordModelView):
         "method": lazy("Method"),
         "status": lazy("Status"),
         "http_status": lazy("HTTP Status"),
+        "replayed": lazy("Replayed"),
         "remote_addr": lazy("Remote Address"),
         "duration_ms": lazy("Duration (ms)"),
         "payload": lazy("Payload"),
@@ -91,6 +94,7 @@ class WebhookCallView(RecordModelView):
         "called_at": utc_time,
         "status": _status,
         "payload_truncated": _yes_no,
+        "replayed": _yes_no,
         "error_message": _text,
         "traceback": preformatted,
         "payload": json_text,
