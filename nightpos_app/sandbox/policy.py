@@ -20,8 +20,9 @@ this policy
   which materialises an iterable in C;
 * supports ``obj[k] += v`` and ``obj.attr += v`` through the guards
   (RestrictedPython refuses them);
-* reads ``name[key]`` directly when ``name`` holds a plain dict, the item
-  guard's own fast path, without the call (a payload's fields in a loop).
+* reads ``name[key]`` directly when ``name`` holds a plain dict, and adds
+  ``name += v`` directly when ``name`` holds an int or a float: the guards'
+  own fast paths, without the calls (a payload's fields in a loop, a sum).
 """
 
 from __future__ import annotations
@@ -215,12 +216,27 @@ class SandboxPolicy(RestrictingNodeTransformer):
                 return self.node_contents_visit(node)
             if isinstance(node.op, ast.Add):  # the common case, without dispatch
                 node = self.node_contents_visit(node)
+                # ``x += v`` -> ``if _type_(x) in _numbers_: x += v`` / ``else: x = _iadd_(x, v)``:
+                # what guarded_iadd does for an int or a float (the bare addition), without the
+                # call; v is evaluated once, in whichever branch runs.
+                test = ast.Compare(
+                    left=_call("_type_", [ast.Name(target.id, ast.Load())], node),
+                    ops=[ast.In()],
+                    comparators=[ast.Name("_numbers_", ast.Load())],
+                )
+                direct = ast.AugAssign(
+                    target=ast.Name(target.id, ast.Store()),
+                    op=ast.Add(),
+                    value=copy.deepcopy(node.value),
+                )
                 load = ast.Name(target.id, ast.Load())
                 assign = ast.Assign(
                     targets=[target], value=_call("_iadd_", [load, node.value], node)
                 )
-                copy_locations(assign, node)
-                return assign
+                statement = ast.If(test=test, body=[direct], orelse=[assign])
+                for made in (test, direct, assign, statement):
+                    copy_locations(made, node)
+                return statement
             return super().visit_AugAssign(node)
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         value = self.visit(node.value)

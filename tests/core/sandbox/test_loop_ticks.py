@@ -126,3 +126,25 @@ def test_items_of_a_plain_dict_are_read_directly_others_through_the_guard() -> N
     with pytest.raises(SandboxError) as caught:
         sandbox.evaluate("d['missing']", names)
     assert caught.value.kind == "error" and "missing" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("x = 1\nx += 2.5", 3.5),
+        ("x = 0\nfor i in range(5):\n    x += i", 10),
+        ("x = True\nx += 1", 2),  # a bool takes the guard: the same sum
+        ("x = 'a'\nx += 'b'", "ab"),
+        ("x = [1]\ny = x\nx += [2]\nx = y", [1, 2]),  # a list still grows in place
+        ("def f():\n    n = 0\n    n += 1\n    return n\nx = f()", 1),
+    ],
+)
+def test_adding_to_a_name_gives_what_python_gives(code: str, expected: object) -> None:
+    """policy.visit_AugAssign: ``name += v`` adds directly only when ``name`` holds a number."""
+    assert Sandbox().execute(code, {})["x"] == expected
+
+
+def test_adding_to_a_string_name_is_still_size_checked() -> None:
+    with pytest.raises(SandboxError) as caught:
+        Sandbox(memory_mb=16).execute("s = 'x' * (10 * 2**20)\ns += s", {})
+    assert caught.value.kind == "memory"
