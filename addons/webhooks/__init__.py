@@ -52,6 +52,7 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.incoming.endpoint import blueprint
     from addons.webhooks.outgoing.command import worker_command
+    from addons.webhooks.rules.due import install as install_due
     from addons.webhooks.rules.revision import install as install_revision
     from addons.webhooks.rules.state import EXTENSION_KEY, Webhooks
     from addons.webhooks.rules.triggers import install as install_triggers
@@ -84,6 +85,7 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     # revision that rule caches are keyed by.
     install_revision(db.session)
     install_triggers(db.session)
+    install_due(db.session)
     # The secret URL is called by other systems: no session, so no CSRF token. The secret
     # in the URL is the credential.
     csrf.exempt(blueprint)
@@ -93,8 +95,13 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     redact_in_logs(SECRET_IN_URL, "/web/hook/[redacted]")
     current_app.register_blueprint(blueprint)
     current_app.cli.add_command(webhooks_cli)
-    # `flask nightpos worker`: the process that sends outgoing webhooks.
+    # `flask nightpos worker`: the process that sends outgoing webhooks; it runs timing rules
+    # too (the dev server's worker thread as well).
     nightpos_cli.add_command(worker_command)
+    if str(setting("WEBHOOK_TIMING_SCHEDULER")).strip().lower() == "on":
+        from addons.webhooks.timing.job import register_scheduler
+
+        register_scheduler(current_app)
     register_views(appbuilder, views)
 
 

@@ -69,6 +69,16 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_OUTBOX_BATCH": int(os.environ.get("WEBHOOK_OUTBOX_BATCH", "10")),
     # How much of a receiver's answer is kept with each attempt.
     "WEBHOOK_RESPONSE_EXCERPT_BYTES": 2048,
+    # --- Timing rules and scheduled actions (addons/webhooks/timing), run by the same worker.
+    # How often the worker looks for due work: a rule runs at most this late.
+    "WEBHOOK_TIMING_TICK_SECONDS": float(os.environ.get("WEBHOOK_TIMING_TICK_SECONDS", "15")),
+    # Due rows a scheduler claims at a time.
+    "WEBHOOK_TIMING_BATCH": int(os.environ.get("WEBHOOK_TIMING_BATCH", "20")),
+    # How long a claim lasts before another scheduler may run the row (its claimant died).
+    # Each row of a batch is claimed for at least the runs ahead of it (WEBHOOK_WALL_SECONDS).
+    "WEBHOOK_TIMING_LEASE_SECONDS": float(os.environ.get("WEBHOOK_TIMING_LEASE_SECONDS", "300")),
+    # "on": the worker (`flask nightpos worker`, the dev server's thread) runs timing rules too.
+    "WEBHOOK_TIMING_SCHEDULER": os.environ.get("WEBHOOK_TIMING_SCHEDULER", "on"),
     # "thread": the app sends the outbox from a background thread (run.py's default); "off":
     # it does not, and `flask nightpos worker` processes do (production, tests).
     "NIGHTPOS_OUTBOX_WORKER": os.environ.get("NIGHTPOS_OUTBOX_WORKER", "off"),

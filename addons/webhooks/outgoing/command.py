@@ -25,10 +25,11 @@ from addons.webhooks.rules.state import get_webhooks
 def worker_command(
     once: bool, batch: int | None, poll: float | None, claim_seconds: float | None
 ) -> None:
-    """Send outgoing webhooks: run as many of these processes as needed.
+    """Send outgoing webhooks and run timing rules: run as many of these processes as needed.
 
     SIGTERM or SIGINT stops the worker after the message in hand; the messages it had claimed
-    but not sent are handed back at once.
+    but not sent are handed back at once. ``--once`` sends the outbox only (timing rules run in
+    the loop, docs/timing.md).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 from addons.webhooks.database import begin_write, database_problem
 from addons.webhooks.models import ServerAction, WebhookDelivery, WebhookDeliveryAttempt
 from addons.webhooks.outgoing import notify, outbox, retry, sender, ssrf
+from addons.webhooks.rules.state import WORKER_JOBS_KEY
 from addons.webhooks.settings import number_list, setting
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
@@ -112,6 +114,9 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._schema_ready = False
+        self._jobs: list[Callable[[], int]] = [
+            make(app) for make in app.extensions.get(WORKER_JOBS_KEY, ())
+        ]
         _workers.add(self)
 
     # --- Control ---------------------------------------------------------------------------
@@ -139,6 +144,7 @@ class OutboxWorker:
             self._wake.clear()  # a wake-up during the batch below is kept for the next round
             try:
                 handled = self.run_once()
+                self._run_jobs()
             except Exception as error:  # noqa: BLE001 (the worker must outlive any one error)
                 backoff = min(
                     max(backoff * 2, self.settings.poll_seconds, 0.5), MAX_BACKOFF_SECONDS
@@ -162,6 +168,25 @@ class OutboxWorker:
             if handled < self.settings.batch:  # nothing more due now: wait for a poll or a wake
                 self._wake.wait(self.settings.poll_seconds)
         log.info("outbox worker %s stopped", self.id)
+
+    # --- Other periodic jobs (the timing scheduler) -----------------------------------------
+
+    def _run_jobs(self) -> int:
+        """Run each registered job once (each decides whether it is due); the work done.
+
+        A job's failure is logged and does not keep the outbox from being sent.
+        """
+        done = 0
+        for job in self._jobs:
+            try:
+                done += job()
+            except Exception as error:  # noqa: BLE001 (one job must not stop the loop)
+                problem = database_problem(error)
+                if problem is None:
+                    log.exception("worker %s: a periodic job failed", self.id)
+                else:
+                    log.warning("worker %s: periodic job: %s", self.id, problem.detail)
+        return done
 
     def _listen_for_commits(self) -> None:
         """On PostgreSQL, be woken by commits in other processes too (LISTEN/NOTIFY)."""

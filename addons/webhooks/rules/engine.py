@@ -168,9 +168,17 @@ def rule_sandbox(spec: RuleSpec) -> IsolatedSandbox:
 
 
 def execute_rule(
-    rule: AutomationRule | RuleSpec, payload: Any, *, dry_run: bool = False
+    rule: AutomationRule | RuleSpec,
+    payload: Any,
+    *,
+    dry_run: bool = False,
+    target_optional: bool = False,
 ) -> Outcome:
     """Run ``rule`` on ``payload`` in the session's current transaction.
+
+    ``target_optional`` (a scheduled rule): a Target Record that is just ``model`` (or empty)
+    runs the actions once, on no record (``record`` is the model's empty recordset); one that
+    finds no record is a run with nothing to do, not an error.
 
     The work is flushed but neither committed nor rolled back: the caller ends the
     transaction (commit only an ``ok`` outcome). The rule's own failures come back as an
@@ -200,15 +208,22 @@ def execute_rule(
             sandbox = rule_sandbox(spec)
             # One budget for the whole call: every piece of code it runs draws on it.
             with sandbox.call():
+                no_record = target_optional and is_no_record(spec.target_record)
                 try:
-                    records = find_target(
-                        spec.model,
-                        spec.target_record,
-                        {**base_names, "record": model, "records": model},
-                        sandbox,
+                    records = (
+                        model
+                        if no_record
+                        else find_target(
+                            spec.model,
+                            spec.target_record,
+                            {**base_names, "record": model, "records": model},
+                            sandbox,
+                        )
                     )
                 except UserError as exc:
-                    raise target_problem(exc, spec.model, spec.target_record) from exc
+                    if not (target_optional and exc.message == NO_TARGET):
+                        raise target_problem(exc, spec.model, spec.target_record) from exc
+                    records = model  # nothing found: nothing to do this time
                 # Actions often read a record and write it back (a counter, a status): the
                 # rows are locked when first read, and read as the last call committed them.
                 lock_records(records)
@@ -228,7 +243,7 @@ def execute_rule(
                 )
                 step = None  # run_actions names each action's step itself
                 with running_rule(session, spec.id):
-                    run_actions(spec, context, recorder)
+                    run_actions(spec, context, recorder, once_without_record=no_record)
                 # Record rules that these changes trigger run now, in this transaction: their
                 # failure is this call's failure, and a dry run shows their changes too.
                 recorder.current_action = ""
@@ -247,14 +262,26 @@ def execute_rule(
     return outcome
 
 
-def run_actions(spec: RuleSpec, context: ActionContext, recorder: ChangeRecorder | None) -> None:
-    """Each action of ``spec`` on each record of ``context.records``, in order.
+def is_no_record(target_record: str | None) -> bool:
+    """A scheduled rule's Target Record that names no record: empty, or just ``model``."""
+    return (target_record or "").strip() in ("", "model")
+
+
+def run_actions(
+    spec: RuleSpec,
+    context: ActionContext,
+    recorder: ChangeRecorder | None,
+    *,
+    once_without_record: bool = False,
+) -> None:
+    """Each action of ``spec`` on each record of ``context.records``, in order; or once, on
+    the empty recordset, when ``once_without_record`` (a scheduled rule with no record).
 
     An action's error names the action (``Action 2 'Notify': ...``): a ``UserError`` is raised
     again with that prefix, anything else carries it as ``nightpos_step`` for the generic
     message. A database that failed is not the action's fault and passes through as it is.
     """
-    for record in context.records:
+    for record in (context.records,) if once_without_record else context.records:
         for number, action in enumerate(spec.actions, 1):
             context.action_id, context.action_name = action.id, action.name
             if recorder is not None:
@@ -383,7 +410,13 @@ def problem_outcome(problem: DatabaseProblem, started: float) -> Outcome:
     )
 
 
-def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Outcome:
+def run_rule(
+    rule: AutomationRule,
+    payload: Any,
+    *,
+    dry_run: bool = False,
+    target_optional: bool = False,
+) -> Outcome:
     """Run ``rule`` on ``payload`` in one transaction; never raises for the rule's failures.
 
     Commits what the rule did when it succeeded (unless ``dry_run``), rolls it all back
@@ -394,7 +427,7 @@ def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Ou
     started = time.perf_counter()
     session = db.session
     try:
-        outcome = execute_rule(rule, payload, dry_run=dry_run)
+        outcome = execute_rule(rule, payload, dry_run=dry_run, target_optional=target_optional)
         if outcome.ok and not dry_run:
             with database_errors():
                 session.commit()

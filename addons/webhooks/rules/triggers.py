@@ -40,8 +40,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from addons.webhooks.models import RECORD_TRIGGERS, AutomationRule, ServerAction
-from addons.webhooks.rules import revision
+from addons.webhooks.models import (
+    RECORD_TRIGGERS,
+    TIMING_TRIGGERS,
+    AutomationRule,
+    ServerAction,
+)
+from addons.webhooks.rules import due, revision
 from addons.webhooks.rules.state import EXTENSION_KEY
 from nightpos_app.exceptions import UserError
 from nightpos_app.orm import Environment
@@ -137,6 +142,8 @@ class RecordRule:
     domain: tuple[Any, ...]
     pre_domain: tuple[Any, ...]
     fields: frozenset[str]
+    #: A timing rule: a change makes the records due later (rules/due.py) instead of running.
+    timing: due.Timing | None = None
 
 
 @dataclass
@@ -174,10 +181,15 @@ _ACTIVE_RECORD_RULES = (
         _RULE_TABLE.c.filter_domain,
         _RULE_TABLE.c.filter_pre_domain,
         _RULE_TABLE.c.trigger_fields,
+        _RULE_TABLE.c.trg_selection_field,
+        _RULE_TABLE.c.trg_selection_value,
+        _RULE_TABLE.c.trg_date_field,
+        _RULE_TABLE.c.trg_date_range,
+        _RULE_TABLE.c.trg_date_range_type,
     )
     .where(
         _RULE_TABLE.c.active.is_(True),
-        _RULE_TABLE.c.trigger.in_(list(RECORD_TRIGGERS)),
+        _RULE_TABLE.c.trigger.in_([*RECORD_TRIGGERS, *TIMING_TRIGGERS]),
         # Says in the partial index's own words what the IN implies, so that the databases
         # use ix_base_automation_record_trigger (see AutomationRule.__table_args__).
         # A literal, not a bound parameter: SQLite matches the index's condition as written.
@@ -214,12 +226,25 @@ def _rules(session: Session) -> tuple[RecordRule, ...]:
 def _record_rule(row: tuple[Any, ...]) -> RecordRule | None:
     """A rule's row as the machinery needs it; cached on the row's values, so the domains of
     an unchanged rule are parsed once per process."""
-    rule_id, name, model, trigger, filter_domain, filter_pre_domain, trigger_fields = row
+    (rule_id, name, model, trigger, filter_domain, filter_pre_domain, trigger_fields) = row[:7]
+    selection_field, selection_value, date_field, delay, unit = row[7:]
     try:
         domain, pre_domain = parse_domain(filter_domain), parse_domain(filter_pre_domain)
     except ValueError as exc:  # saved before validation existed, or by hand in SQL
         logger.warning("automation rule %s: bad filter, rule skipped: %s", rule_id, exc)
         return None
+    fields = parse_fields(trigger_fields)
+    if trigger in TIMING_TRIGGERS:
+        # The Extra Conditions are checked when the record is due, not when it changes.
+        timing = due.Timing(trigger, date_field, int(delay or 0), unit or "days")
+        watched = frozenset({date_field}) if trigger == "on_time" and date_field else frozenset()
+        return RecordRule(rule_id, name, model, TIMING_TRIGGERS[trigger], (), (), watched, timing)
+    if trigger == "on_value_set":
+        # On create or update, when the field changes to the value: Odoo's "State is set to".
+        if not selection_field:
+            return None
+        domain = [*domain, (selection_field, "=", selection_value)]
+        fields, pre_domain = frozenset({selection_field}), []
     return RecordRule(
         id=rule_id,
         name=name,
@@ -227,7 +252,7 @@ def _record_rule(row: tuple[Any, ...]) -> RecordRule | None:
         kinds=RECORD_TRIGGERS[trigger],
         domain=_frozen(domain),
         pre_domain=_frozen(pre_domain),
-        fields=parse_fields(trigger_fields),
+        fields=fields,
     )
 
 
@@ -436,6 +461,9 @@ def _handle(session: Session, rule: RecordRule, change: RecordEvent) -> None:
         )
     ids = _selected(session, rule, change)
     if not ids:
+        return
+    if rule.timing is not None:
+        due.schedule(session, rule.id, rule.model, rule.timing, ids)
         return
     from addons.webhooks.rules.engine import run_on_records  # the engine imports this module
 

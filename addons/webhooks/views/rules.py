@@ -25,7 +25,15 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.incoming.urls import curl_command, sample_payload, webhook_url
-from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, TRIGGERS, AutomationRule
+from addons.webhooks.models import (
+    AUTH_SCHEMES,
+    DELAY_UNITS,
+    INTERVAL_UNITS,
+    ROTATION_GRACE,
+    SCHEDULE_TRIGGER,
+    TRIGGERS,
+    AutomationRule,
+)
 from addons.webhooks.rules.code_rights import (
     CHANGE_REFUSED,
     CREATE_RULE_REFUSED,
@@ -34,6 +42,7 @@ from addons.webhooks.rules.code_rights import (
 )
 from addons.webhooks.rules.engine import run_rule
 from addons.webhooks.rules.record_dry_run import dry_run_on_record, record_choices
+from addons.webhooks.rules.timing_settings import TIMING_COLUMNS
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
 from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
@@ -53,6 +62,7 @@ from addons.webhooks.views.rule_page import (
     dry_run_report,
     read_payload,
 )
+from addons.webhooks.views.timing_page import TimingRoutes, is_timed, timing_panel
 from nightpos_app.crud import RecordInterface, RecordModelView
 from nightpos_app.devmode import developer_mode
 from nightpos_app.digits import ascii_int
@@ -78,6 +88,13 @@ LABELS = {
     "filter_domain": lazy("Apply On"),
     "filter_pre_domain": lazy("Before Update Domain"),
     "trigger_fields": lazy("Trigger Fields"),
+    "trg_selection_field": lazy("Field"),
+    "trg_selection_value": lazy("Value"),
+    "trg_date_field": lazy("Date Field"),
+    "trg_date_range": lazy("Delay"),
+    "trg_date_range_type": lazy("Delay Unit"),
+    "interval_number": lazy("Run Every"),
+    "interval_type": lazy("Period Unit"),
     "ip_allowlist": lazy("Allowed IP Addresses"),
     "rate_limit": lazy("Rate Limit"),
     "idempotency": lazy("Idempotency Keys"),
@@ -175,7 +192,7 @@ class RuleListWidget(ListWidget):
     template = "webhooks/rule_list_widget.html"
 
 
-class RuleViewBase(RecordModelView):
+class RuleViewBase(TimingRoutes, RecordModelView):
     """The screens of automation rules; subclasses choose which rules and what ``New`` makes."""
 
     datamodel = RecordInterface(AutomationRule)
@@ -209,6 +226,8 @@ class RuleViewBase(RecordModelView):
         "rate_limit": _text,
         "idempotency": _yes_no,
         "cpu_seconds": _cpu_label,
+        "trg_date_range_type": lambda v: translate(DELAY_UNITS[v]) if v in DELAY_UNITS else "",
+        "interval_type": lambda v: translate(INTERVAL_UNITS[v]) if v in INTERVAL_UNITS else "",
     }
     base_order = ("name", "asc")
     page_size = 50
@@ -315,6 +334,9 @@ class RuleViewBase(RecordModelView):
         rule.rate_limit = (rule.rate_limit or "").strip() or None
         for name in RECORD_FILTER_COLUMNS:
             setattr(rule, name, (getattr(rule, name) or "").strip() or None)
+        for name in TIMING_COLUMNS:
+            value = getattr(rule, name)
+            setattr(rule, name, (value.strip() or None) if isinstance(value, str) else value)
 
     def _save(self, rule: AutomationRule, *, adding: bool) -> bool:
         try:
@@ -417,6 +439,8 @@ class RuleViewBase(RecordModelView):
             curl=curl_command(url, sample) if url else None,
             sample_payload=sample,
             records=[] if is_webhook else record_choices(rule.model),
+            timing=timing_panel(rule),
+            is_timed=is_timed(rule),
             record_id=record_id,
             actions=action_rows(rule),
             call_count=call_count(rule.id),
@@ -460,6 +484,9 @@ class RuleViewBase(RecordModelView):
         rule = self._get_rule(pk)
         if rule.trigger == "on_webhook":
             abort(404)
+        if rule.trigger == SCHEDULE_TRIGGER:  # no record: the actions as the schedule runs them
+            report = dry_run_report(run_rule(rule, {}, dry_run=True, target_optional=True))
+            return self._render_page(self._get_rule(pk), report=report)
         record_id = ascii_int(request.form.get("record_id", ""), max_digits=18)
         if record_id is None:
             return self._render_page(rule, payload_problem=translate("Choose a record."))
@@ -506,7 +533,7 @@ class WebhookView(RuleViewBase):
 
     base_filters = [["trigger", FilterEqual, "on_webhook"]]
     triggers = ("on_webhook",)
-    left_out_columns = RECORD_FILTER_COLUMNS
+    left_out_columns = [*RECORD_FILTER_COLUMNS, *TIMING_COLUMNS]
     list_title = lazy("Webhooks")
     record_title = lazy("Webhook")
     new_title = lazy("New Webhook")
