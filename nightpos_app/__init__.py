@@ -20,6 +20,7 @@ from nightpos_app.crud import ModelViews
 from nightpos_app.devmode import init_developer_mode
 from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import csrf, db, migrate
+from nightpos_app.health import install as install_health
 from nightpos_app.i18n import TRANSLATIONS_DIR, init_i18n
 from nightpos_app.instance import (
     SECRET_KEY_FILE,
@@ -27,6 +28,8 @@ from nightpos_app.instance import (
     secure_instance_folder,
     secure_sqlite_database,
 )
+from nightpos_app.jsonlog import install as install_json_logs
+from nightpos_app.metrics import install as install_metrics
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
 from nightpos_app.redaction import install as install_log_redaction
@@ -106,10 +109,15 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     _load_config(app, config)
     # Query strings are masked in every access log, whatever the addons register.
     install_log_redaction()
+    # NIGHTPOS_LOG_FORMAT=json: every log line of the process as a JSON object.
+    install_json_logs(app.config)
 
     db.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    # /healthz and /readyz (load balancers), /metrics (Prometheus; off without a token).
+    install_health(app, csrf)
+    install_metrics(app, csrf)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -51,7 +51,8 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.action_types import ActionTypeRegistry
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.incoming.endpoint import blueprint
-    from addons.webhooks.outgoing.command import worker_command
+    from addons.webhooks.metrics import install as install_metrics
+    from addons.webhooks.outgoing.command import worker_command, worker_health_command
     from addons.webhooks.rules.due import install as install_due
     from addons.webhooks.rules.revision import install as install_revision
     from addons.webhooks.rules.state import EXTENSION_KEY, Webhooks
@@ -94,10 +95,13 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     # ...and the servers log every request line: keep the credential out of their logs.
     redact_in_logs(SECRET_IN_URL, "/web/hook/[redacted]")
     current_app.register_blueprint(blueprint)
+    # /metrics: the outbox's depth and oldest due message, measured on each scrape.
+    install_metrics()
     current_app.cli.add_command(webhooks_cli)
     # `flask nightpos worker`: the process that sends outgoing webhooks; it runs timing rules
     # too (the dev server's worker thread as well).
     nightpos_cli.add_command(worker_command)
+    nightpos_cli.add_command(worker_health_command)
     if str(setting("WEBHOOK_TIMING_SCHEDULER")).strip().lower() == "on":
         from addons.webhooks.timing.job import register_scheduler
 

@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RATELIMIT_STORAGE_URI": os.environ.get("WEBHOOK_RATELIMIT_STORAGE_URI"),
     # Idempotency keys (and Standard Webhooks ids) are remembered this long.
     "WEBHOOK_IDEMPOTENCY_HOURS": 24,
+    # A key claimed by a call that left no answer this long ago (its process was killed) is
+    # taken over by the next duplicate. Keep it above the longest call (WEBHOOK_WALL_SECONDS
+    # and the database's waits); a takeover too early only costs a run that is rolled back.
+    "WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS": float(
+        os.environ.get("WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS", "60")
+    ),
     # The public base URL webhook URLs are built from (e.g. https://erp.example.com); when
     # unset, the URL the admin's browser used.
     "NIGHTPOS_BASE_URL": os.environ.get("NIGHTPOS_BASE_URL"),

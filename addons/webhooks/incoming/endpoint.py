@@ -16,13 +16,14 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.incoming.guards import admit, request_key
-from addons.webhooks.incoming.idempotency import Answer, once
+from addons.webhooks.incoming.idempotency import Answer, Claim, once, store_answer
 from addons.webhooks.incoming.payloads import PayloadError, parse_payload
 from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
+from addons.webhooks.metrics import observe_call
 from addons.webhooks.rules.calllog import LoggedPayload
 from addons.webhooks.rules.engine import Outcome
 from addons.webhooks.rules.transactions import CallLog, log_failure, run_call
@@ -53,6 +54,18 @@ def _answer(status: int, body: dict[str, object], **headers: str) -> Response:
     provide_automatic_options=False,
 )
 def webhook(secret: str) -> Response:
+    started = time.perf_counter()
+    response = _answer_call(secret)
+    # Metrics and the call's log event: in memory, no database work.
+    observe_call(g.pop(_RULE_ID, None), response.status_code, time.perf_counter() - started)
+    return response
+
+
+#: Where the call's rule id is kept for its metrics (``flask.g``), once the secret matched.
+_RULE_ID = "nightpos_webhook_rule_id"
+
+
+def _answer_call(secret: str) -> Response:
     if request.method not in ALLOWED_METHODS:
         return _answer(
             405,
@@ -128,6 +141,7 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     """Admit the call, read its payload and run ``rule``. With a rule that is not ``fresh``,
     a refusal or a bad payload is answered only once the rule is known to be current
     (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
+    setattr(g, _RULE_ID, rule.id)
     log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
     # The rule's guards (incoming/guards.py): 403, 413, 401, 429 before anything runs.
     refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
@@ -150,9 +164,14 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         outcome = run_call(rule.spec, payload, log, check)
         return _answer(outcome.http_status, outcome.body)
 
-    def run() -> Answer:
-        outcome = run_call(rule.spec, payload, log, check)
-        return Answer(outcome.http_status, outcome.body, {})
+    def run(claim: Claim) -> Answer:
+        def store(outcome: Outcome) -> None:
+            store_answer(claim, Answer(outcome.http_status, outcome.body, {}))
+
+        # A success's answer is kept with the rule's work, in one commit: a call killed
+        # before it leaves nothing, and its key can be taken over (idempotency.py).
+        outcome = run_call(rule.spec, payload, log, check, before_commit=store)
+        return Answer(outcome.http_status, outcome.body, {}, stored=outcome.ok)
 
     # A key seen before gets its first answer again, without running (idempotency.py).
     started = time.perf_counter()

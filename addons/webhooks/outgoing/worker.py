@@ -26,6 +26,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,11 +35,14 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from addons.webhooks.database import begin_write, database_problem
+from addons.webhooks.metrics import observe_delivery
 from addons.webhooks.models import ServerAction, WebhookDelivery, WebhookDeliveryAttempt
 from addons.webhooks.outgoing import notify, outbox, retry, sender, ssrf
+from addons.webhooks.outgoing.heartbeat import Heartbeat
 from addons.webhooks.rules.state import WORKER_JOBS_KEY
 from addons.webhooks.settings import number_list, setting
 from nightpos_app.extensions import db
+from nightpos_app.jsonlog import FIELDS
 from nightpos_app.models import utcnow
 
 log = logging.getLogger("nightpos.webhooks.outbox")
@@ -104,9 +108,12 @@ class OutboxWorker:
         batch: int | None = None,
         poll_seconds: float | None = None,
         claim_seconds: float | None = None,
+        heartbeat_file: Path | None = None,
     ) -> None:
         self.app = app
         self.id = (worker_id or new_worker_id())[:64]
+        #: Rewritten from the loop, for a supervisor (heartbeat.py); None: no file.
+        self.heartbeat = Heartbeat(heartbeat_file, self.id) if heartbeat_file else None
         with app.app_context():
             self.settings = WorkerSettings.from_config(
                 batch=batch, poll_seconds=poll_seconds, claim_seconds=claim_seconds
@@ -140,12 +147,14 @@ class OutboxWorker:
         log.info("outbox worker %s started", self.id)
         self._listen_for_commits()
         backoff = 0.0
+        self._beat(force=True)
         while not self.stopping:
             self._wake.clear()  # a wake-up during the batch below is kept for the next round
             try:
                 handled = self.run_once()
                 self._run_jobs()
             except Exception as error:  # noqa: BLE001 (the worker must outlive any one error)
+                self._beat(database_ok=False)
                 backoff = min(
                     max(backoff * 2, self.settings.poll_seconds, 0.5), MAX_BACKOFF_SECONDS
                 )
@@ -165,10 +174,17 @@ class OutboxWorker:
                 self._wake.wait(backoff)
                 continue
             backoff = 0.0
+            self._beat()
             if handled < self.settings.batch:  # nothing more due now: wait for a poll or a wake
                 self._wake.wait(self.settings.poll_seconds)
         log.info("outbox worker %s stopped", self.id)
 
+    def _beat(self, database_ok: bool = True, *, force: bool = False) -> None:
+        if self.heartbeat is not None:
+            try:
+                self.heartbeat.beat(database_ok, force=force)
+            except OSError:
+                log.warning("outbox worker %s: cannot write its heartbeat file", self.id)
     # --- Other periodic jobs (the timing scheduler) -----------------------------------------
 
     def _run_jobs(self) -> int:
@@ -240,6 +256,7 @@ class OutboxWorker:
                     excerpt_bytes=self.settings.excerpt_bytes,
                 )
                 self._record(db.session(), message, result, started_at)
+                self._beat()
             return len(claimed)
 
     def _claim(self, session: Session) -> list[sender.Message]:
@@ -384,6 +401,7 @@ class OutboxWorker:
         ).first()
         if delivery is None:
             session.rollback()
+            observe_delivery("lost_claim")
             log.warning(
                 "outbox: message %s is no longer claimed by %s (its claim ran out, or it was "
                 "changed); the result of this attempt is not recorded",
@@ -429,12 +447,25 @@ class OutboxWorker:
                     delivery.message_id,
                 )
         session.commit()
+        outcome = "retry" if decision.state == "pending" else decision.state
+        observe_delivery(outcome)
         log.info(
             "outbox: message %s attempt %d: %s -> %s",
             message.message_id,
             attempt,
             result.status_code if result.status_code is not None else result.error,
             decision.state,
+            extra={
+                FIELDS: {
+                    "event": "webhook_delivery",
+                    "message_id": message.message_id,
+                    "rule_id": delivery.rule_id,
+                    "attempt": attempt,
+                    "status": result.status_code,
+                    "outcome": outcome,
+                    "duration_ms": result.duration_ms,
+                }
+            },
         )
 
 

@@ -51,8 +51,12 @@ def run_call(
     payload: Any,
     log: CallLog | None,
     check: Callable[[], None] | None = None,
+    before_commit: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Run ``rule`` for one webhook call and log it when ``log`` is given.
+
+    ``before_commit`` gets a successful outcome in the call's transaction, just before its
+    commit (the idempotency key's answer is stored there, with the rule's work).
 
     The session may still be in the transaction that looked the rule up, if that only read
     (see :func:`~addons.webhooks.database.write_transaction`). ``check`` confirms that the rule
@@ -66,7 +70,7 @@ def run_call(
     logged = LoggedPayload.of(payload) if log is not None else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run_once(rule, payload, log, logged, check)
+            return _run_once(rule, payload, log, logged, check, before_commit)
         except DatabaseProblem as problem:
             session.rollback()
             if not problem.retryable or attempt == MAX_ATTEMPTS:
@@ -87,6 +91,7 @@ def _run_once(
     log: CallLog | None,
     logged: LoggedPayload | None,
     check: Callable[[], None] | None,
+    before_commit: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     session = db.session
     with write_transaction(session):
@@ -97,6 +102,8 @@ def _run_once(
                     check()
                 if log is not None and logged is not None:
                     add_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
+                if before_commit is not None:
+                    before_commit(outcome)
                 session.commit()
             return outcome
         session.rollback()

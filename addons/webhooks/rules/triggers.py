@@ -40,6 +40,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from addons.webhooks.metrics import observe_record_rule
 from addons.webhooks.models import (
     RECORD_TRIGGERS,
     TIMING_TRIGGERS,
@@ -471,11 +472,14 @@ def _handle(session: Session, rule: RecordRule, change: RecordEvent) -> None:
     try:
         with _running(session, change.origin | {rule.id}, change.depth + 1):
             run_on_records(rule.id, records, change.kind, change.values)
+        observe_record_rule(rule.id, ok=True)
     except UserError as exc:
+        observe_record_rule(rule.id, ok=False)
         raise AutomationError(f"Automation rule {rule.name!r}: {exc.message}") from exc
     except SQLAlchemyError:
         raise
     except Exception as exc:  # admin code or an addon's type failed unexpectedly
+        observe_record_rule(rule.id, ok=False)
         reference = uuid.uuid4().hex[:12]
         logger.exception("automation rule %s failed (reference %s)", rule.id, reference)
         raise AutomationError(

@@ -14,6 +14,7 @@ from addons.webhooks.incoming.idempotency import prune_requests
 from addons.webhooks.models import WebhookCall, WebhookRequest
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
+from nightpos_app.state import get_env
 from tests.addons.webhooks.guard_support import counting_rule, runs
 from tests.addons.webhooks.live_server import serving
 from tests.support.web import ADMIN, api_client
@@ -122,6 +123,65 @@ def test_concurrent_duplicates_run_once(app, make_rule):
     # One ran; the others got its answer or were told it is still running.
     assert set(statuses) <= {200, 409} and 200 in statuses
     assert runs(app, "idem race") == 1
+
+
+def _unanswered_claim(app, rule, key, age_seconds):
+    """The row a call leaves when its process is killed after claiming ``key``."""
+    with app.app_context():
+        db.session.add(
+            WebhookRequest(
+                rule_id=rule["id"],
+                key=key,
+                created_at=utcnow() - dt.timedelta(seconds=age_seconds),
+            )
+        )
+        db.session.commit()
+
+
+def test_a_claim_left_by_a_killed_call_is_taken_over_once_old(app, client, make_rule):
+    rule = counting_rule(make_rule, idempotency=True)
+    _unanswered_claim(app, rule, "killed-mid-call", age_seconds=5)
+    # Recent: the first call may still be running.
+    assert post(client, rule, "idem takeover", key="killed-mid-call").status_code == 409
+    assert runs(app, "idem takeover") == 0
+    app.config["WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS"] = 2
+    try:
+        taken = post(client, rule, "idem takeover", key="killed-mid-call")
+        again = post(client, rule, "idem takeover", key="killed-mid-call")
+    finally:
+        del app.config["WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS"]
+    assert taken.status_code == 200 and taken.get_json() == {"status": "ok"}
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert runs(app, "idem takeover") == 1
+
+
+def test_a_slow_call_whose_claim_was_taken_over_keeps_nothing(app, make_rule):
+    """The answer is stored in the call's own transaction: a call that finds its claim taken
+    over rolls its work back, and the duplicate that took it over is the one that counts."""
+    rule = counting_rule(make_rule, idempotency=True)
+    with app.test_request_context():
+        from addons.webhooks.incoming.idempotency import Answer, once, store_answer
+
+        def slow_run(claim):
+            # Meanwhile a duplicate took the key over (what _take_over writes).
+            db.session.execute(
+                sa.update(WebhookRequest)
+                .where(WebhookRequest.rule_id == rule["id"], WebhookRequest.key == "slow")
+                .values(created_at=utcnow())
+            )
+            db.session.commit()
+            get_env(trusted=True)["res.partner"].create({"name": "kept by mistake"})
+            store_answer(claim, Answer(200, {"status": "ok"}, {}))
+            raise AssertionError("store_answer must refuse a claim taken over")
+
+        answer = once(rule["id"], "slow", slow_run)
+    assert answer.status == 409  # the duplicate's run is the one in progress
+    with app.app_context():
+        row = db.session.scalars(
+            sa.select(WebhookRequest).where(WebhookRequest.key == "slow")
+        ).one()
+        assert row.http_status is None  # left for the call that took it over
+        assert not get_env(trusted=True)["res.partner"].search([("name", "=", "kept by mistake")])
 
 
 # --- Replays in the call log: every request that reached the URL is there ---------------

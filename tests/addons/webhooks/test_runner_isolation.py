@@ -102,7 +102,7 @@ def test_the_attacks_table(
         assert words in answer["message"].lower(), answer
         assert any(w in answer["message"] for w in ("stopped", "memory", "crashed")), answer
         # The call ends within its budget and the parent's watch, not minutes.
-        assert seconds < 6, f"the call took {seconds:.1f} s"
+        assert seconds < 8, f"the call took {seconds:.1f} s"
         # Meanwhile the server answered others in normal time: no request waited on it (a
         # page takes well under a second; before, 6.8 s; the margin is for a busy machine).
         assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
