@@ -51,7 +51,9 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.action_types import ActionTypeRegistry
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.endpoint import blueprint
+    from addons.webhooks.incoming.worker import InboxWorker
     from addons.webhooks.outgoing.command import worker_command
+    from addons.webhooks.outgoing.worker import add_job
     from addons.webhooks.revision import install as install_revision
     from addons.webhooks.settings import setting
     from addons.webhooks.state import EXTENSION_KEY, Webhooks
@@ -92,6 +94,8 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     current_app.cli.add_command(webhooks_cli)
     # `flask nightpos worker`: the process that sends outgoing webhooks.
     nightpos_cli.add_command(worker_command)
+    # ...which also runs the calls of rules that respond at once (incoming/worker.py).
+    add_job(current_app, lambda app, worker_id: InboxWorker(app, worker_id=worker_id))
     register_views(appbuilder, views)
 
 

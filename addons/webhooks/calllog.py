@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from addons.webhooks.database import begin_write, database_errors
 from addons.webhooks.engine import Outcome
-from addons.webhooks.masking import masked_json
+from addons.webhooks.masking import mask_payload, masked_json
 from addons.webhooks.models import WebhookCall
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
@@ -55,22 +56,45 @@ PRUNE_EVERY = 100
 _INSERT_CALL = sa.insert(WebhookCall.__table__).returning(WebhookCall.__table__.c.id)
 
 
+def compact_json(payload: Any) -> str:
+    """``payload`` as compact JSON (what the inbox and replays run from)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def kept_payload(payload: Any) -> str | None:
+    """The payload whole, for replay: masked keys masked, as compact JSON; None when larger
+    than ``WEBHOOK_REPLAY_PAYLOAD_BYTES`` (such a call cannot be replayed)."""
+    text = compact_json(mask_payload(payload, setting("WEBHOOK_LOG_MASKED_KEYS")))
+    limit = int(setting("WEBHOOK_REPLAY_PAYLOAD_BYTES"))
+    if len(text) > limit or len(text.encode("utf-8")) > limit:
+        return None
+    return text
+
+
 @dataclass(frozen=True)
 class LoggedPayload:
-    """A payload as the call log keeps it: masked, as indented JSON, cut at the size limit."""
+    """A payload as the call log keeps it: masked, as indented JSON, cut at the size limit;
+    and whole (``kept``, compact and masked) when the rule keeps payloads for replay."""
 
     text: str
     truncated: bool
+    kept: str | None = None
 
     @classmethod
-    def of(cls, payload: Any) -> LoggedPayload:
+    def of(cls, payload: Any, *, keep: bool = False) -> LoggedPayload:
         limit = setting("WEBHOOK_LOG_PAYLOAD_BYTES")
-        return cls(*payload_text(payload, limit, setting("WEBHOOK_LOG_MASKED_KEYS")))
+        text, truncated = payload_text(payload, limit, setting("WEBHOOK_LOG_MASKED_KEYS"))
+        return cls(text, truncated, kept_payload(payload) if keep else None)
 
 
 def add_call(
-    rule_id: int, method: str, payload: LoggedPayload, outcome: Outcome, remote_addr: str | None
-) -> None:
+    rule_id: int,
+    method: str,
+    payload: LoggedPayload,
+    outcome: Outcome,
+    remote_addr: str | None,
+    replay_of: int | None = None,
+) -> int:
     """Add the call's row to the session's transaction, which the caller commits.
 
     A successful call's row is added to the rule's own transaction: the rule's changes and
@@ -93,16 +117,24 @@ def add_call(
                 "traceback": outcome.traceback,
                 "duration_ms": round(outcome.duration_ms, 3),
                 "remote_addr": remote_addr,
+                "run_payload": payload.kept,
+                "replay_of": replay_of,
             },
         )
         .scalar_one()
     )
     if call_id % PRUNE_EVERY == 0:
         _prune(rule_id, utcnow())
+    return call_id
 
 
 def record_call(
-    rule_id: int, method: str, payload: LoggedPayload, outcome: Outcome, remote_addr: str | None
+    rule_id: int,
+    method: str,
+    payload: LoggedPayload,
+    outcome: Outcome,
+    remote_addr: str | None,
+    replay_of: int | None = None,
 ) -> None:
     """Write the call's row in its own transaction (the rule's may have rolled back).
 
@@ -113,7 +145,7 @@ def record_call(
     begin_write(session)
     try:
         with database_errors():
-            add_call(rule_id, method, payload, outcome, remote_addr)
+            add_call(rule_id, method, payload, outcome, remote_addr, replay_of)
             session.commit()
     except BaseException:
         session.rollback()

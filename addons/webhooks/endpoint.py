@@ -21,6 +21,7 @@ from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.engine import Outcome
 from addons.webhooks.guards import admit, request_key
 from addons.webhooks.idempotency import Answer, once
+from addons.webhooks.incoming.inbox import ACCEPTED, accept, accepted_body
 from addons.webhooks.payloads import PayloadError, parse_payload
 from addons.webhooks.settings import setting
 from addons.webhooks.transactions import CallLog, log_failure, run_call
@@ -126,7 +127,11 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     """Admit the call, read its payload and run ``rule``. With a rule that is not ``fresh``,
     a refusal or a bad payload is answered only once the rule is known to be current
     (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
-    log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
+    log = (
+        CallLog(rule.id, request.method, request.remote_addr, rule.keep_payloads)
+        if rule.log_calls
+        else None
+    )
     # The rule's guards (addons/webhooks/guards.py): 403, 413, 401, 429 before anything runs.
     refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
     if refusal is not None:
@@ -144,6 +149,14 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         return _answer(exc.status, answer)
     check = None if rule.fresh else functools.partial(_confirm, rule)
     key = request_key(rule.guards, request)
+    if rule.at_once:
+        # Respond at once (incoming/inbox.py): checked as above, stored, answered 202.
+        def accept_call() -> Answer:
+            call_id = accept(rule.id, request.method, payload, request.remote_addr, check)
+            return Answer(ACCEPTED, accepted_body(call_id), {})
+
+        answer = accept_call() if key is None else once(rule.id, key, accept_call)
+        return _answer(answer.status, answer.body, **answer.headers)
     if key is None:
         outcome = run_call(rule.spec, payload, log, check)
         return _answer(outcome.http_status, outcome.body)

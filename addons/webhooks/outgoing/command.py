@@ -25,16 +25,17 @@ from addons.webhooks.state import get_webhooks
 def worker_command(
     once: bool, batch: int | None, poll: float | None, claim_seconds: float | None
 ) -> None:
-    """Send outgoing webhooks: run as many of these processes as needed.
+    """Send outgoing webhooks and run the calls of rules that respond at once: run as many
+    of these processes as needed.
 
     SIGTERM or SIGINT stops the worker after the message in hand; the messages it had claimed
     but not sent are handed back at once.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    # Sending runs no admin code; a record rule that a delivery's bookkeeping triggers (410
-    # deactivates an action) starts a runner when it needs one.
-    get_webhooks().sandbox.pool.resize(0)
+    # Sending runs no admin code, but the inbox's calls (rules that respond at once) do, one at
+    # a time: one runner kept ready.
+    get_webhooks().sandbox.pool.resize(1)
     worker = OutboxWorker(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         batch=batch,

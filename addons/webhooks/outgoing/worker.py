@@ -24,8 +24,9 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import Flask
@@ -48,13 +49,30 @@ CLAIM_MARGIN_SECONDS = 2.0
 #: The longest wait between tries while the database is busy or unavailable.
 MAX_BACKOFF_SECONDS = 30.0
 
+#: Other jobs the worker loop runs besides sending the outbox (the inbox of incoming calls):
+#: ``app.extensions[JOBS_KEY]`` lists factories ``(app, worker_id) -> job``, each job's
+#: ``run_once()`` returning how many items it handled (:func:`add_job`).
+JOBS_KEY = "nightpos.worker.jobs"
+
 #: The workers running in this process: a commit that added messages wakes them.
 _workers: weakref.WeakSet[OutboxWorker] = weakref.WeakSet()
+
+
+def add_job(app: Flask, factory: Callable[[Flask, str], Job]) -> None:
+    """Have every worker loop of ``app`` run the job ``factory`` makes, each round."""
+    app.extensions.setdefault(JOBS_KEY, []).append(factory)
 
 
 def new_worker_id() -> str:
     """``host:pid:random``: which machine and process holds a claim, unique per worker."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Job(Protocol):
+    """Background work the worker loop does each round, besides the outbox."""
+
+    def run_once(self) -> int:
+        """Handle what is due now (a batch); how many items were handled."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,9 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._schema_ready = False
+        self.jobs: list[Job] = [
+            factory(app, self.id) for factory in app.extensions.get(JOBS_KEY, [])
+        ]
         _workers.add(self)
 
     # --- Control ---------------------------------------------------------------------------
@@ -139,6 +160,7 @@ class OutboxWorker:
             self._wake.clear()  # a wake-up during the batch below is kept for the next round
             try:
                 handled = self.run_once()
+                jobs_handled = self.run_jobs()
             except Exception as error:  # noqa: BLE001 (the worker must outlive any one error)
                 backoff = min(
                     max(backoff * 2, self.settings.poll_seconds, 0.5), MAX_BACKOFF_SECONDS
@@ -159,7 +181,8 @@ class OutboxWorker:
                 self._wake.wait(backoff)
                 continue
             backoff = 0.0
-            if handled < self.settings.batch:  # nothing more due now: wait for a poll or a wake
+            # Nothing more due now: wait for a poll or a wake.
+            if handled < self.settings.batch and not jobs_handled:
                 self._wake.wait(self.settings.poll_seconds)
         log.info("outbox worker %s stopped", self.id)
 
@@ -180,11 +203,15 @@ class OutboxWorker:
         """Send everything due now (not retries scheduled later); the number handled."""
         total = 0
         while not self.stopping:
-            handled = self.run_once()
+            handled = self.run_once() + self.run_jobs()
             total += handled
             if handled == 0:
                 break
         return total
+
+    def run_jobs(self) -> int:
+        """One round of each other job (:data:`JOBS_KEY`); how many items they handled."""
+        return sum(job.run_once() for job in self.jobs if not self.stopping)
 
     def start_thread(self) -> threading.Thread:
         """Run the worker in a daemon thread (the dev server's background sender)."""
