@@ -19,7 +19,7 @@ from addons.webhooks.api.base import WebhooksApi, until
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.code_rights import CHANGE_REFUSED, CREATE_RULE_REFUSED, rule_changes
 from addons.webhooks.guards import parse_allowlist, parse_rate_limit
-from addons.webhooks.models import AUTH_SCHEMES, TRIGGERS, AutomationRule
+from addons.webhooks.models import AUTH_SCHEMES, RESPOND_MODES, TRIGGERS, AutomationRule
 from addons.webhooks.security import CODE_PERMISSION, SECRET_PERMISSION, can_write_code
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.state import get_webhooks
@@ -33,6 +33,8 @@ def guard_problems(data: dict[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if "auth_scheme" in data and data["auth_scheme"] not in AUTH_SCHEMES:
         errors["auth_scheme"] = [f"Choose one of {', '.join(AUTH_SCHEMES)}."]
+    if "respond" in data and data["respond"] not in RESPOND_MODES:
+        errors["respond"] = [f"Choose one of {', '.join(RESPOND_MODES)}."]
     if data.get("ip_allowlist"):
         try:
             parse_allowlist(data["ip_allowlist"])

@@ -31,21 +31,27 @@ from addons.webhooks.incoming.inbox import inbox_row, store
 from addons.webhooks.models import AutomationRule, WebhookCall
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
+from nightpos_app.i18n import N_
 
 #: Dry runs one request may do (each runs the rule; a real replay only stores a call).
 MAX_DRY_RUNS = 50
 #: The states a call can be replayed from: it has run.
 FINISHED = ("ok", "error")
 
-NOT_FINISHED = "The call has not run yet; it can be replayed once it has."
-NOT_KEPT = (
+NOT_FINISHED = N_("The call has not run yet; it can be replayed once it has.")
+NOT_KEPT = N_(
     "The call's payload was not kept whole: turn on Keep Payloads for Replay on its rule "
     "(payloads up to the size limit are kept from then on)."
 )
 
 
 class ReplayRefused(ValueError):
-    """A call that cannot be replayed, and why (the message is for people)."""
+    """A call that cannot be replayed, and why (``reason``, English, for people)."""
+
+    def __init__(self, call_id: int, reason: str) -> None:
+        super().__init__(f"Call {call_id}: {reason}")
+        self.call_id = call_id
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ def replay(calls: list[WebhookCall]) -> list[int]:
     for call in calls:
         problem = why_not(call)
         if problem is not None:
-            raise ReplayRefused(f"Call {call.id}: {problem}")
+            raise ReplayRefused(call.id, problem)
         rows.append(
             inbox_row(
                 call.rule_id,
@@ -115,10 +121,10 @@ def dry_run(call: WebhookCall) -> Outcome:
     """What ``call``'s payload would do to its rule as it is now; nothing is kept."""
     problem = why_not(call)
     if problem is not None:
-        raise ReplayRefused(f"Call {call.id}: {problem}")
+        raise ReplayRefused(call.id, problem)
     rule = db.session.get(AutomationRule, call.rule_id)
     if rule is None:  # pragma: no cover - the call is deleted with its rule
-        raise ReplayRefused(f"Call {call.id}: its rule no longer exists.")
+        raise ReplayRefused(call.id, N_("Its rule no longer exists."))
     return run_rule(rule, json.loads(call.run_payload), dry_run=True)
 
 

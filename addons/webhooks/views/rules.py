@@ -31,7 +31,13 @@ from addons.webhooks.code_rights import (
     rule_changes,
 )
 from addons.webhooks.engine import run_rule
-from addons.webhooks.models import AUTH_SCHEMES, ROTATION_GRACE, TRIGGERS, AutomationRule
+from addons.webhooks.models import (
+    AUTH_SCHEMES,
+    RESPOND_MODES,
+    ROTATION_GRACE,
+    TRIGGERS,
+    AutomationRule,
+)
 from addons.webhooks.record_dry_run import dry_run_on_record, record_choices
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
@@ -70,6 +76,9 @@ LABELS = {
     "trigger": lazy("Trigger"),
     "active": lazy("Active"),
     "log_calls": lazy("Log Calls"),
+    "respond": lazy("Respond"),
+    "ordered": lazy("One Call at a Time, in Order"),
+    "keep_payloads": lazy("Keep Payloads for Replay"),
     "target_record": lazy("Target Record"),
     "cpu_seconds": lazy("CPU Time Limit (s)"),
     "description": lazy("Description"),
@@ -92,6 +101,10 @@ def _yes_no(value: Any) -> str:
 
 def _trigger_label(value: Any) -> str:
     return translate(TRIGGERS[value]) if value in TRIGGERS else _text(value)
+
+
+def _respond_label(value: Any) -> str:
+    return translate(RESPOND_MODES[value]) if value in RESPOND_MODES else _text(value)
 
 
 def _auth_label(value: Any) -> str:
@@ -208,6 +221,9 @@ class RuleViewBase(RecordModelView):
         "ip_allowlist": _text,
         "rate_limit": _text,
         "idempotency": _yes_no,
+        "respond": _respond_label,
+        "ordered": _yes_no,
+        "keep_payloads": _yes_no,
         "cpu_seconds": _cpu_label,
     }
     base_order = ("name", "asc")
@@ -309,6 +325,8 @@ class RuleViewBase(RecordModelView):
         for name in FORM_COLUMNS:
             setattr(rule, name, form[name].data)
         rule.description = rule.description or None
+        if rule.respond not in RESPOND_MODES:
+            rule.respond = "after_run"
         # Not asked for unless a shared secret header is used: keep the column's default.
         rule.auth_header = (rule.auth_header or "").strip() or "X-Webhook-Token"
         rule.ip_allowlist = (rule.ip_allowlist or "").strip() or None
