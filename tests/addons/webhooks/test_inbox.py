@@ -15,6 +15,7 @@ from flask import Flask
 
 from addons.webhooks.models import AutomationRule
 from nightpos_app.extensions import db
+from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.inbox_support import (
     CREATE_CONTACT,
     FAIL_ON_ASK,
@@ -328,3 +329,65 @@ def test_two_workers_share_the_inbox_and_never_run_a_call_twice(
 
 def test_create_contact_code_is_what_the_helpers_say() -> None:
     assert "payload['n']" in CREATE_CONTACT
+
+
+COUNT = "record.write({'customer_rank': record.customer_rank + 1})"
+
+
+def rank_of_contact_1(app: Flask) -> int:
+    return read(app, "res.partner", [("id", "=", 1)], ["customer_rank"])[0]["customer_rank"]
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="a row lock holds the worker mid-run")
+def test_a_sigkilled_worker_loses_nothing_and_the_call_runs_once(
+    app: Flask, client: Any, make_rule: Any, database_url: str, instance_dir: Any
+) -> None:
+    from tests.addons.webhooks.test_outgoing_workers import worker_process
+
+    rule = make_rule(
+        "res.partner",
+        target_record="model.browse([1])",
+        actions=[{"name": "Count", "action_type": "execute_code", "settings": {"code": COUNT}}],
+        respond="at_once",
+        log_calls=True,
+        idempotency=True,
+    )
+    before = rank_of_contact_1(app)
+    headers = {"Idempotency-Key": "event-1"}
+    accepted = client.post(rule["path"], json={}, headers=headers).get_json()
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as blocker:
+            # Hold the contact's row: the worker claims the call, then waits on the row mid-run.
+            blocker.execute(sa.text("SELECT id FROM res_partner WHERE id = 1 FOR UPDATE"))
+            with worker_process(database_url, instance_dir) as process:
+                deadline = time.monotonic() + 90  # a real app's start-up takes a few seconds
+                while time.monotonic() < deadline:
+                    [row] = calls(app, rule["id"])
+                    if row["status"] == "running":
+                        break
+                    assert process.poll() is None, process.stdout.read()
+                    time.sleep(0.05)
+                assert row["status"] == "running", row
+                assert row["claimed_by"].split(":")[1] == str(process.pid)
+                process.kill()
+                process.wait(timeout=10)
+            blocker.rollback()
+    finally:
+        engine.dispose()
+    # Nothing of the dead worker's run was kept; its lease holds until it runs out.
+    assert rank_of_contact_1(app) == before
+    clock = Clock()
+    survivor = worker(app, clock, "survivor")
+    assert survivor.drain() == 0
+    clock.advance(survivor.settings.claim_seconds + 1)
+    assert survivor.drain() == 1
+    [row] = calls(app, rule["id"])
+    assert (row["id"], row["status"], row["attempts"]) == (accepted["id"], "ok", 2)
+    assert [a["worker"] for a in row["attempt_log"]] == ["survivor"]
+    assert rank_of_contact_1(app) == before + 1
+    # The sender's retry with the same key is the same call: it does not run again.
+    again = client.post(rule["path"], json={}, headers=headers)
+    assert (again.status_code, again.get_json()) == (202, accepted)
+    assert survivor.drain() == 0
+    assert rank_of_contact_1(app) == before + 1
