@@ -162,11 +162,20 @@ def prune_calls(rule_id: int | None = None, now: dt.datetime | None = None) -> i
     return deleted
 
 
+def prune_in_transaction(rule_id: int, now: dt.datetime) -> int:
+    """Retention for one rule, in the session's transaction (the caller commits)."""
+    return _prune(rule_id, now)
+
+
 def _prune(rule_id: int | None, now: dt.datetime) -> int:
     """The deletes of :func:`prune_calls`, in the session's transaction."""
     cutoff = now - dt.timedelta(days=setting("WEBHOOK_LOG_MAX_AGE_DAYS"))
+    # Calls still to run (the inbox of rules that respond at once) are never pruned.
+    finished = WebhookCall.status.in_(("ok", "error"))
     deleted = (
-        db.session.execute(sa.delete(WebhookCall).where(WebhookCall.called_at < cutoff)).rowcount
+        db.session.execute(
+            sa.delete(WebhookCall).where(WebhookCall.called_at < cutoff, finished)
+        ).rowcount
         or 0
     )
     keep = setting("WEBHOOK_LOG_MAX_ROWS_PER_RULE")
@@ -188,7 +197,7 @@ def _prune(rule_id: int | None, now: dt.datetime) -> int:
             deleted += (
                 db.session.execute(
                     sa.delete(WebhookCall).where(
-                        WebhookCall.rule_id == rid, WebhookCall.id < boundary
+                        WebhookCall.rule_id == rid, WebhookCall.id < boundary, finished
                     )
                 ).rowcount
                 or 0

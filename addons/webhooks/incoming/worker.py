@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from addons.webhooks import revision
-from addons.webhooks.calllog import kept_payload
+from addons.webhooks.calllog import PRUNE_EVERY, kept_payload, prune_in_transaction
 from addons.webhooks.database import DatabaseProblem, begin_write, database_errors
 from addons.webhooks.engine import Outcome, RuleSpec
 from addons.webhooks.models import AutomationRule, WebhookCall
@@ -483,6 +483,9 @@ class _Finish:
             ).rowcount
         if done != 1:
             raise _LostClaim
+        if call.id % PRUNE_EVERY == 0:
+            # Retention, as a direct call's log row applies it (cheap, indexed deletes).
+            prune_in_transaction(call.rule_id, utcnow())
 
     def failed(self, outcome: Outcome) -> None:
         if outcome.crashed:

@@ -391,3 +391,27 @@ def test_a_sigkilled_worker_loses_nothing_and_the_call_runs_once(
     assert (again.status_code, again.get_json()) == (202, accepted)
     assert survivor.drain() == 0
     assert rank_of_contact_1(app) == before + 1
+
+
+def test_retention_never_prunes_calls_still_to_run(app: Flask, client: Any, make_rule: Any) -> None:
+    import datetime as dt
+
+    from addons.webhooks.calllog import prune_calls
+    from addons.webhooks.models import WebhookCall
+
+    rule = contact_rule(make_rule, respond="at_once", log_calls=True)
+    for n in range(4):
+        client.post(rule["path"], json={"n": n})
+    with app.app_context():
+        db.session.execute(sa.update(WebhookCall).values(called_at=dt.datetime(2000, 1, 1)))
+        db.session.commit()
+        app.config["WEBHOOK_LOG_MAX_ROWS_PER_RULE"] = 1
+        try:
+            assert prune_calls() == 0  # old and beyond the limit, but not run yet
+            assert worker(app, Clock(), batch=2).run_once() == 2
+            assert prune_calls() == 2  # the two that ran are finished: retention applies
+        finally:
+            del app.config["WEBHOOK_LOG_MAX_ROWS_PER_RULE"]
+    assert [c["status"] for c in calls(app, rule["id"])] == ["accepted", "accepted"]
+    assert worker(app, Clock()).drain() == 2
+    assert sorted(contacts(app)) == [f"inbox-{n}" for n in range(4)]
