@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint venv test-venv migration translations clean bench bench-quick fuzz newman screenshots
+.PHONY: run test lint venv test-venv migration translations clean bench bench-quick bench-pg fuzz newman screenshots
 
 # The venv is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -89,6 +89,15 @@ bench: $(BIN)/.installed-bench
 ## bench-quick: every benchmark at tiny sizes, the full table (CI's smoke run; timings not asserted)
 bench-quick: $(BIN)/.installed-bench
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+## bench-pg: `make bench` on a throwaway PostgreSQL this target starts and stops; PG_DURABLE=1
+## keeps fsync and synchronous_commit on, as a production server runs
+bench-pg: $(BIN)/.installed-bench
+	dir=$$(mktemp -d /tmp/nightpos-bench-pg.XXXXXX); \
+	port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	url=$$(scripts/throwaway-postgres.sh start $$dir $$port) || exit 1; \
+	BENCH_DATABASE_URL=$$url $(BIN)/python -m bench $(BENCH_ARGS); status=$$?; \
+	scripts/throwaway-postgres.sh stop $$dir; rm -rf $$dir; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache

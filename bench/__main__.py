@@ -26,7 +26,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.common import ROOT, Context, Report, Table, render
+from bench.common import ROOT, Context, Report, Table, database_label, render
 
 BENCHMARKS = ["webhook", "statements", "sandbox", "growth", "outgoing", "memory"]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         database_url=os.environ.get("BENCH_DATABASE_URL") or None,
         log=lambda text: print(text, file=sys.stderr, flush=True),
     )
-    ctx.log(f"bench: {'quick' if ctx.quick else 'full'} run of {', '.join(names)} in {tmp}")
+    database = database_label(ctx)
+    ctx.log(
+        f"bench: {'quick' if ctx.quick else 'full'} run of {', '.join(names)} on {database}"
+        f" in {tmp}"
+    )
     reports: list[Report] = []
     crashed: list[str] = []
     started = time.perf_counter()
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 "mode": "quick" if ctx.quick else "full",
                 "rounds": ctx.rounds,
                 "duration_s": ctx.duration,
-                "database": "postgresql" if ctx.database_url else "sqlite",
+                "database": database,
                 "machine": {
                     "python": platform.python_version(),
                     "platform": platform.platform(),

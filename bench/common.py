@@ -133,6 +133,22 @@ def median(values: Sequence[float]) -> float:
 # --- Databases and instances ----------------------------------------------------------------
 
 
+def database_label(ctx: Context) -> str:
+    """Which database the run measures, and on PostgreSQL whether the server is durable: a
+    throwaway one skips fsync and synchronous commit, a production one does not, and that
+    moves every writing case (``make bench-pg`` and ``make bench-pg PG_DURABLE=1``)."""
+    if ctx.database_url is None:
+        return "sqlite"
+    engine = sa.create_engine(ctx.database_url)
+    try:
+        with engine.connect() as connection:
+            fsync = connection.exec_driver_sql("SHOW fsync").scalar()
+            commit = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+    finally:
+        engine.dispose()
+    return f"postgresql (fsync {fsync}, synchronous_commit {commit})"
+
+
 def database_url(ctx: Context, name: str) -> str:
     """A fresh, empty database for one benchmark: a SQLite file, or a PostgreSQL database
     named after BENCH_DATABASE_URL's with ``_<name>`` appended (dropped and created)."""

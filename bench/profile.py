@@ -82,8 +82,8 @@ def _webhook(app: Any, rules: dict[str, Any], case: str) -> Any:
 
 
 def _sandbox(rules: dict[str, Any], case: str) -> Any:
-    from addons.webhooks.engine import rule_sandbox
-    from addons.webhooks.webhook_rules import find_rule
+    from addons.webhooks.incoming.webhook_rules import find_rule
+    from addons.webhooks.rules.engine import rule_sandbox
     from bench.sandbox import SMALL_CODE, SMALL_PAYLOAD, in_process_sandbox, sandbox_names
 
     found = find_rule(rules["uc1"]["secret"])

@@ -87,7 +87,7 @@ def _compare(
 
 def sandbox_names(model_name: str, payload: Any, log: Callable[[str], Any]) -> dict[str, Any]:
     """The names the webhook engine gives admin code, on ``model_name`` (in an app context)."""
-    from addons.webhooks.state import get_webhooks
+    from addons.webhooks.rules.state import get_webhooks
     from nightpos_app.state import get_env
 
     env = get_env()
@@ -131,8 +131,8 @@ def in_process_sandbox(isolated: Any) -> Any:
 
 
 def run(ctx: Context) -> Report:
-    from addons.webhooks.engine import rule_sandbox
-    from addons.webhooks.webhook_rules import find_rule
+    from addons.webhooks.incoming.webhook_rules import find_rule
+    from addons.webhooks.rules.engine import rule_sandbox
     from bench.common import use_case_rules
     from nightpos_app.extensions import db
 

@@ -50,14 +50,14 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
 
     from addons.webhooks.action_types import ActionTypeRegistry
     from addons.webhooks.cli import webhooks_cli
-    from addons.webhooks.endpoint import blueprint
+    from addons.webhooks.incoming.endpoint import blueprint
     from addons.webhooks.incoming.worker import InboxWorker
     from addons.webhooks.outgoing.command import worker_command
     from addons.webhooks.outgoing.worker import add_job
-    from addons.webhooks.revision import install as install_revision
+    from addons.webhooks.rules.revision import install as install_revision
+    from addons.webhooks.rules.state import EXTENSION_KEY, Webhooks
+    from addons.webhooks.rules.triggers import install as install_triggers
     from addons.webhooks.settings import setting
-    from addons.webhooks.state import EXTENSION_KEY, Webhooks
-    from addons.webhooks.triggers import install as install_triggers
     from addons.webhooks.views import register_views
     from nightpos_app.addons import call_phase
     from nightpos_app.cli import nightpos_cli
@@ -101,7 +101,8 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
 
 @hookimpl
 def nightpos_roles(appbuilder: Any) -> dict[str, list[tuple[str, str]]]:
-    from addons.webhooks.security import AUTOMATION_MANAGER, automation_manager_permissions
+    from addons.webhooks.security import AUTOMATION_MANAGER
+    from addons.webhooks.views.roles import automation_manager_permissions
 
     return {AUTOMATION_MANAGER: automation_manager_permissions(appbuilder)}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from addons.webhooks.action_types import SettingsError
 from addons.webhooks.models import ServerAction
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.orm.registry import ModelEntry
 from nightpos_app.state import get_env
 

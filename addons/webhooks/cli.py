@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from addons.webhooks.calllog import prune_calls
-from addons.webhooks.idempotency import prune_requests
+from addons.webhooks.incoming.idempotency import prune_requests
 from addons.webhooks.outgoing.outbox import prune_finished
+from addons.webhooks.rules.calllog import prune_calls
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
 

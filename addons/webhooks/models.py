@@ -18,7 +18,7 @@ from nightpos_app.models import utcnow
 DEFAULT_TARGET_RECORD = "model.env[payload.get('_model')].browse(int(payload.get('_id')))"
 
 #: Triggers, in the order the screens list them: a call to the rule's URL, or a change of a
-#: record of the rule's model (addons/webhooks/triggers.py). The column has no CHECK
+#: record of the rule's model (addons/webhooks/rules/triggers.py). The column has no CHECK
 #: constraint so that adding one needs no migration. Labels (here and in every ``info``) are
 #: English, marked with ``N_``: the screens translate them when they show them, the record API
 #: and the REST API keep them as they are.
@@ -169,7 +169,7 @@ class AutomationRule(Model):
         sa.Boolean, nullable=False, default=False, info={"label": N_("Log Calls")}
     )
     description = sa.Column(sa.Text, info={"label": N_("Description")})
-    # Request guards (addons/webhooks/guards.py): each is off until set.
+    # Request guards (addons/webhooks/incoming/guards.py): each is off until set.
     auth_scheme = sa.Column(
         sa.String(16),
         nullable=False,
@@ -231,7 +231,7 @@ class AutomationRule(Model):
     # Empty: the WEBHOOK_CPU_SECONDS default. Capped by WEBHOOK_CPU_SECONDS_MAX on save and
     # at run time (addons/webhooks/settings.py).
     cpu_seconds = sa.Column(sa.Float, info={"label": N_("CPU Time Limit (s)")})
-    # Record triggers (addons/webhooks/triggers.py). Domains are written as in Odoo, a Python
+    # Record triggers (addons/webhooks/rules/triggers.py). Domains are written as in Odoo, a Python
     # list literal: [("state", "=", "sale")]. Empty: every record.
     filter_domain = sa.Column(
         sa.Text,
@@ -383,7 +383,7 @@ class ServerAction(Model):
 
 
 #: The automation configuration's revision: one row, its counter bumped in every transaction
-#: that changes a rule or an action (addons/webhooks/revision.py). Processes cache what they
+#: that changes a rule or an action (addons/webhooks/rules/revision.py). Processes cache what they
 #: read from rules per revision, so a change is seen everywhere at its commit.
 AUTOMATION_REVISION = sa.Table(
     "base_automation_revision",

@@ -10,18 +10,17 @@ role sees no rule, action, secret, URL, call log or delivery: 403 in the screens
 
 The same permission guards the other secrets of the addon: an action's signing secret (Send
 Webhook Notification) and the values of extra headers, an action's
-(:mod:`addons.webhooks.hidden_headers`) and an outgoing message's (often a receiver's
+(:mod:`addons.webhooks.rules.hidden_headers`) and an outgoing message's (often a receiver's
 credentials).
 
 Writing code is the power to run code, so it takes a permission of its own too,
 ``can_write_code`` on the same resource: creating or changing a rule's Model, Trigger, Target
 Record or record filters, and creating, changing or deleting an action that holds code
-(:mod:`addons.webhooks.code_rights` says exactly what). Admins and Automation Managers have it.
+(:mod:`addons.webhooks.rules.code_rights` says exactly what). Admins and Automation Managers
+have it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import current_app
 
@@ -57,52 +56,5 @@ def can_read_secrets() -> bool:
 
 def can_write_code() -> bool:
     """Whether the current user (session or JWT) may write code: see
-    :mod:`addons.webhooks.code_rights`."""
+    :mod:`addons.webhooks.rules.code_rights`."""
     return bool(current_app.appbuilder.sm.has_access(CODE_PERMISSION, secret_view_name()))
-
-
-def addon_view_names(appbuilder: Any) -> list[str]:
-    """The FAB view names (permission holders) of the addon's screens and REST resources."""
-    from addons.webhooks.views.rules import AutomationRuleView
-
-    views = get_state().views
-    if views is None:  # pragma: no cover - start-up order
-        raise RuntimeError("the webhooks views are not registered")
-    # The instance's name: FAB fills ``class_permission_name`` in when it builds the view.
-    names = [v.class_permission_name for v in appbuilder.baseviews if type(v) is AutomationRuleView]
-    for model in ADDON_MODELS:
-        names += [views.views[model].class_permission_name, views.apis[model].class_permission_name]
-    return names
-
-
-def addon_menu_names() -> list[str]:
-    """The menu entries the addon adds: the Studio category, its items, each app's link."""
-    from addons.webhooks.views import STUDIO
-    from addons.webhooks.views.naming import APP_MODELS
-
-    return [
-        STUDIO,
-        "Webhooks",
-        "Automation Rules",
-        "Deliveries",
-        *(f"{cat} Webhooks" for cat, _ in APP_MODELS),
-    ]
-
-
-def automation_manager_permissions(appbuilder: Any) -> list[tuple[str, str]]:
-    """Every permission that exists on the addon's views, APIs and menus, as (name, view).
-
-    Read from the database after FAB's sync, so a permission a view gains later (a new
-    ``@permission_name``) is granted without listing it here. A menu entry whose app is not
-    installed (no ``Contacts Webhooks`` without contacts) has no permission and is skipped.
-    """
-    sm = appbuilder.sm
-    pairs: list[tuple[str, str]] = []
-    for name in addon_view_names(appbuilder):
-        view_menu = sm.find_view_menu(name)
-        for pv in sm.find_permissions_view_menu(view_menu) if view_menu else []:
-            pairs.append((pv.permission.name, name))
-    for name in addon_menu_names():
-        if sm.find_permission_view_menu("menu_access", name) is not None:
-            pairs.append(("menu_access", name))
-    return pairs

@@ -1,7 +1,7 @@
 """automation revision: a counter bumped by every change of rules and actions
 
 Webhook calls and record triggers cache what they read from rules per process, keyed by this
-counter (addons/webhooks/revision.py).
+counter (addons/webhooks/rules/revision.py).
 
 Revision ID: 0008
 Revises: 0007

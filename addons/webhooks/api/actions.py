@@ -18,19 +18,19 @@ from flask_appbuilder.security.decorators import permission_name
 from marshmallow import ValidationError, validates_schema
 from werkzeug.wrappers import Response
 
-from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import ActionType, SettingsError
 from addons.webhooks.api.base import WebhooksApi, until
-from addons.webhooks.code_rights import (
+from addons.webhooks.models import AutomationRule, ServerAction
+from addons.webhooks.rules import hidden_headers
+from addons.webhooks.rules.code_rights import (
     ACTION_REFUSED,
     CHANGE_REFUSED,
     DELETE_ACTION_REFUSED,
     ActionState,
     action_needs_code_right,
 )
-from addons.webhooks.models import AutomationRule, ServerAction
+from addons.webhooks.rules.state import get_webhooks
 from addons.webhooks.security import can_read_secrets, can_write_code
-from addons.webhooks.state import get_webhooks
 from nightpos_app.digits import ascii_int
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env, get_state
@@ -79,7 +79,7 @@ class ActionChecks:
 
 def _check_code_right(data: dict[str, Any], settings: dict[str, Any]) -> None:
     """Without ``can_write_code``, an action holding code (before or after) may only be
-    renamed (addons/webhooks/code_rights.py); ``settings`` are the new ones, loaded."""
+    renamed (addons/webhooks/rules/code_rights.py); ``settings`` are the new ones, loaded."""
     if can_write_code():
         return
     current = _current_action()

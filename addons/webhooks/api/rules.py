@@ -17,19 +17,19 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.api.base import WebhooksApi, until
 from addons.webhooks.checks import actions_not_suiting
-from addons.webhooks.code_rights import CHANGE_REFUSED, CREATE_RULE_REFUSED, rule_changes
-from addons.webhooks.guards import parse_allowlist, parse_rate_limit
+from addons.webhooks.incoming.guards import parse_allowlist, parse_rate_limit
+from addons.webhooks.incoming.urls import secret_url, webhook_url
 from addons.webhooks.models import AUTH_SCHEMES, RESPOND_MODES, TRIGGERS, AutomationRule
+from addons.webhooks.rules.code_rights import CHANGE_REFUSED, CREATE_RULE_REFUSED, rule_changes
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.triggers import filter_problems
 from addons.webhooks.security import CODE_PERMISSION, SECRET_PERMISSION, can_write_code
 from addons.webhooks.settings import cpu_limit_problem
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.triggers import filter_problems
-from addons.webhooks.urls import secret_url, webhook_url
 from nightpos_app.state import get_env, get_state
 
 
 def guard_problems(data: dict[str, Any]) -> dict[str, list[str]]:
-    """What is wrong with a rule's request-guard settings (addons/webhooks/guards.py)."""
+    """What is wrong with a rule's request-guard settings (addons/webhooks/incoming/guards.py)."""
     errors: dict[str, list[str]] = {}
     if "auth_scheme" in data and data["auth_scheme"] not in AUTH_SCHEMES:
         errors["auth_scheme"] = [f"Choose one of {', '.join(AUTH_SCHEMES)}."]
@@ -83,7 +83,7 @@ def code_right_problems(
     data: dict[str, Any], current: AutomationRule | None
 ) -> dict[str, list[str]]:
     """Without ``can_write_code``: a new rule (it chooses a Model and a Trigger), or a change of
-    a rule's code fields (addons/webhooks/code_rights.py), by field."""
+    a rule's code fields (addons/webhooks/rules/code_rights.py), by field."""
     if can_write_code():
         return {}
     if current is None:
@@ -134,7 +134,7 @@ class RuleApi(WebhooksApi):
     def __init__(self) -> None:
         super().__init__()
         # Permissions of their own, so that reading rules never implies reading their secret,
-        # and editing them never implies writing code (addons/webhooks/code_rights.py).
+        # and editing them never implies writing code (addons/webhooks/rules/code_rights.py).
         for permission in (SECRET_PERMISSION, CODE_PERMISSION):
             if permission not in self.base_permissions:
                 self.base_permissions.append(permission)

@@ -21,11 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from addons.webhooks.calllog import LoggedPayload, compact_json
 from addons.webhooks.database import database_errors, write_transaction
 from addons.webhooks.models import WebhookCall
 from addons.webhooks.outgoing.notify import notify_workers
 from addons.webhooks.outgoing.outbox import ENQUEUED_KEY
+from addons.webhooks.rules.calllog import LoggedPayload, compact_json
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
 
@@ -82,7 +82,7 @@ def accept(
     """Store a call for a worker to run, in one transaction; its id.
 
     ``check`` confirms that the rule the call was checked against is still the rule (as a
-    direct call's, see :func:`~addons.webhooks.transactions.run_call`); it raises to have the
+    direct call's, see :func:`~addons.webhooks.rules.transactions.run_call`); it raises to have the
     call checked again. Raises :class:`~addons.webhooks.database.DatabaseProblem` when the
     database is busy or unavailable: nothing was stored, the caller gets 503 and sends again.
     """

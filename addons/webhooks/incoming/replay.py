@@ -5,7 +5,7 @@ its row holds the payload whole (masked keys still masked: a replay gets ``***``
 within ``WEBHOOK_REPLAY_PAYLOAD_BYTES``. Retention applies as to every call-log row.
 
 * A **dry run** runs the rule on the payload in a transaction that is rolled back
-  (:func:`~addons.webhooks.engine.run_rule` with ``dry_run``, as the rule page's Test): the
+  (:func:`~addons.webhooks.rules.engine.run_rule` with ``dry_run``, as the rule page's Test): the
   answer says what the call would change now, and nothing is written or logged.
 * A **real** replay is a new call in the inbox (``addons/webhooks/incoming/inbox.py``), whose
   row names the call it replays (``replay_of``): a worker runs it like any call accepted at
@@ -25,10 +25,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from addons.webhooks.changes import Change
-from addons.webhooks.engine import Outcome, run_rule
 from addons.webhooks.incoming.inbox import inbox_row, store
 from addons.webhooks.models import AutomationRule, WebhookCall
+from addons.webhooks.rules.changes import Change
+from addons.webhooks.rules.engine import Outcome, run_rule
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
 from nightpos_app.i18n import N_

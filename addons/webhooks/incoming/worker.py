@@ -3,7 +3,7 @@ attempt.
 
 A worker claims a few due calls at a time in a short transaction (``status`` becomes
 ``running``, with its id and a lease in ``claimed_by``/``claimed_until``, and one more
-attempt) and commits. It then runs each one through :func:`~addons.webhooks.transactions.
+attempt) and commits. It then runs each one through :func:`~addons.webhooks.rules.transactions.
 run_call` — the same engine, runner processes, budgets, write lock and conflict retries as a
 call answered after running — and writes the outcome into the call's row:
 
@@ -44,14 +44,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from addons.webhooks import revision
-from addons.webhooks.calllog import PRUNE_EVERY, kept_payload, prune_in_transaction
 from addons.webhooks.database import DatabaseProblem, begin_write, database_errors
-from addons.webhooks.engine import Outcome, RuleSpec
+from addons.webhooks.incoming.webhook_rules import StaleRule
 from addons.webhooks.models import AutomationRule, WebhookCall
+from addons.webhooks.rules import revision
+from addons.webhooks.rules.calllog import PRUNE_EVERY, kept_payload, prune_in_transaction
+from addons.webhooks.rules.engine import Outcome, RuleSpec
+from addons.webhooks.rules.transactions import run_call
 from addons.webhooks.settings import number_list, setting
-from addons.webhooks.transactions import run_call
-from addons.webhooks.webhook_rules import StaleRule
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
 

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 
 from addons.webhooks.outgoing.worker import OutboxWorker
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 
 
 @click.command("worker")

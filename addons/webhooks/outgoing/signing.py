@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 
-from addons.webhooks.guards import standard_signing_key
+from addons.webhooks.incoming.guards import standard_signing_key
 
 USER_AGENT = "NightPOS-Webhooks/1.0"
 

@@ -30,9 +30,10 @@ from werkzeug.wrappers import Response
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from addons.webhooks import hidden_headers
 from addons.webhooks.action_types import SettingsError
-from addons.webhooks.code_rights import (
+from addons.webhooks.models import ROTATION_GRACE, AutomationRule, ServerAction
+from addons.webhooks.rules import hidden_headers
+from addons.webhooks.rules.code_rights import (
     ACTION_REFUSED,
     CHANGE_REFUSED,
     DELETE_ACTION_REFUSED,
@@ -42,10 +43,9 @@ from addons.webhooks.code_rights import (
     code_settings,
     same,
 )
-from addons.webhooks.engine import action_type
-from addons.webhooks.models import ROTATION_GRACE, AutomationRule, ServerAction
+from addons.webhooks.rules.engine import action_type
+from addons.webhooks.rules.state import get_webhooks
 from addons.webhooks.security import can_read_secrets, can_write_code
-from addons.webhooks.state import get_webhooks
 from addons.webhooks.views.action_names import action_name
 from addons.webhooks.views.naming import field_choices, model_label
 from addons.webhooks.views.rule_form import no_nul
@@ -127,7 +127,7 @@ def _rule_or_404(rule_id: Any) -> AutomationRule:
 
 def _settings_shown(settings: Any) -> Any:
     """An action's settings on its page: header values hidden from those who may not read
-    secrets (addons/webhooks/hidden_headers.py)."""
+    secrets (addons/webhooks/rules/hidden_headers.py)."""
     return settings if can_read_secrets() else hidden_headers.hide_any(settings)
 
 
@@ -197,7 +197,7 @@ class ServerActionView(RecordModelView):
     def _handle(self, rule: AutomationRule, action: ServerAction | None) -> str | Response:
         """GET shows the form; POST validates and saves, or shows it again with the errors.
 
-        Without the right to write code (addons/webhooks/code_rights.py) code inputs are shown
+        Without the right to write code (addons/webhooks/rules/code_rights.py) code inputs are shown
         disabled, and an action that holds code can only be renamed: its type, sequence and
         settings are shown disabled and keep their values.
         """

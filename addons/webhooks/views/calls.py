@@ -17,9 +17,9 @@ from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name
 from werkzeug.wrappers import Response
 
-from addons.webhooks.engine import Outcome
 from addons.webhooks.incoming import replay as replays
 from addons.webhooks.models import CALL_STATUSES, AutomationRule, WebhookCall
+from addons.webhooks.rules.engine import Outcome
 from addons.webhooks.views.formats import json_text, preformatted, utc_time
 from addons.webhooks.views.rule_page import dry_run_report
 from nightpos_app.crud import LogInterface, RecordModelView

@@ -31,11 +31,11 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from addons.webhooks.guards import parse_allowlist, parse_rate_limit
+from addons.webhooks.incoming.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.models import AUTH_SCHEMES, DEFAULT_TARGET_RECORD, RESPOND_MODES, TRIGGERS
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.triggers import filter_problems
 from addons.webhooks.settings import cpu_limit_problem
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.triggers import filter_problems
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
 from nightpos_app.i18n import lazy, translate
@@ -181,7 +181,7 @@ class RuleForm(DynamicForm):
         validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
         widget=BS3TextAreaFieldWidget(),
     )
-    # Request guards (addons/webhooks/guards.py), all off by default.
+    # Request guards (addons/webhooks/incoming/guards.py), all off by default.
     auth_scheme = SelectField(
         lazy("Request Authentication"),
         choices=choices(list(AUTH_SCHEMES.items())),
@@ -218,7 +218,7 @@ class RuleForm(DynamicForm):
             "answer again, without running the rule."
         ),
     )
-    # Record triggers (addons/webhooks/triggers.py); checked together in validate().
+    # Record triggers (addons/webhooks/rules/triggers.py); checked together in validate().
     filter_domain = TextAreaField(
         lazy("Apply On"),
         validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],

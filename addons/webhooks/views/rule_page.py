@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import pgettext
 
-from addons.webhooks.changes import Change
-from addons.webhooks.engine import Outcome
+from addons.webhooks.incoming.payloads import PayloadError, parse_json_text
 from addons.webhooks.models import AutomationRule, WebhookCall
-from addons.webhooks.payloads import PayloadError, parse_json_text
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.steps import TARGET_STEP
+from addons.webhooks.rules.changes import Change
+from addons.webhooks.rules.engine import Outcome
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.steps import TARGET_STEP
 from addons.webhooks.views.naming import field_label, model_label
 from addons.webhooks.views.settings_form import SettingsForm
 from nightpos_app.extensions import db

@@ -24,13 +24,7 @@ from markupsafe import escape
 from werkzeug.wrappers import Response
 
 from addons.webhooks.checks import actions_not_suiting
-from addons.webhooks.code_rights import (
-    CHANGE_REFUSED,
-    CREATE_RULE_REFUSED,
-    RULE_CODE_FIELDS,
-    rule_changes,
-)
-from addons.webhooks.engine import run_rule
+from addons.webhooks.incoming.urls import curl_command, sample_payload, webhook_url
 from addons.webhooks.models import (
     AUTH_SCHEMES,
     RESPOND_MODES,
@@ -38,10 +32,16 @@ from addons.webhooks.models import (
     TRIGGERS,
     AutomationRule,
 )
-from addons.webhooks.record_dry_run import dry_run_on_record, record_choices
+from addons.webhooks.rules.code_rights import (
+    CHANGE_REFUSED,
+    CREATE_RULE_REFUSED,
+    RULE_CODE_FIELDS,
+    rule_changes,
+)
+from addons.webhooks.rules.engine import run_rule
+from addons.webhooks.rules.record_dry_run import dry_run_on_record, record_choices
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
-from addons.webhooks.urls import curl_command, sample_payload, webhook_url
 from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
 from addons.webhooks.views.rule_details import rule_details
 from addons.webhooks.views.rule_form import (
@@ -146,7 +146,7 @@ def _with_visible_errors(form: RuleForm, triggers: Collection[str] | None) -> Ru
 
 
 def _lock_code_fields(form: RuleForm) -> None:
-    """Show the code fields (addons/webhooks/code_rights.py) read-only, saying why: for users
+    """Show the code fields (addons/webhooks/rules/code_rights.py) read-only, saying why: for users
     without the right to write code."""
     note = translate(CHANGE_REFUSED)
     for name in RULE_CODE_FIELDS:

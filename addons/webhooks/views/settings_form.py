@@ -52,7 +52,7 @@ from marshmallow import validate as ma_validate
 from addons.webhooks.action_types import ActionType
 from addons.webhooks.action_types.send_webhook import sendable_fields
 from addons.webhooks.checks import flatten_messages
-from addons.webhooks.code_rights import code_settings
+from addons.webhooks.rules.code_rights import code_settings
 from addons.webhooks.views.naming import (
     field_choices,
     field_label,
@@ -119,7 +119,7 @@ class SettingInput:
     #: For ``field_list``: the chosen names, in order.
     values: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-    #: Shown disabled: code, for someone who may not write it (addons/webhooks/code_rights.py).
+    #: Shown disabled: code, for someone who may not write it (rules/code_rights.py).
     locked: bool = False
     #: For ``field_values``: fixed values only, no computed ones (the same reason).
     no_expression: bool = False

@@ -47,7 +47,7 @@ def delete_rules(app: Flask) -> None:
     with app.app_context():
         for table in RULE_TABLES:
             db.session.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (fixed names)
-        # SQL written by hand tells the processes' rule caches itself (addons/webhooks/revision.py).
+        # SQL written by hand tells the processes' rule caches itself (rules/revision.py).
         db.session.execute(sa.text(BUMP_REVISION))
         db.session.commit()
 

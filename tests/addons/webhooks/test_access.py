@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from addons.webhooks.hidden_headers import HIDDEN
+from addons.webhooks.rules.hidden_headers import HIDDEN
 from addons.webhooks.security import AUTOMATION_MANAGER, CODE_PERMISSION, SECRET_PERMISSION
 from nightpos_app.bootstrap import sync_permissions
 from nightpos_app.extensions import db

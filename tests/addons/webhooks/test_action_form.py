@@ -63,7 +63,7 @@ def add_url(rule: dict[str, Any]) -> str:
 def test_every_registered_type_has_its_settings_on_the_form(
     app: Flask, admin_web: WebClient, order_rule
 ) -> None:
-    from addons.webhooks.state import get_webhooks
+    from addons.webhooks.rules.state import get_webhooks
 
     page = admin_web.get(add_url(order_rule)).get_data(as_text=True)
     with app.app_context():
@@ -358,7 +358,7 @@ class Notify(ActionType):
 
 @pytest.fixture
 def notify_type(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    from addons.webhooks.state import get_webhooks
+    from addons.webhooks.rules.state import get_webhooks
 
     monkeypatch.setitem(get_webhooks(app).action_types._types, Notify.key, Notify())
 

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from addons.webhooks import transactions
 from addons.webhooks.models import WebhookCall
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules import transactions
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app import create_app
 from nightpos_app.bootstrap import migrate_database
 from nightpos_app.extensions import db

@@ -307,7 +307,7 @@ def test_unexpected_errors_get_a_generic_message_with_a_reference(
 def test_pruning_keeps_recent_calls_up_to_the_limit(app, client, usd_rule):
     import datetime as dt
 
-    from addons.webhooks.calllog import prune_calls
+    from addons.webhooks.rules.calllog import prune_calls
 
     for _ in range(5):
         client.post(usd_rule["path"], json={"_model": "sale.order", "_id": "7"})

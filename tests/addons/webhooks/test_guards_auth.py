@@ -1,7 +1,7 @@
 """Request authentication over HTTP: Standard Webhooks, GitHub signatures, a shared header.
 
 The senders here sign with their own code (hashlib and base64 directly, written apart from
-addons/webhooks/guards.py), so a mistake in the server's verification cannot cancel out.
+addons/webhooks/incoming/guards.py), so a mistake in the server's verification cannot cancel out.
 """
 
 from __future__ import annotations

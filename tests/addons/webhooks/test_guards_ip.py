@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addons.webhooks.guards import parse_allowlist
+from addons.webhooks.incoming.guards import parse_allowlist
 from tests.addons.webhooks.guard_support import counting_rule, runs
 
 ALLOWLIST = "203.0.113.0/24  # the shop\n\n2001:db8:1::/48\n198.51.100.7"

@@ -9,7 +9,7 @@ import threading
 
 import sqlalchemy as sa
 
-from addons.webhooks.idempotency import prune_requests
+from addons.webhooks.incoming.idempotency import prune_requests
 from addons.webhooks.models import WebhookRequest
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow

@@ -396,8 +396,8 @@ def test_a_sigkilled_worker_loses_nothing_and_the_call_runs_once(
 def test_retention_never_prunes_calls_still_to_run(app: Flask, client: Any, make_rule: Any) -> None:
     import datetime as dt
 
-    from addons.webhooks.calllog import prune_calls
     from addons.webhooks.models import WebhookCall
+    from addons.webhooks.rules.calllog import prune_calls
 
     rule = contact_rule(make_rule, respond="at_once", log_calls=True)
     for n in range(4):

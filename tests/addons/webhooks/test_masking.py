@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from addons.webhooks.calllog import TRUNCATION_MARK, LoggedPayload, payload_text
 from addons.webhooks.masking import DEFAULT_MASKED_KEYS, MASK, mask_payload, masked_json
+from addons.webhooks.rules.calllog import TRUNCATION_MARK, LoggedPayload, payload_text
 from tests.addons.webhooks.conftest import read
 from tests.support.web import one_context_per_request
 

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from addons.webhooks.guards import verify_standard
+from addons.webhooks.incoming.guards import verify_standard
 from addons.webhooks.models import new_signing_secret
 from addons.webhooks.outgoing import retry, signing
 from addons.webhooks.outgoing.sender import Message, Result, send

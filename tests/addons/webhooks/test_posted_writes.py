@@ -186,7 +186,7 @@ def test_code_without_try_hands_over_once_per_run(app: Flask, client, make_rule,
 
 
 def test_a_refused_posted_write_names_the_line_that_posted_it(app: Flask) -> None:
-    from addons.webhooks.state import get_webhooks
+    from addons.webhooks.rules.state import get_webhooks
     from nightpos_app.orm.store import final_writes
     from nightpos_app.state import get_env
 

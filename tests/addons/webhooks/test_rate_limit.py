@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addons.webhooks.guards import parse_rate_limit
+from addons.webhooks.incoming.guards import parse_rate_limit
 from tests.addons.webhooks.guard_support import counting_rule, runs
 
 

@@ -286,7 +286,7 @@ def test_a_rule_writing_what_it_watches_runs_once(
         trigger="on_write",
         actions=[run_code("Append", "record.write({'note': (record.note or '') + 'x'})")],
     )
-    with caplog.at_level(logging.INFO, logger="addons.webhooks.triggers"):
+    with caplog.at_level(logging.INFO, logger="addons.webhooks.rules.triggers"):
         write_order(app, 7, {"state": "sent"})
     assert order(app, 7)["note"] == "x"
     assert any(

@@ -1,4 +1,4 @@
-"""Rules cached per process, keyed by the automation revision (addons/webhooks/revision.py).
+"""Rules cached per process, keyed by the automation revision (addons/webhooks/rules/revision.py).
 
 Each app here stands for a server process: ``app`` is where the admin edits, ``second_app``
 serves the calls with its own caches, on the same database.
@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from addons.webhooks import revision
 from addons.webhooks.models import AutomationRule, ServerAction
+from addons.webhooks.rules import revision
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 from tests.addons.webhooks.conftest import BUMP_REVISION, read

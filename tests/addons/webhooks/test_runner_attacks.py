@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 from tests.addons.webhooks.conftest import read

@@ -27,9 +27,9 @@ import time
 import pytest
 from flask import Flask
 
-from addons.webhooks.known_targets import _shortcut, shortcut
 from addons.webhooks.models import DEFAULT_TARGET_RECORD
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.known_targets import _shortcut, shortcut
+from addons.webhooks.rules.state import get_webhooks
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.live_server import serving
 from tests.addons.webhooks.test_rule_budget import post

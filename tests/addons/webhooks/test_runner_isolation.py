@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.sandbox.process.confine import seccomp_available
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.live_server import serving

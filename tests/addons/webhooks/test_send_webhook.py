@@ -291,7 +291,7 @@ def test_a_deleted_record_is_sent_from_its_last_values(app: Flask, make_rule) ->
     rule = make_rule("sale.order", actions=[send()])
     aid = action_id(app, rule["id"])
     with app.app_context():
-        from addons.webhooks.state import get_webhooks
+        from addons.webhooks.rules.state import get_webhooks
 
         env = get_env()
         gone = env["sale.order"].browse(999_999)  # no such row, as after a delete

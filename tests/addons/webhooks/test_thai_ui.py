@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import force_locale
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.i18n import TRANSLATIONS_DIR, translate
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.screens import add_action, create_rule, link, location, options

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app import create_app
 from nightpos_app.addons import ENTRY_POINT_GROUP, discover
 from nightpos_app.extensions import db

@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from marshmallow import Schema, fields
 
-from addons.webhooks.code_rights import (
+from addons.webhooks.rules.code_rights import (
     ACTION_REFUSED,
     CHANGE_REFUSED,
     CREATE_RULE_REFUSED,

@@ -10,31 +10,28 @@ transaction is rolled back: nothing is saved, no message is sent.
 
 from __future__ import annotations
 
-import logging
 import time
-import traceback
-import uuid
 from typing import Any
 
 from addons.webhooks.action_types import ActionContext
-from addons.webhooks.changes import recording_changes
 from addons.webhooks.database import DatabaseProblem, database_problem
-from addons.webhooks.engine import (
+from addons.webhooks.models import AutomationRule
+from addons.webhooks.rules.changes import recording_changes
+from addons.webhooks.rules.engine import (
     Outcome,
     RuleSpec,
     describe_changes,
+    error_outcome,
     problem_outcome,
     rule_sandbox,
     run_actions,
+    unexpected_outcome,
 )
-from addons.webhooks.models import AutomationRule
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.triggers import fire_pending, running_rule
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.triggers import fire_pending, running_rule
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env, get_state
-
-logger = logging.getLogger(__name__)
 
 #: The change each record trigger reacts to, as its actions see it (``context.event``).
 EVENTS = {
@@ -101,13 +98,7 @@ def dry_run_on_record(rule: AutomationRule, record_id: int) -> Outcome:
             if (problem := database_problem(exc)) is not None:
                 session.rollback()
                 return problem_outcome(problem, started)
-            outcome = Outcome(
-                500,
-                {"status": "error", "message": exc.message},
-                error=exc.message,
-                traceback=traceback.format_exc(),
-                step=getattr(exc, "step", None),
-            )
+            outcome = error_outcome(exc)
         except DatabaseProblem as problem:
             session.rollback()
             return problem_outcome(problem, started)
@@ -115,20 +106,7 @@ def dry_run_on_record(rule: AutomationRule, record_id: int) -> Outcome:
             if (problem := database_problem(exc)) is not None:
                 session.rollback()
                 return problem_outcome(problem, started)
-            reference = uuid.uuid4().hex[:12]
-            logger.exception(
-                "test of rule %s failed unexpectedly (reference %s)", spec.id, reference
-            )
-            step = getattr(exc, "nightpos_step", None)
-            message = f"An unexpected error occurred (reference {reference})."
-            message = f"{step}: {message}" if step else message
-            outcome = Outcome(
-                500,
-                {"status": "error", "message": message},
-                error=f"{message} {type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-                step=step,
-            )
+            outcome = unexpected_outcome(exc, f"test of rule {spec.id}")
     session.rollback()
     outcome.logs = logs
     outcome.duration_ms = (time.perf_counter() - started) * 1000

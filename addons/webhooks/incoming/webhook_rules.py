@@ -1,7 +1,7 @@
 """Finding a webhook call's rule by its secret, cached per process.
 
 A rule is read by the SHA-256 digest of its secret (an indexed column), with its actions and
-the revision in the same statement, and kept per process (addons/webhooks/revision.py). A call
+the revision in the same statement, and kept per process (addons/webhooks/rules/revision.py). A call
 whose secret the process knows starts from its copy without a query; the call's write
 transaction reads the revision (:func:`is_current`) before it commits and, if a rule changed
 meanwhile, the call is rolled back and starts again from a fresh read (:class:`StaleRule`).
@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from addons.webhooks import revision
-from addons.webhooks.engine import ActionSpec, RuleSpec
-from addons.webhooks.guards import RuleGuards
+from addons.webhooks.incoming.guards import RuleGuards
 from addons.webhooks.models import AutomationRule, ServerAction, secret_digest
-from addons.webhooks.revision import REVISION_COLUMN
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules import revision
+from addons.webhooks.rules.engine import ActionSpec, RuleSpec
+from addons.webhooks.rules.revision import REVISION_COLUMN
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
 

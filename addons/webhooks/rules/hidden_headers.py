@@ -16,7 +16,7 @@ from typing import Any
 
 from marshmallow import Schema
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 
 #: What a hidden header value reads as.
 HIDDEN = "(hidden)"

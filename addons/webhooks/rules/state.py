@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 from addons.webhooks.action_types import ActionTypeRegistry
-from addons.webhooks.revision import RevisionCache
+from addons.webhooks.rules.revision import RevisionCache
 from nightpos_app.sandbox import standard_helpers
 from nightpos_app.sandbox.process import IsolatedSandbox
 
 if TYPE_CHECKING:
-    from addons.webhooks.triggers import RecordRule
-    from addons.webhooks.webhook_rules import WebhookRule
+    from addons.webhooks.incoming.webhook_rules import WebhookRule
+    from addons.webhooks.rules.triggers import RecordRule
 
 EXTENSION_KEY = "nightpos.webhooks"
 

@@ -3,7 +3,8 @@
 Each guard is optional and off by default; the URL's secret stays the first credential. The
 endpoint applies them in this order, so that the cheapest refusal that tells the least comes
 first: unknown secret (404), caller's address not allowed (403), body too large (413),
-authentication (401), rate limit (429), then idempotency (:mod:`addons.webhooks.idempotency`).
+authentication (401), rate limit (429), then idempotency
+(:mod:`addons.webhooks.incoming.idempotency`).
 
 Authentication schemes (``AutomationRule.auth_scheme``):
 

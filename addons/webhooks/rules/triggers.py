@@ -20,7 +20,7 @@ log. So a rule that writes the records it watches runs once per outside change, 
 trigger one another stop once each has run.
 
 The active record rules are needed once per transaction, only when records change, and read
-only when a rule changed since the process last read them (addons/webhooks/revision.py).
+only when a rule changed since the process last read them (addons/webhooks/rules/revision.py).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from addons.webhooks import revision
 from addons.webhooks.models import RECORD_TRIGGERS, AutomationRule, ServerAction
-from addons.webhooks.state import EXTENSION_KEY
+from addons.webhooks.rules import revision
+from addons.webhooks.rules.state import EXTENSION_KEY
 from nightpos_app.exceptions import UserError
 from nightpos_app.orm import Environment
 from nightpos_app.orm.registry import ModelEntry, ModelRegistry
@@ -437,7 +437,7 @@ def _handle(session: Session, rule: RecordRule, change: RecordEvent) -> None:
     ids = _selected(session, rule, change)
     if not ids:
         return
-    from addons.webhooks.engine import run_on_records  # the engine imports this module
+    from addons.webhooks.rules.engine import run_on_records  # the engine imports this module
 
     records = _env(session)[rule.model].browse(ids)
     try:

@@ -21,25 +21,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from addons.webhooks.action_types import ActionContext, ActionType
-from addons.webhooks.changes import Change, ChangeRecorder, recording_changes
 from addons.webhooks.database import (
     DatabaseProblem,
     database_errors,
     database_problem,
     lock_records,
 )
-from addons.webhooks.known_targets import shortcut
 from addons.webhooks.models import AutomationRule
-from addons.webhooks.settings import rule_cpu_seconds
-from addons.webhooks.state import get_webhooks
-from addons.webhooks.steps import (
+from addons.webhooks.rules.changes import Change, ChangeRecorder, recording_changes
+from addons.webhooks.rules.known_targets import shortcut
+from addons.webhooks.rules.state import get_webhooks
+from addons.webhooks.rules.steps import (
     TARGET_STEP,
     action_step,
     in_step,
     in_step_error,
     target_problem,
 )
-from addons.webhooks.triggers import fire_pending, running_rule
+from addons.webhooks.rules.triggers import fire_pending, running_rule
+from addons.webhooks.settings import rule_cpu_seconds
 from nightpos_app.exceptions import UserError
 from nightpos_app.extensions import db
 from nightpos_app.orm import Environment, RecordSet
@@ -87,7 +87,8 @@ def find_target(
     """Evaluate a rule's Target Record and check it gives records of the rule's model.
 
     ``sandbox`` is the rule's (with its CPU budget); the app's by default. The default
-    expression and fixed ids are evaluated without a runner (:mod:`addons.webhooks.known_targets`).
+    expression and fixed ids are evaluated without a runner
+    (:mod:`addons.webhooks.rules.known_targets`).
     """
     quick = shortcut(target_record) if isinstance(target_record, str) else None
     target = quick(names["model"], names.get("payload")) if quick is not None else None
@@ -240,31 +241,11 @@ def execute_rule(
                 outcome.changes = describe_changes(env, recorder.changes)
         except UserError as exc:
             _raise_database_problem(exc)
-            outcome = Outcome(
-                500,
-                {"status": "error", "message": exc.message},
-                error=exc.message,
-                traceback=traceback.format_exc(),
-                targets=targets,
-                step=getattr(exc, "step", None),
-                crashed=runner_crashed(exc),
-            )
+            outcome = error_outcome(exc, targets)
+            outcome.crashed = runner_crashed(exc)
         except Exception as exc:  # anything unexpected: log it, answer generically
             _raise_database_problem(exc)
-            reference = uuid.uuid4().hex[:12]
-            logger.exception(
-                "webhook rule %s failed unexpectedly (reference %s)", spec.id, reference
-            )
-            step = getattr(exc, "nightpos_step", step)
-            message = in_step(step, f"An unexpected error occurred (reference {reference}).")
-            outcome = Outcome(
-                500,
-                {"status": "error", "message": message},
-                error=f"{message} {type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-                targets=targets,
-                step=step,
-            )
+            outcome = unexpected_outcome(exc, f"webhook rule {spec.id}", step, targets)
     outcome.logs = logs
     outcome.duration_ms = (time.perf_counter() - started) * 1000
     return outcome
@@ -362,6 +343,40 @@ def _raise_database_problem(error: BaseException) -> None:
         raise problem from error
 
 
+def error_outcome(error: UserError, targets: list[tuple[int, str]] | None = None) -> Outcome:
+    """A run that failed with ``error`` (its message is the answer; it names its step)."""
+    return Outcome(
+        500,
+        {"status": "error", "message": error.message},
+        error=error.message,
+        traceback=traceback.format_exc(),
+        targets=targets or [],
+        step=getattr(error, "step", None),
+    )
+
+
+def unexpected_outcome(
+    error: Exception,
+    what: str,
+    step: str | None = None,
+    targets: list[tuple[int, str]] | None = None,
+) -> Outcome:
+    """A run that failed with an error nobody expected: logged with its traceback under a
+    reference, answered with the reference only (the error's text may hold anything)."""
+    reference = uuid.uuid4().hex[:12]
+    logger.exception("%s failed unexpectedly (reference %s)", what, reference)
+    step = getattr(error, "nightpos_step", step)
+    message = in_step(step, f"An unexpected error occurred (reference {reference}).")
+    return Outcome(
+        500,
+        {"status": "error", "message": message},
+        error=f"{message} {type(error).__name__}: {error}",
+        traceback=traceback.format_exc(),
+        targets=targets or [],
+        step=step,
+    )
+
+
 def problem_outcome(problem: DatabaseProblem, started: float) -> Outcome:
     """The answer when the database was busy or unavailable: 503, nothing kept."""
     return Outcome(
@@ -377,7 +392,7 @@ def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Ou
 
     Commits what the rule did when it succeeded (unless ``dry_run``), rolls it all back
     otherwise. A busy or unavailable database is a 503 outcome. The webhook URL runs rules
-    through :func:`addons.webhooks.transactions.run_call` instead, which adds the write lock,
+    through :func:`addons.webhooks.rules.transactions.run_call` instead, which adds the write lock,
     retries and the call log.
     """
     started = time.perf_counter()

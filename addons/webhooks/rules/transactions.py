@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from addons.webhooks.calllog import LoggedPayload, add_call, record_call
 from addons.webhooks.database import DatabaseProblem, database_errors, write_transaction
-from addons.webhooks.engine import Outcome, RuleSpec, execute_rule
+from addons.webhooks.rules.calllog import LoggedPayload, add_call, record_call
+from addons.webhooks.rules.engine import Outcome, RuleSpec, execute_rule
 from nightpos_app.extensions import db
 
 logger = logging.getLogger(__name__)

@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
-from addons.webhooks.engine import Outcome
-from addons.webhooks.guards import admit, request_key
-from addons.webhooks.idempotency import Answer, once
+from addons.webhooks.incoming.guards import admit, request_key
+from addons.webhooks.incoming.idempotency import Answer, once
 from addons.webhooks.incoming.inbox import ACCEPTED, accept, accepted_body
-from addons.webhooks.payloads import PayloadError, parse_payload
+from addons.webhooks.incoming.payloads import PayloadError, parse_payload
+from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
+from addons.webhooks.rules.engine import Outcome
+from addons.webhooks.rules.transactions import CallLog, log_failure, run_call
 from addons.webhooks.settings import setting
-from addons.webhooks.transactions import CallLog, log_failure, run_call
-from addons.webhooks.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
 from nightpos_app.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         if rule.log_calls
         else None
     )
-    # The rule's guards (addons/webhooks/guards.py): 403, 413, 401, 429 before anything runs.
+    # The rule's guards (incoming/guards.py): 403, 413, 401, 429 before anything runs.
     refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
     if refusal is not None:
         _confirm(rule)

@@ -36,7 +36,7 @@ from typing import Any
 from marshmallow import Schema
 from marshmallow import fields as ma
 
-from addons.webhooks.state import get_webhooks
+from addons.webhooks.rules.state import get_webhooks
 from nightpos_app.i18n import N_
 
 #: A rule's fields that are code, or decide which records and when its code runs on.

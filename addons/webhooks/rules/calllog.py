@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from addons.webhooks.database import begin_write, database_errors
-from addons.webhooks.engine import Outcome
 from addons.webhooks.masking import mask_payload, masked_json
 from addons.webhooks.models import WebhookCall
+from addons.webhooks.rules.engine import Outcome
 from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
