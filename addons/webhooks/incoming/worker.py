@@ -37,16 +37,19 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
 from addons.webhooks.database import DatabaseProblem, begin_write, database_errors
+from addons.webhooks.incoming import claims
+from addons.webhooks.incoming.claims import Claimed
 from addons.webhooks.incoming.webhook_rules import StaleRule
-from addons.webhooks.models import AutomationRule, WebhookCall
+from addons.webhooks.models import AutomationRule
 from addons.webhooks.rules import revision
 from addons.webhooks.rules.calllog import PRUNE_EVERY, kept_payload, prune_in_transaction
 from addons.webhooks.rules.engine import Outcome, RuleSpec
@@ -57,10 +60,7 @@ from nightpos_app.models import utcnow
 
 log = logging.getLogger("nightpos.webhooks.inbox")
 
-_CALLS = WebhookCall.__table__
-_RULES = AutomationRule.__table__
-#: Written as the partial index's predicate is, so that SQLite uses the index.
-_UNFINISHED = sa.text("base_automation_call.status IN ('accepted', 'running')")
+_CALLS = claims.CALLS
 #: Added to a call's lease beyond its wall-clock budget: the database work around the run.
 CLAIM_MARGIN_SECONDS = 5.0
 #: Entries of a call's attempt log kept (the latest).
@@ -93,19 +93,6 @@ class InboxSettings:
         longest = float(setting("WEBHOOK_WALL_SECONDS")) + CLAIM_MARGIN_SECONDS
         values["claim_seconds"] = max(float(values["claim_seconds"]), longest)
         return cls(**values)
-
-
-@dataclass
-class Claimed:
-    """A call this worker claimed, as its run needs it."""
-
-    id: int
-    rule_id: int
-    run_payload: str | None
-    #: Attempts made, this one included.
-    attempts: int
-    attempt_log: list[dict[str, Any]] = field(default_factory=list)
-    replay_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +138,11 @@ class InboxWorker:
             )
         self._rules: dict[int, RuleToRun] = {}
         self._schema_ready = False
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Stop after the call in hand: the batch's other calls are handed back at once."""
+        self._stop.set()
 
     # --- The loop's entry points -----------------------------------------------------------
 
@@ -164,8 +156,13 @@ class InboxWorker:
                 }:
                     return 0
                 self._schema_ready = True
+            if self._stop.is_set():
+                return 0
             claimed = self._claim()
-            for call in claimed:
+            for index, call in enumerate(claimed):
+                if self._stop.is_set():
+                    self._release(claimed[index:])
+                    break
                 self._run(call)
             return len(claimed)
 
@@ -182,96 +179,12 @@ class InboxWorker:
     # --- Claiming --------------------------------------------------------------------------
 
     def _claim(self) -> list[Claimed]:
-        session = db.session()
-        now = self.clock()
-        older = _CALLS.alias("older")
-        due = sa.or_(
-            sa.and_(
-                _CALLS.c.status == "accepted",
-                sa.or_(_CALLS.c.next_attempt_at.is_(None), _CALLS.c.next_attempt_at <= now),
-            ),
-            # A lease that ran out: its worker died (or hung) before recording an outcome.
-            sa.and_(_CALLS.c.status == "running", _CALLS.c.claimed_until < now),
+        return claims.claim(
+            db.session(), self.id, self.clock(), self.settings.batch, self.settings.claim_seconds
         )
-        # An ordered rule's call waits for every older call of its rule still to run.
-        in_turn = sa.or_(
-            _RULES.c.ordered.is_(False),
-            ~sa.exists().where(
-                older.c.rule_id == _CALLS.c.rule_id,
-                older.c.id < _CALLS.c.id,
-                sa.text("older.status IN ('accepted', 'running')"),
-            ),
-        )
-        query = (
-            sa.select(
-                _CALLS.c.id,
-                _CALLS.c.rule_id,
-                _CALLS.c.run_payload,
-                _CALLS.c.attempts,
-                _CALLS.c.attempt_log,
-                _CALLS.c.replay_of,
-                _CALLS.c.status,
-                _CALLS.c.claimed_by,
-            )
-            .select_from(_CALLS.join(_RULES, _RULES.c.id == _CALLS.c.rule_id))
-            .where(_UNFINISHED, due, in_turn)
-            .order_by(_CALLS.c.id)
-            .limit(self.settings.batch)
-            # PostgreSQL: calls another worker is claiming are skipped, not waited for.
-            .with_for_update(skip_locked=True, of=_CALLS)
-        )
-        if session.get_bind().dialect.name == "sqlite":
-            # Look before taking SQLite's one write lock: an idle worker must not hold up the
-            # app's writers every poll.
-            found = session.execute(query.with_only_columns(_CALLS.c.id)).first()
-            session.rollback()
-            if found is None:
-                return []
-        begin_write(session)
-        try:
-            with database_errors():
-                rows = session.execute(query).all()
-                if not rows:
-                    session.rollback()
-                    return []
-                claimed: list[Claimed] = []
-                lease = self.settings.claim_seconds
-                for index, row in enumerate(rows):
-                    if row.status == "running":
-                        log.warning(
-                            "inbox: call %s was claimed by %s, whose lease ran out; running it "
-                            "again",
-                            row.id,
-                            row.claimed_by,
-                        )
-                    # Calls of a batch run one after the other: each lease covers the runs
-                    # ahead of it, so that it cannot run out while the call waits its turn.
-                    until = now + dt.timedelta(seconds=lease * (index + 1))
-                    session.execute(
-                        sa.update(_CALLS)
-                        .where(_CALLS.c.id == row.id)
-                        .values(
-                            status="running",
-                            claimed_by=self.id,
-                            claimed_until=until,
-                            attempts=row.attempts + 1,
-                        )
-                    )
-                    claimed.append(
-                        Claimed(
-                            id=row.id,
-                            rule_id=row.rule_id,
-                            run_payload=row.run_payload,
-                            attempts=row.attempts + 1,
-                            attempt_log=list(row.attempt_log or []),
-                            replay_of=row.replay_of,
-                        )
-                    )
-                session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        return claimed
+
+    def _release(self, calls: list[Claimed]) -> None:
+        claims.release(db.session(), self.id, calls)
 
     # --- Running ---------------------------------------------------------------------------
 

@@ -150,6 +150,10 @@ class OutboxWorker:
         """Stop after the message in hand (safe from a signal handler or another thread)."""
         self._stop.set()
         self._wake.set()
+        for job in self.jobs:  # a job that can stop mid-round (the inbox) stops too
+            stop = getattr(job, "stop", None)
+            if stop is not None:
+                stop()
 
     def run(self) -> None:
         """Send due messages until stopped; database trouble is logged and waited out."""

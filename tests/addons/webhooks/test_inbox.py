@@ -415,3 +415,30 @@ def test_retention_never_prunes_calls_still_to_run(app: Flask, client: Any, make
     assert [c["status"] for c in calls(app, rule["id"])] == ["accepted", "accepted"]
     assert worker(app, Clock()).drain() == 2
     assert sorted(contacts(app)) == [f"inbox-{n}" for n in range(4)]
+
+
+def test_a_stopping_worker_hands_back_the_calls_it_has_not_run(
+    app: Flask, client: Any, make_rule: Any
+) -> None:
+    from addons.webhooks.outgoing.worker import OutboxWorker
+
+    rule = contact_rule(make_rule, respond="at_once", log_calls=True)
+    for n in (1, 2):
+        client.post(rule["path"], json={"n": n})
+    loop = OutboxWorker(app, worker_id="loop")
+    [inbox] = loop.jobs
+    run_one = inbox._run
+
+    def run_then_sigterm(call: Any) -> None:
+        run_one(call)
+        loop.stop()  # what SIGTERM does to `flask nightpos worker`
+
+    inbox._run = run_then_sigterm  # type: ignore[method-assign]
+    assert loop.run_jobs() == 2  # both claimed, one run
+    assert [(c["status"], c["attempts"], c["claimed_by"]) for c in calls(app, rule["id"])] == [
+        ("ok", 1, None),
+        ("accepted", 0, None),
+    ]
+    assert inbox.run_once() == 0  # stopped
+    assert worker(app, Clock()).drain() == 1  # due at once for another worker
+    assert contacts(app) == ["inbox-1", "inbox-2"]
