@@ -33,7 +33,7 @@ from nightpos_app.extensions import db
 
 
 class _BadRequest(ValueError):
-    """A replay request's body is wrong (a 400 with this message)."""
+    """A replay request's body is wrong (a 422 with this message)."""
 
 
 def _when(body: dict[str, Any], name: str) -> dt.datetime | None:
@@ -69,6 +69,11 @@ def _replay_body() -> tuple[bool, replays.Selection]:
     unknown = set(body) - {"dry_run", "rule_id", "status", "since", "until", "limit"}
     if unknown:
         raise _BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    given_null = sorted(name for name, value in body.items() if value is None)
+    if given_null:
+        raise _BadRequest(
+            f"Leave out what you do not set (null given for {', '.join(given_null)})."
+        )
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise _BadRequest("dry_run must be true or false.")
@@ -121,6 +126,7 @@ class CallApi(WebhooksApi):
               application/json:
                 schema:
                   type: object
+                  additionalProperties: false
                   properties:
                     dry_run:
                       type: boolean
@@ -136,12 +142,12 @@ class CallApi(WebhooksApi):
               $ref: '#/components/responses/DryRun'
             202:
               $ref: '#/components/responses/Replayed'
-            400:
-              $ref: '#/components/responses/400'
             404:
               $ref: '#/components/responses/404'
             409:
               $ref: '#/components/responses/409'
+            422:
+              $ref: '#/components/responses/422'
         """
         call = self.datamodel.get(pk, self._base_filters)
         if call is None:
@@ -149,7 +155,7 @@ class CallApi(WebhooksApi):
         try:
             dry_run, _selection = _replay_body()
         except _BadRequest as exc:
-            return self.response_400(str(exc))
+            return self.response(422, message=str(exc))
         return self._replay([call], dry_run)
 
     @expose("/replay", methods=["POST"])
@@ -161,16 +167,19 @@ class CallApi(WebhooksApi):
         ---
         post:
           requestBody:
-            required: true
+            required: false
             content:
               application/json:
                 schema:
                   type: object
+                  additionalProperties: false
                   properties:
                     dry_run:
                       type: boolean
                     rule_id:
                       type: integer
+                      minimum: 1
+                      maximum: 2147483647
                     status:
                       type: string
                       enum: [ok, error]
@@ -182,18 +191,20 @@ class CallApi(WebhooksApi):
                       format: date-time
                     limit:
                       type: integer
+                      minimum: 1
+                      maximum: 2147483647
           responses:
             200:
               $ref: '#/components/responses/DryRun'
             202:
               $ref: '#/components/responses/Replayed'
-            400:
-              $ref: '#/components/responses/400'
+            422:
+              $ref: '#/components/responses/422'
         """
         try:
             dry_run, selection = _replay_body()
         except _BadRequest as exc:
-            return self.response_400(str(exc))
+            return self.response(422, message=str(exc))
         cap = replays.MAX_DRY_RUNS if dry_run else replays.replay_cap()
         return self._replay(replays.selected(selection, cap), dry_run)
 
