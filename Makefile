@@ -14,11 +14,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# The tests install a third-party addon distribution too (docs/action-types.md).
-EXAMPLE_ADDON := tests/fixtures/nightpos-example-action
-$(BIN)/.installed-test: $(BIN)/.installed $(EXAMPLE_ADDON)/pyproject.toml
+# The tests install third-party addon distributions too: an action type
+# (docs/action-types.md) and a model with its own migrations (docs/addons.md).
+EXAMPLE_ADDONS := tests/fixtures/nightpos-example-action tests/fixtures/nightpos-example-model
+$(BIN)/.installed-test: $(BIN)/.installed $(EXAMPLE_ADDONS:%=%/pyproject.toml)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -m pip install --quiet -e $(EXAMPLE_ADDON)
+	$(BIN)/python -m pip install --quiet $(EXAMPLE_ADDONS:%=-e %)
 	touch $@
 
 venv: $(BIN)/.installed
@@ -62,9 +63,12 @@ $(NEWMAN):
 newman: $(BIN)/.installed $(NEWMAN)
 	$(BIN)/python scripts/api_checks.py newman --newman $(NEWMAN)
 
-## migration: autogenerate a migration after changing models (make migration m="add x")
+## migration: autogenerate a migration after changing models (make migration m="add x");
+## addon=<name> writes into that addon's own migrations/ folder, for its tables only (the addon
+## is enabled for the run)
 migration: $(BIN)/.installed
-	$(BIN)/flask --app nightpos_app db migrate -m "$(m)"
+	NIGHTPOS_ADDONS="$${NIGHTPOS_ADDONS:-contacts,sales,webhooks}$(addon:%=,%)" \
+		$(BIN)/flask --app nightpos_app nightpos migration -m "$(m)" $(addon:%=--addon %)
 
 ## translations: extract the texts of the screens, update each language's catalog, compile them
 ## (then translate what is new in nightpos_app/translations/<lang>/LC_MESSAGES/messages.po and

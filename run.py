@@ -8,16 +8,23 @@ For production use gunicorn: see README.md.
 from __future__ import annotations
 
 import os
+import sys
 
 from nightpos_app import create_app
 from nightpos_app.bootstrap import describe_login, initialise
+from nightpos_app.exceptions import StartupError
 
 
 def main() -> None:
     # The dev server sends outgoing webhooks from a background thread unless told otherwise
     # (NIGHTPOS_OUTBOX_WORKER=off); production runs `flask nightpos worker` processes.
-    app = create_app({"NIGHTPOS_OUTBOX_WORKER": os.environ.get("NIGHTPOS_OUTBOX_WORKER", "thread")})
-    login = initialise(app, demo=True)
+    try:
+        app = create_app(
+            {"NIGHTPOS_OUTBOX_WORKER": os.environ.get("NIGHTPOS_OUTBOX_WORKER", "thread")}
+        )
+        login = initialise(app, demo=True)
+    except StartupError as exc:  # an addon at fault, named (a failed migration: its revision)
+        sys.exit(f"NightPOS did not start: {exc}")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))
     print(f"NightPOS on http://{host}:{port}/", flush=True)

@@ -58,7 +58,8 @@ SMALL_PAYLOAD = {
 TRIVIAL_EXPRESSION = "1"
 
 EVALUATE_TARGET_US = 50.0
-EXECUTE_RATIO_TARGET = 2.0
+#: Issue 14's target (the specification's older one was 2 x).
+EXECUTE_RATIO_TARGET = 3.0
 
 
 def _per_call(fn: Callable[[], Any], calls: int) -> float:
@@ -105,6 +106,11 @@ def sandbox_names(model_name: str, payload: Any, log: Callable[[str], Any]) -> d
 def _run_with(sandbox: Any, source: str, mode: str, names: dict[str, Any]) -> Callable[[], Any]:
     if mode == "eval":
         return functools.partial(sandbox.evaluate, source, names, filename="<target record>")
+    from nightpos_app.sandbox import Sandbox
+
+    if isinstance(sandbox, Sandbox):
+        # As a runner calls it (child.py): the namespace stays in the runner, unread.
+        return functools.partial(sandbox.execute, source, names, filename="<code>", namespace=False)
     return functools.partial(sandbox.execute, source, names, filename="<code>")
 
 
@@ -205,9 +211,10 @@ def run(ctx: Context) -> Report:
             f"Sandbox per call ({rounds} rounds, medians)",
             ["case", "sandbox us", "plain Python us", "ratio"],
             [[r[0], r[1], r[2], f"{r[3]:.2f}"] for r in rows],
-            note="sandbox: the in-process Sandbox (what a runner runs code in); plain Python: "
-            "the same source compiled once, run with eval/exec and the same names. UC2 includes "
-            "the record API's insert (rolled back).",
+            note="sandbox: the in-process Sandbox (what a runner runs code in; Execute Code "
+            "called as a runner calls it, its namespace not read back); plain Python: the same "
+            "source compiled once, run with eval/exec and the same names. UC2 includes the "
+            "record API's insert (rolled back).",
         )
     )
     report.tables.append(

@@ -20,6 +20,7 @@ from nightpos_app.crud import ModelViews
 from nightpos_app.devmode import init_developer_mode
 from nightpos_app.exceptions import StartupError
 from nightpos_app.extensions import csrf, db, migrate
+from nightpos_app.health import install as install_health
 from nightpos_app.i18n import TRANSLATIONS_DIR, init_i18n
 from nightpos_app.instance import (
     SECRET_KEY_FILE,
@@ -27,6 +28,8 @@ from nightpos_app.instance import (
     secure_instance_folder,
     secure_sqlite_database,
 )
+from nightpos_app.jsonlog import install as install_json_logs
+from nightpos_app.metrics import install as install_metrics
 from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table, for migrations)
 from nightpos_app.orm import ModelRegistry
 from nightpos_app.redaction import install as install_log_redaction
@@ -76,6 +79,25 @@ def _add_translation_directory(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
 
 
+def _add_addon_translations(app: Flask, addons: list[addon_loader.Addon]) -> None:
+    """Read each enabled addon's own catalogs (a ``translations/`` folder in its package).
+
+    A third-party addon cannot add to NightPOS's catalog. Flask-Babel merges the folders' catalogs,
+    the later ones winning, so the addons' folders go before NightPOS's: an addon translates its
+    own texts and cannot change NightPOS's. Done before FAB's ``BabelManager`` reads the setting
+    (views phase), which puts FAB's folder first.
+    """
+    folders = [f for f in str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";") if f]
+    ours = folders.index(str(TRANSLATIONS_DIR))
+    for addon in addons:
+        module_file = getattr(addon.module, "__file__", None)
+        folder = Path(module_file).resolve().parent / "translations" if module_file else None
+        if folder is not None and folder.is_dir() and str(folder) not in folders:
+            folders.insert(ours, str(folder))
+            ours += 1
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
+
+
 def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     """Build a NightPOS application.
 
@@ -87,10 +109,15 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     _load_config(app, config)
     # Query strings are masked in every access log, whatever the addons register.
     install_log_redaction()
+    # NIGHTPOS_LOG_FORMAT=json: every log line of the process as a JSON object.
+    install_json_logs(app.config)
 
     db.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    # /healthz and /readyz (load balancers), /metrics (Prometheus; off without a token).
+    install_health(app, csrf)
+    install_metrics(app, csrf)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -111,6 +138,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
 def _load_addons(app: Flask) -> None:
     available = addon_loader.discover(app.config.get("NIGHTPOS_ADDON_MODULES"))
     addons = addon_loader.resolve(app.config["NIGHTPOS_ADDONS"], available)
+    _add_addon_translations(app, addons)
     plugins = addon_loader.make_plugin_manager(addons)
     registry = ModelRegistry()
     state = NightPOS(addons=addons, registry=registry, plugins=plugins)

@@ -97,6 +97,12 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 
 
+def redact_text(text: str) -> str:
+    """``text`` with query-string values masked and every registered pattern replaced (what
+    the access loggers' filter does to a line; the JSON log format applies it to every one)."""
+    return _FILTER.redact(text)
+
+
 def install() -> None:
     """Attach the filter to the access loggers (once; create_app calls this)."""
     for name in ACCESS_LOGGERS:

@@ -14,8 +14,8 @@ validate (400 from the login, 422 from a resource) an object mapping each field 
   reach a handler that expects a record.
 * ``/api/v1/_openapi`` says what the API does: :class:`OpenApi` fills in the shared error
   responses and, on every operation, the statuses every operation of its kind can answer
-  (401/403 behind a token, 404 with a primary key, 400 with a body or a ``q``, 422 with a
-  record's body).
+  (401/403 behind a token, 404 with a primary key, 409 for a DELETE, 400 with a body or a
+  ``q``, 422 with a record's body).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
+from nightpos_app import sqlite
 from nightpos_app.extensions import db
 
 API_PREFIX = "/api/"
@@ -84,7 +85,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
         **_error("The URL does not take this method"),
         "headers": {"Allow": {"schema": {"type": "string"}, "required": True}},
     },
-    "409": _error("The record's state does not allow this"),
+    "409": _error(
+        "The record's state does not allow this: (a DELETE) other records still refer to it, "
+        "or (an action) the record is not in a state that allows it"
+    ),
     "422": _error(
         "The body does not validate (field errors), or the database refused the change "
         "(a sentence)",
@@ -157,18 +161,17 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _write_lock_for_writes() -> None:
-    """On SQLite, a call that may write takes the write lock at its first statement, so that
+    """On SQLite, a call that may write takes the write lock before anything runs, so that
     concurrent writes queue (up to the busy timeout) as webhook calls do: a transaction that
     reads first and writes then cannot wait for another writer, and was refused at once with
-    "database is locked" (nightpos_app/sqlite.py)."""
+    "database is locked" (nightpos_app/sqlite.py; tests/core/test_rest_write_lock.py)."""
     if request.method not in WRITES or not request.path.startswith(API_PREFIX):
         return
     session = db.session()
     if session.get_bind().dialect.name != "sqlite":
         return
-    if session.in_transaction():
-        session.rollback()  # nothing written yet: whatever read before starts again
-    session.connection(execution_options={"sqlite_begin_immediate": True})
+    # Nothing written yet: whatever read before starts again, in a transaction that can wait.
+    sqlite.begin_write_transaction(session)
 
 
 LOGIN = "/api/v1/security/login"
@@ -228,13 +231,15 @@ def _ref(status: str) -> dict[str, str]:
     return {"$ref": f"#/components/responses/{status}"}
 
 
-def _statuses_of(path: str, operation: dict[str, Any]) -> list[str]:
+def _statuses_of(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The error statuses every operation of this kind can answer."""
     statuses = []
     if operation.get("security"):
         statuses += ["401", "403"]
     if "{pk}" in path:
         statuses.append("404")
+        if method == "delete":
+            statuses.append("409")  # other records still refer to it
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
     if body:
         statuses.append("400")
@@ -282,7 +287,7 @@ def describe_contract(spec: dict[str, Any]) -> dict[str, Any]:
                 continue
             deep_merge(operation, FAB_CORRECTIONS.get((path, method), {}))
             responses = deep_merge(operation.setdefault("responses", {}), {})
-            for status in _statuses_of(path, operation):
+            for status in _statuses_of(path, method, operation):
                 responses.setdefault(status, _ref(status))
     return spec
 

@@ -24,11 +24,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 #: SQLite's primary result code for "the database is locked".
 _SQLITE_BUSY = 5
@@ -37,6 +40,10 @@ _SQLITE_BUSY = 5
 LOCK_RETRY_PAUSES = (0.0001, 0.0002, 0.0005, 0.001, 0.002)
 #: The statement an error names when the write lock could not be had in time.
 BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+
+#: The connection execution option that makes SQLite's BEGIN an IMMEDIATE one (read by the
+#: begin listener below; other databases ignore it).
+BEGIN_IMMEDIATE_OPTION = "sqlite_begin_immediate"
 
 #: Whether the next transaction begun in this context is to take the write lock.
 _lock_next_begin: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -61,6 +68,21 @@ def write_lock_at_first_statement() -> Iterator[None]:
         _lock_next_begin.reset(token)
 
 
+def begin_write_transaction(session: Session) -> None:
+    """Begin ``session``'s transaction for work that writes: on SQLite with the write lock
+    (``BEGIN IMMEDIATE``, waiting for it up to the busy timeout, see :func:`begin_immediate`).
+
+    A transaction in progress must only have read: it is rolled back first, since SQLite
+    cannot turn it into one that holds the lock. On other databases the option is ignored and
+    a plain transaction begins. Errors are SQLAlchemy's, for the caller to answer: a webhook
+    call's 503 (``addons/webhooks/database.py``), a REST write's error
+    (``nightpos_app/rest.py``).
+    """
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={BEGIN_IMMEDIATE_OPTION: True})
+
+
 def configure(engine: Engine, busy_timeout_ms: int) -> None:
     """Set up every connection of ``engine`` (a SQLite one) as described above."""
 
@@ -80,7 +102,7 @@ def configure(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Any) -> None:
         # On the DBAPI connection: SQLAlchemy's statement machinery cost more than the BEGIN.
         dbapi_connection = connection.connection.dbapi_connection
-        immediate = connection.get_execution_options().get("sqlite_begin_immediate")
+        immediate = connection.get_execution_options().get(BEGIN_IMMEDIATE_OPTION)
         if _lock_next_begin.get():
             _lock_next_begin.set(False)
             immediate = True

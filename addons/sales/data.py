@@ -14,7 +14,9 @@ DEMO_CURRENCIES = [
     {"name": "JPY", "symbol": "¥"},
 ]
 
-#: (customer index, currency code, state, total, days ago)
+#: (customer index, currency code, state, total, days ago). Two quotations are dated ahead
+#: (negative: days to come), so that timing rules "Based on date field" have orders due in the
+#: past and in the future to act on (docs/timing.md).
 _ORDERS = [
     (0, "THB", "sale", "12500.00", 30),
     (1, "THB", "draft", "3400.50", 28),
@@ -24,8 +26,8 @@ _ORDERS = [
     (5, "EUR", "draft", "120.00", 14),
     (0, "JPY", "sale", "480000.00", 11),
     (2, "THB", "cancel", "760.00", 9),
-    (4, "EUR", "sent", "5300.00", 6),
-    (1, "GBP", "draft", "640.20", 4),
+    (4, "EUR", "sent", "5300.00", -1),
+    (1, "GBP", "draft", "640.20", -7),
     (3, "THB", "sale", "2890.00", 2),
     (5, "EUR", "sale", "1750.00", 1),
 ]

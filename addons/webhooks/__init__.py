@@ -52,10 +52,11 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.incoming.endpoint import blueprint
     from addons.webhooks.incoming.worker import InboxWorker
-    from addons.webhooks.outgoing.command import worker_command
-    from addons.webhooks.outgoing.worker import add_job
+    from addons.webhooks.metrics import install as install_metrics
+    from addons.webhooks.outgoing.command import worker_command, worker_health_command
+    from addons.webhooks.rules.due import install as install_due
     from addons.webhooks.rules.revision import install as install_revision
-    from addons.webhooks.rules.state import EXTENSION_KEY, Webhooks
+    from addons.webhooks.rules.state import EXTENSION_KEY, WORKER_JOBS_KEY, Webhooks
     from addons.webhooks.rules.triggers import install as install_triggers
     from addons.webhooks.settings import setting
     from addons.webhooks.views import register_views
@@ -64,6 +65,7 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from nightpos_app.extensions import csrf, db
     from nightpos_app.redaction import redact_in_logs
     from nightpos_app.sandbox.process import IsolatedSandbox
+    from nightpos_app.sessions import without_session
     from nightpos_app.state import get_state
 
     state = get_state()
@@ -85,17 +87,30 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     # revision that rule caches are keyed by.
     install_revision(db.session)
     install_triggers(db.session)
+    install_due(db.session)
     # The secret URL is called by other systems: no session, so no CSRF token. The secret
     # in the URL is the credential.
     csrf.exempt(blueprint)
+    # Nor a cookie: its requests skip opening and saving one (a tenth of a 404's time).
+    without_session(current_app, "/web/hook/")
     # ...and the servers log every request line: keep the credential out of their logs.
     redact_in_logs(SECRET_IN_URL, "/web/hook/[redacted]")
     current_app.register_blueprint(blueprint)
+    # /metrics: the outbox's depth and oldest due message, measured on each scrape.
+    install_metrics()
     current_app.cli.add_command(webhooks_cli)
-    # `flask nightpos worker`: the process that sends outgoing webhooks.
+    # `flask nightpos worker`: the process that sends outgoing webhooks; it runs timing rules
+    # too (the dev server's worker thread as well).
     nightpos_cli.add_command(worker_command)
-    # ...which also runs the calls of rules that respond at once (incoming/worker.py).
-    add_job(current_app, lambda app, worker_id: InboxWorker(app, worker_id=worker_id))
+    nightpos_cli.add_command(worker_health_command)
+    if str(setting("WEBHOOK_TIMING_SCHEDULER")).strip().lower() == "on":
+        from addons.webhooks.timing.job import register_scheduler
+
+        register_scheduler(current_app)
+    # ...which also run the calls of rules that respond at once (incoming/worker.py).
+    current_app.extensions.setdefault(WORKER_JOBS_KEY, []).append(
+        lambda app: InboxWorker(app).run_once
+    )
     register_views(appbuilder, views)
 
 

@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 
     from nightpos_app.orm import RecordSet
 
-#: The connection execution option that makes SQLite's BEGIN an IMMEDIATE one
-#: (read by the begin listener in ``nightpos_app.sqlite``; other databases ignore it).
-SQLITE_BEGIN_IMMEDIATE = "sqlite_begin_immediate"
-
 
 class Kind(enum.Enum):
     """Why the database could not do the work."""
@@ -178,12 +174,10 @@ def begin_write(session: Session | scoped_session[Session]) -> None:
     """
     if isinstance(session, scoped_session):
         session = session()
-    if session.in_transaction():
-        if session.get_bind().dialect.name != "sqlite":
-            return
-        session.rollback()
+    if session.in_transaction() and session.get_bind().dialect.name != "sqlite":
+        return
     try:
-        session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
+        sqlite.begin_write_transaction(session)  # the REST API's writes take it the same way
     except sa_exc.SQLAlchemyError as error:
         session.rollback()
         problem = database_problem(error)

@@ -28,14 +28,48 @@ TRIGGERS: dict[str, str] = {
     "on_write": N_("On update"),
     "on_create_or_write": N_("On create or update"),
     "on_unlink": N_("On delete"),
+    "on_value_set": N_("Values set"),
+    "on_time": N_("Based on date field"),
+    "on_time_created": N_("After creation"),
+    "on_time_updated": N_("After last update"),
+    "on_schedule": N_("Scheduled"),
 }
-#: The record triggers, and which kinds of change each reacts to.
+#: The record triggers, and which kinds of change each reacts to. "Values set" is On create or
+#: update narrowed to the moment a selection field takes a value (addons/webhooks/triggers.py).
 RECORD_TRIGGERS: dict[str, frozenset[str]] = {
     "on_create": frozenset({"create"}),
     "on_write": frozenset({"write"}),
     "on_create_or_write": frozenset({"create", "write"}),
     "on_unlink": frozenset({"unlink"}),
+    "on_value_set": frozenset({"create", "write"}),
 }
+#: The timing triggers, and which changes make a record due (or due again): they run later,
+#: from the due-work table (:class:`AutomationDue`), when the scheduler finds them due.
+TIMING_TRIGGERS: dict[str, frozenset[str]] = {
+    "on_time": frozenset({"create", "write"}),
+    "on_time_created": frozenset({"create"}),
+    "on_time_updated": frozenset({"create", "write"}),
+}
+#: Rules that run on a period, with no record change at all (Odoo's scheduled actions).
+SCHEDULE_TRIGGER = "on_schedule"
+#: Units of a timing rule's delay (a negative delay is before the date).
+DELAY_UNITS: dict[str, str] = {
+    "minutes": N_("Minutes"),
+    "hours": N_("Hours"),
+    "days": N_("Days"),
+    "months": N_("Months"),
+}
+#: Units of a scheduled rule's period.
+INTERVAL_UNITS: dict[str, str] = {
+    "minutes": N_("Minutes"),
+    "hours": N_("Hours"),
+    "days": N_("Days"),
+    "weeks": N_("Weeks"),
+    "months": N_("Months"),
+}
+#: A delay or period is bounded (about ten years in minutes): a date beyond year 9999 cannot be
+#: stored.
+MAX_DELAY = 5_256_000
 
 
 def new_webhook_secret() -> str:
@@ -98,7 +132,11 @@ class AutomationRule(Model):
     __model_code_access__ = "read"
     #: Managed by migrations with the rule (migrations/env.py) but not a model of its own:
     #: idempotency keys get no screens and no record API.
-    __owned_tables__ = ("base_automation_request", "base_automation_revision")
+    __owned_tables__ = (
+        "base_automation_request",
+        "base_automation_revision",
+        "base_automation_due",
+    )
     # Partial indexes: the columns are nearly always NULL and "on_webhook". A full index on
     # such a column makes SQLite's planner, once ANALYZE has counted the rows, expect every
     # look-up to return most of the table and scan it instead (a call's rule look-up and every
@@ -255,6 +293,21 @@ class AutomationRule(Model):
             "help": N_("On update: only when one of these fields changes (comma-separated)"),
         },
     )
+    # Values set: the selection field and the value that makes the rule run.
+    trg_selection_field = sa.Column(sa.String(64), info={"label": N_("Field")})
+    trg_selection_value = sa.Column(sa.String(64), info={"label": N_("Value")})
+    # Timing triggers (addons/webhooks/rules/due.py): Based on date field reads this field;
+    # every timing trigger waits the delay (negative: before the date).
+    trg_date_field = sa.Column(sa.String(64), info={"label": N_("Date Field")})
+    trg_date_range = sa.Column(sa.Integer, info={"label": N_("Delay")})
+    trg_date_range_type = sa.Column(
+        sa.String(16), info={"label": N_("Delay Unit"), "selection_labels": DELAY_UNITS}
+    )
+    # Scheduled: every interval_number interval_type (the next run is in base_automation_due).
+    interval_number = sa.Column(sa.Integer, info={"label": N_("Run Every")})
+    interval_type = sa.Column(
+        sa.String(16), info={"label": N_("Period Unit"), "selection_labels": INTERVAL_UNITS}
+    )
     created_at = sa.Column(
         sa.DateTime, nullable=False, default=utcnow, info={"label": N_("Created"), "readonly": True}
     )
@@ -393,6 +446,49 @@ AUTOMATION_REVISION = sa.Table(
 )
 
 
+#: Where a due run is: waiting for its time, being run by a scheduler, run, or failed.
+DUE_STATES: dict[str, str] = {
+    "pending": N_("Pending"),
+    "running": N_("Running"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
+}
+#: The record id of a scheduled rule's one due row (it runs on no record).
+SCHEDULE_RECORD = 0
+
+
+class AutomationDue(Model):
+    """Work a timing rule has to do at a time: one row per rule and record (a scheduled rule
+    has one row, record 0, holding its next run).
+
+    The record-trigger hooks keep it current (a record whose date changes gets the new time and
+    is pending again; ``basis`` is the value the time was computed from, so each value runs
+    once). The scheduler finds due rows through ``ix_base_automation_due_state_due_at`` and
+    claims them (``claimed_by``/``claimed_until``: a lease that a dead scheduler's claim runs out
+    of). Times are UTC.
+    """
+
+    __tablename__ = "base_automation_due"
+    __table_args__ = (
+        sa.UniqueConstraint("rule_id", "record_id", name="uq_base_automation_due_rule_record"),
+        sa.Index("ix_base_automation_due_state_due_at", "state", "due_at"),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    rule_id = sa.Column(
+        sa.Integer, sa.ForeignKey("base_automation.id", ondelete="CASCADE"), nullable=False
+    )
+    record_id = sa.Column(sa.Integer, nullable=False)
+    due_at = sa.Column(sa.DateTime, nullable=False)
+    # The date value (or creation / update time) due_at was computed from, as ISO text.
+    basis = sa.Column(sa.String(32))
+    state = sa.Column(sa.String(16), nullable=False, default="pending")
+    claimed_by = sa.Column(sa.String(64))
+    claimed_until = sa.Column(sa.DateTime)
+    last_run_at = sa.Column(sa.DateTime)
+    last_error = sa.Column(sa.Text)
+
+
 #: A call's state: accepted (answered 202, waiting for a worker; also after a transient failure,
 #: until its next attempt), running (claimed by a worker), ok, error. Calls answered after
 #: running are ok or error from the start.
@@ -472,6 +568,15 @@ class WebhookCall(Model):
         sa.Float, nullable=False, default=0.0, info={"label": N_("Duration (ms)"), "readonly": True}
     )
     remote_addr = sa.Column(sa.String(64), info={"label": N_("Remote Address"), "readonly": True})
+    #: Answered from the idempotency store (a key seen before): the rule did not run, the
+    #: caller got the first call's answer (or 409 while that call still ran).
+    replayed = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+        info={"label": N_("Replayed"), "readonly": True},
+    )
     # Background runs (Respond at once, replays): how many attempts, each one's outcome
     # ([{"at", "worker", "result", "error", "duration_ms"}]), and the worker's claim.
     attempts = sa.Column(
@@ -599,8 +704,18 @@ class WebhookDelivery(Model):
         default="pending",
         info={"label": N_("State"), "selection_labels": DELIVERY_STATES, "readonly": True},
     )
+    #: Every attempt the message had, over all its rounds (one row each in the attempts).
     attempt_count = sa.Column(
         sa.Integer, nullable=False, default=0, info={"label": N_("Attempts"), "readonly": True}
+    )
+    #: The attempts of the current round of the retry schedule: a manual retry or a replay
+    #: starts a new round (the schedule again from its first delay).
+    round_attempt_count = sa.Column(
+        sa.Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        info={"label": N_("Attempts This Round"), "readonly": True},
     )
     next_attempt_at = sa.Column(
         sa.DateTime, default=utcnow, info={"label": N_("Next Attempt"), "readonly": True}

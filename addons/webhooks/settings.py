@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RATELIMIT_STORAGE_URI": os.environ.get("WEBHOOK_RATELIMIT_STORAGE_URI"),
     # Idempotency keys (and Standard Webhooks ids) are remembered this long.
     "WEBHOOK_IDEMPOTENCY_HOURS": 24,
+    # A key claimed by a call that left no answer this long ago (its process was killed) is
+    # taken over by the next duplicate. Keep it above the longest call (WEBHOOK_WALL_SECONDS
+    # and the database's waits); a takeover too early only costs a run that is rolled back.
+    "WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS": float(
+        os.environ.get("WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS", "60")
+    ),
     # The public base URL webhook URLs are built from (e.g. https://erp.example.com); when
     # unset, the URL the admin's browser used.
     "NIGHTPOS_BASE_URL": os.environ.get("NIGHTPOS_BASE_URL"),
@@ -87,6 +93,16 @@ DEFAULTS: dict[str, Any] = {
     ),
     # At most this many calls are replayed by one request (a filtered selection).
     "WEBHOOK_REPLAY_MAX_CALLS": int(os.environ.get("WEBHOOK_REPLAY_MAX_CALLS", "500")),
+    # --- Timing rules and scheduled actions (addons/webhooks/timing), run by the same worker.
+    # How often the worker looks for due work: a rule runs at most this late.
+    "WEBHOOK_TIMING_TICK_SECONDS": float(os.environ.get("WEBHOOK_TIMING_TICK_SECONDS", "15")),
+    # Due rows a scheduler claims at a time.
+    "WEBHOOK_TIMING_BATCH": int(os.environ.get("WEBHOOK_TIMING_BATCH", "20")),
+    # How long a claim lasts before another scheduler may run the row (its claimant died).
+    # Each row of a batch is claimed for at least the runs ahead of it (WEBHOOK_WALL_SECONDS).
+    "WEBHOOK_TIMING_LEASE_SECONDS": float(os.environ.get("WEBHOOK_TIMING_LEASE_SECONDS", "300")),
+    # "on": the worker (`flask nightpos worker`, the dev server's thread) runs timing rules too.
+    "WEBHOOK_TIMING_SCHEDULER": os.environ.get("WEBHOOK_TIMING_SCHEDULER", "on"),
     # "thread": the app sends the outbox from a background thread (run.py's default); "off":
     # it does not, and `flask nightpos worker` processes do (production, tests).
     "NIGHTPOS_OUTBOX_WORKER": os.environ.get("NIGHTPOS_OUTBOX_WORKER", "off"),

@@ -20,9 +20,10 @@ REST resources (``/api/v1/<technical name with dots as underscores>/``)
       many-to-one id with no record (``"No Currency with id 999."``), a value
       a unique column already holds, an unknown field. A body that is not JSON
       is a 400.
-    * A change the database refuses anyway (deleting a currency that orders
-      still use, a concurrent duplicate) is a 422 with a plain sentence; the
-      SQL statement is logged, never returned.
+    * A change the database refuses anyway (a concurrent duplicate) is a 422
+      with a plain sentence; deleting a record others still refer to (a
+      currency that orders use) is a 409 with a plain sentence. The SQL
+      statement is logged, never returned.
     * List filters use FAB's rison ``q``:
       ``?q=(filters:!((col:state,opr:eq,value:sale)),order_column:id)``; a
       filter value that does not suit its column's type, or a ``q`` that does
@@ -50,14 +51,15 @@ from flask_appbuilder import AppBuilder, ModelRestApi
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.const import API_FILTERS_RIS_KEY
-from flask_appbuilder.exceptions import ApplyFilterException
+from flask_appbuilder.exceptions import ApplyFilterException, DatabaseException
 from marshmallow import ValidationError, validates_schema
 from marshmallow import fields as ma_fields
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from sqlalchemy.orm import ColumnProperty, RelationshipDirection
+from werkzeug.wrappers import Response
 
 from nightpos_app.crud.columns import _description, _out_of_range, base_order, columns_for
-from nightpos_app.crud.errors import RecordInterface
+from nightpos_app.crud.errors import RecordInterface, RecordInUse
 from nightpos_app.crud.fields import RecordModelConverter
 from nightpos_app.crud.query import check_query, query_schema
 from nightpos_app.extensions import db
@@ -287,6 +289,22 @@ class RecordRestApi(ModelRestApi):
         if self.read_only:
             self.exclude_route_methods = {*self.exclude_route_methods, "post", "put", "delete"}
         super().__init__()
+
+    def delete_headless(self, pk: Any) -> Response:
+        """FAB's delete, answering a refusal in plain words: 409 when other records still refer
+        to the record (the database's state forbids it), 422 for any other refusal. FAB
+        answered both 422 ``Database exception occurred: …``."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        self.pre_delete(item)
+        try:
+            self.datamodel.delete(item)
+        except DatabaseException as exc:
+            status = 409 if isinstance(exc.__cause__, RecordInUse) else 422
+            return self.response(status, message=str(exc))
+        self.post_delete(item)
+        return self.response(200, message="OK")
 
     def create_blueprint(self, appbuilder: AppBuilder, *args: Any, **kwargs: Any) -> Blueprint:
         blueprint = super().create_blueprint(appbuilder, *args, **kwargs)

@@ -27,6 +27,11 @@ class RecordError(Exception):
     """A database refusal, said in words for the user (no SQL in it)."""
 
 
+class RecordInUse(RecordError):
+    """A delete the database refused because other records still refer to the record (a
+    conflict with the database's state, not a bad request: the REST API answers 409)."""
+
+
 def _integrity_kind(exc: IntegrityError) -> str:
     """``foreign_key``/``unique``/``not_null``/``check``/``other``, on PostgreSQL and SQLite."""
     sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg 3
@@ -109,13 +114,21 @@ class RecordInterface(SQLAInterface):
         """Raise the refusal as one sentence. A ``UserError`` raised while committing (an
         automation rule the change triggered failed) is said in its own words; FAB rolls
         back only its database errors, so the transaction is rolled back here for it."""
+        cause: type[RecordError] = RecordError
         if isinstance(exc, UserError):
             self.session.rollback()
             message = exc.message
         else:
-            original = exc.__cause__ if isinstance(exc, DatabaseException) else exc
-            message = describe_database_error(original or exc, item, action)
+            original = (exc.__cause__ if isinstance(exc, DatabaseException) else exc) or exc
+            message = describe_database_error(original, item, action)
+            if (
+                action == "delete"
+                and isinstance(original, IntegrityError)
+                and _integrity_kind(original) == "foreign_key"
+            ):
+                cause = RecordInUse
         # FAB's edit screen flashes a fixed message: the view shows this one instead.
         g.nightpos_record_error = message
-        # FAB's API formats its 422 from ``__cause__``; the screens flash ``str()``.
-        raise DatabaseException(message) from RecordError(message)
+        # The API answers from ``__cause__`` (nightpos_app/crud/api.py); the screens flash
+        # ``str()``.
+        raise DatabaseException(message) from cause(message)

@@ -1,15 +1,17 @@
 """CPU and memory budgets of one sandbox call.
 
 RestrictedPython bounds nothing, so the host does. The policy inserts a call
-to ``_tick_()`` at the top of every loop body, function, lambda and
-comprehension step, and guarded builtins tick for every item they consume;
-no Python-level loop can run without ticking.
+to ``_tick_()`` at the top of every ``while`` body, function and lambda, and
+``for`` loops and comprehensions iterate through ``_getiter_``, which charges
+the loop's ticks for its items (:meth:`Budget.getiter`); guarded builtins tick
+for every item they consume. No Python-level loop can run without ticking.
 
 A tick only counts down. When the countdown ends the budget reads
 ``perf_counter()``; only when the next checkpoint, at most
 :data:`CHECK_INTERVAL` of wall time away, has passed does it read this
-thread's CPU clock and the process RSS. The countdown adapts: it grows (up to
-:data:`MAX_TICKS_PER_CHECK`) while ticks are cheap and drops to one as soon as
+thread's CPU clock and the process RSS. The countdown adapts: it follows the
+pace of the last window (up to :data:`MAX_TICKS_PER_CHECK` ticks in about
+half a millisecond) and drops to one as soon as
 a window of ticks took long (code doing big C-level work between ticks, such
 as copying large lists), so that neither CPU time nor memory can run far past
 a checkpoint. Wall time never runs slower than this thread's CPU time, so an
@@ -30,6 +32,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
+from operator import length_hint
 from typing import Any, NoReturn, TypeVar
 
 from nightpos_app.sandbox.errors import Kind, SandboxError, Violation
@@ -40,10 +44,13 @@ T = TypeVar("T")
 CHECK_INTERVAL = 0.01
 #: Most ticks between two reads of the wall clock (a read costs about 2 ticks).
 MAX_TICKS_PER_CHECK = 64
-#: A window of ticks shorter than this doubles the countdown...
+#: The countdown aims at windows of about this long between two reads of the wall clock...
 _FAST_WINDOW = 0.0005
-#: ...and one longer than this resets it to a single tick.
+#: ...and a window longer than this resets it to a single tick.
 _SLOW_WINDOW = 0.002
+#: Ticks before the first read of the wall clock (then the countdown follows the code's pace):
+#: one, so that code whose every tick is slow (a big copy per loop) is seen at once.
+_FIRST_COUNTDOWN = 1
 #: A guard about to work on more items than this checks the clock first.
 LARGE = 4096
 #: Memory budget used when a guard runs outside any call (it should not).
@@ -117,13 +124,31 @@ def _megabytes(nbytes: float) -> str:
     return f"{max(nbytes / 2**20, 0.1):,.1f} MB"
 
 
-def _make_tick(check: Callable[[], int]) -> tuple[Callable[[], bool], Callable[[], None]]:
+#: Iterables whose iteration is bounded by their length when the loop starts: immutable ones,
+#: and dicts and their views (CPython raises RuntimeError when a dict's keys change during
+#: iteration, even at the same size). Not sets: removing and adding keys while a set is
+#: iterated can make its iterator visit more than the set's length.
+_BOUNDED_ITERATION = frozenset(
+    {tuple, str, bytes, frozenset, range, dict}
+    | {type({}.keys()), type({}.values()), type({}.items())}
+)
+
+
+def _ticking(iterator: Iterator[T], tick: Callable[[], bool]) -> Iterator[T]:
+    for item in iterator:
+        tick()
+        yield item
+
+
+def _make_tick(
+    check: Callable[[int], int],
+) -> tuple[Callable[[], bool], Callable[[], None], Callable[[Any], Iterator[Any]]]:
     # A countdown in a closure cell: the cheapest state Python can keep. The
-    # tick returns True so that it can sit in a comprehension's conditions
-    # and in front of a lambda's body. ``check`` returns the next countdown;
-    # ``expire`` makes every later tick call ``check`` (which then raises),
-    # since ``left`` is reset only when check returns.
-    left = 1
+    # tick returns True so that it can sit in front of a lambda's body.
+    # ``check`` returns the next countdown; ``expire`` makes every later tick
+    # call ``check`` (which then raises), since ``left`` is reset only when
+    # check returns.
+    left = _FIRST_COUNTDOWN
 
     def tick() -> bool:
         nonlocal left
@@ -136,7 +161,58 @@ def _make_tick(check: Callable[[], int]) -> tuple[Callable[[], bool], Callable[[
         nonlocal left
         left = -(1 << 62)
 
-    return tick, expire
+    def chunks(iterator: Iterator[Any], n: int, grows: bool) -> Iterator[Iterator[Any]]:
+        # The items of a long loop, a countdown's worth at a time: the budget is checked
+        # between two chunks exactly when a tick per item would have checked it.
+        nonlocal left
+        while n > 0:
+            if left <= 0:
+                left = check()
+            take = n if n < left else left
+            left -= take
+            n -= take
+            yield islice(iterator, take)
+            if grows and not length_hint(iterator):
+                break  # a list that shrank: the tail below ends the loop
+        if grows:
+            yield _ticking(iterator, tick)
+
+    def getiter(iterable: Any) -> Iterator[Any]:
+        """``for x in iterable`` (``_getiter_``): the loop's ticks, charged for its items.
+
+        An iterable of known length pays for its items when the loop starts, if the
+        countdown has that many left (checking the budget first when it has not), or in
+        chunks of a countdown's worth, so that its items then run in C without a tick each:
+        the budget is checked as often as with a tick per item, only before the items.
+        Items a list gains while it is iterated tick one by one; other iterables
+        (generators, iterators, sets) tick for each item they give.
+        """
+        nonlocal left
+        kind = type(iterable)
+        if kind is list:
+            n = len(iterable)
+            iterator = iter(iterable)
+            if n >= left:
+                # Where a tick per item would have checked: before the items instead.
+                left = check(left)
+            if n < left:
+                left -= n
+                return chain(islice(iterator, n), _ticking(iterator, tick))
+            return chain.from_iterable(chunks(iterator, n, True))
+        if kind in _BOUNDED_ITERATION:
+            try:
+                n = len(iterable)
+            except OverflowError:  # range(10**30)
+                return _ticking(iter(iterable), tick)
+            if n >= left:
+                left = check(left)
+            if n < left:
+                left -= n
+                return iter(iterable)
+            return chain.from_iterable(chunks(iter(iterable), n, False))
+        return _ticking(iter(iterable), tick)
+
+    return tick, expire, getiter
 
 
 class Budget:
@@ -152,6 +228,7 @@ class Budget:
         "log",
         "violation",
         "tick",
+        "getiter",
         "_expire",
         "_cpu_limit",
         "_cpu_start",
@@ -181,11 +258,11 @@ class Budget:
         self._rss_start: int | None = None
         self._deadline = math.inf
         self._last_check = 0.0
-        self._countdown = 1
+        self._countdown = _FIRST_COUNTDOWN
         self._tripped: tuple[Kind, str] | None = None
         self._closed = False
         self._parent: Budget | None = None
-        self.tick, self._expire = _make_tick(self.check)
+        self.tick, self._expire, self.getiter = _make_tick(self.check)
 
     # ----------------------------------------------------------- lifecycle
     def __enter__(self) -> Budget:
@@ -227,17 +304,24 @@ class Budget:
         self._expire()
         raise BudgetExceeded(kind, message)
 
-    def check(self) -> int:
-        """Check the budget now; raise if it is exceeded, else return the next countdown."""
+    def check(self, unspent: int = 0) -> int:
+        """Check the budget now; raise if it is exceeded, else return the next countdown.
+
+        ``unspent``: ticks of the countdown not used yet (a loop checks before its items).
+        """
         now = time.perf_counter()
         if now >= self._deadline or self._closed or self._tripped is not None:
             self._check_clocks()
         window = now - self._last_check
         self._last_check = now
-        if window < _FAST_WINDOW:
-            self._countdown = min(self._countdown * 2, MAX_TICKS_PER_CHECK)
-        elif window > _SLOW_WINDOW:
+        spent = max(self._countdown - max(unspent, 0), 1)
+        if window > _SLOW_WINDOW:
             self._countdown = 1
+        elif window * MAX_TICKS_PER_CHECK <= _FAST_WINDOW * spent:
+            self._countdown = MAX_TICKS_PER_CHECK
+        else:
+            # As many ticks as the last window's pace fits in _FAST_WINDOW (at least one).
+            self._countdown = max(int(spent * _FAST_WINDOW / window), 1)
         return self._countdown
 
     def _check_clocks(self) -> None:
@@ -315,12 +399,6 @@ def check_size(nbytes: int | float, what: str) -> None:
             f"{what} would take about {_megabytes(nbytes)}, more than the memory budget "
             f"of {_megabytes(limit)}",
         )
-
-
-def _ticking(iterator: Iterator[T], tick: Callable[[], bool]) -> Iterator[T]:
-    for item in iterator:
-        tick()
-        yield item
 
 
 def ticking(iterable: Iterable[T]) -> Iterator[T]:

@@ -6,9 +6,12 @@ this policy
 
 * refuses ``import``, ``class`` and ``with`` (nothing to import, no classes to
   define, no context managers to enter);
-* inserts ``_tick_()`` at the top of every ``while`` and ``for`` body and
-  every function, in front of every lambda body and in every comprehension
-  step, so that no loop or recursion escapes the CPU budget;
+* inserts ``_tick_()`` at the top of every ``while`` body and every function
+  and in front of every lambda body, and iterates every ``for`` loop and
+  comprehension through ``_getiter_``, which ticks for the items (charged when
+  the loop starts for containers of known length, see
+  :meth:`~nightpos_app.sandbox.budget.Budget.getiter`), so that no loop or
+  recursion escapes the CPU budget;
 * rewrites the operators that can build huge values (``+ * ** << %``, and
   ``- | & ^`` which hash any iterable in C when one side is a dict view) and
   f-string fields into size-checked calls, and ``in`` into ``_contains_``
@@ -16,12 +19,16 @@ this policy
 * guards starred unpacking (``*x`` in calls and displays, ``a, *b = x``),
   which materialises an iterable in C;
 * supports ``obj[k] += v`` and ``obj.attr += v`` through the guards
-  (RestrictedPython refuses them).
+  (RestrictedPython refuses them);
+* reads ``name[key]`` directly when ``name`` holds a plain dict, and adds
+  ``name += v`` directly when ``name`` holds an int or a float: the guards'
+  own fast paths, without the calls (a payload's fields in a loop, a sum).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Any
 
 from RestrictedPython.transformer import (
@@ -133,13 +140,21 @@ class SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_For(self, node: ast.For) -> Any:
         node = self.guard_iter(node)
-        node.body.insert(0, self._tick_statement(node))
+        if not self._ticks_per_item(node):
+            node.body.insert(0, self._tick_statement(node))
         return node
 
     def visit_comprehension(self, node: ast.comprehension) -> Any:
         node = self.guard_iter(node)
-        node.ifs.insert(0, self._tick(node.iter))
+        if not self._ticks_per_item(node):
+            node.ifs.insert(0, self._tick(node.iter))
         return node
+
+    @staticmethod
+    def _ticks_per_item(node: Any) -> bool:
+        # _getiter_ (the budget's) ticks for the items itself; _iter_starred_ does not.
+        func = node.iter.func
+        return isinstance(func, ast.Name) and func.id == "_getiter_"
 
     def guard_iter(self, node: Any) -> Any:
         """``for x in it`` -> ``for x in _getiter_(it)``; starred targets unpack safely."""
@@ -161,6 +176,30 @@ class SandboxPolicy(RestrictingNodeTransformer):
         node.body = body
         return node
 
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        """``d[k]`` -> ``d[k] if _type_(d) is _dict_ else _getitem_(d, k)`` when ``d`` is a name.
+
+        What ``guarded_getitem`` does for a plain dict, without calling it (a call costs
+        twice the test); anything else (a dict subclass, a record, a list) takes the guard.
+        Only a name is tested: it is read twice, the key once, in whichever branch runs.
+        """
+        guarded = super().visit_Subscript(node)
+        if not (isinstance(guarded, ast.Call) and isinstance(guarded.args[0], ast.Name)):
+            return guarded  # an assignment's target, or an item of an expression
+        name = guarded.args[0].id
+        test = ast.Compare(
+            left=_call("_type_", [ast.Name(name, ast.Load())], node),
+            ops=[ast.Is()],
+            comparators=[ast.Name("_dict_", ast.Load())],
+        )
+        direct = ast.Subscript(
+            value=ast.Name(name, ast.Load()), slice=copy.deepcopy(guarded.args[1]), ctx=ast.Load()
+        )
+        fast = ast.IfExp(test=test, body=direct, orelse=guarded)
+        for made in (test, direct, fast):
+            copy_locations(made, node)  # type: ignore[arg-type]
+        return fast
+
     # ------------------------------------------------------- size guards
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
@@ -177,12 +216,27 @@ class SandboxPolicy(RestrictingNodeTransformer):
                 return self.node_contents_visit(node)
             if isinstance(node.op, ast.Add):  # the common case, without dispatch
                 node = self.node_contents_visit(node)
+                # ``x += v`` -> ``if _type_(x) in _numbers_: x += v`` / ``else: x = _iadd_(x, v)``:
+                # what guarded_iadd does for an int or a float (the bare addition), without the
+                # call; v is evaluated once, in whichever branch runs.
+                test = ast.Compare(
+                    left=_call("_type_", [ast.Name(target.id, ast.Load())], node),
+                    ops=[ast.In()],
+                    comparators=[ast.Name("_numbers_", ast.Load())],
+                )
+                direct = ast.AugAssign(
+                    target=ast.Name(target.id, ast.Store()),
+                    op=ast.Add(),
+                    value=copy.deepcopy(node.value),
+                )
                 load = ast.Name(target.id, ast.Load())
                 assign = ast.Assign(
                     targets=[target], value=_call("_iadd_", [load, node.value], node)
                 )
-                copy_locations(assign, node)
-                return assign
+                statement = ast.If(test=test, body=[direct], orelse=[assign])
+                for made in (test, direct, assign, statement):
+                    copy_locations(made, node)
+                return statement
             return super().visit_AugAssign(node)
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         value = self.visit(node.value)

@@ -203,6 +203,7 @@ class Sandbox:
         try:
             with budget:
                 scope["_tick_"] = budget.tick
+                scope["_getiter_"] = budget.getiter
                 # The code object was compiled under the sandbox policy and runs
                 # with the guarded builtins only.
                 scope["_result_"] = run(compiled.code, scope)

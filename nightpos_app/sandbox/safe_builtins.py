@@ -284,8 +284,15 @@ SAFE_BUILTINS: dict[str, Any] = {
     # RestrictedPython's hooks, and ours (see policy.py).
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
+    # For the policy's direct read of a plain dict's item and addition to a number
+    # (policy.visit_Subscript, visit_AugAssign); code cannot name them (names starting
+    # with "_" do not compile).
+    "_type_": type,
+    "_dict_": dict,
+    "_numbers_": frozenset({int, float}),
     "_write_": guarded_write,
-    "_getiter_": iter,
+    # Each call's scope has its budget's own (runner.py); this one ticks per item.
+    "_getiter_": ticking,
     "_iter_starred_": iter_starred,
     "_unpackiter_": guarded_unpack,
     "_inplacevar_": guarded_inplace,

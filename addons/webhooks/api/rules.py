@@ -3,11 +3,15 @@
 The secret and the URL are returned only to callers with the ``can_read_secret`` permission
 (admins; see :mod:`addons.webhooks.security`); nobody can filter or sort on the secret. The
 Model must be a registered technical name and the Target Record must compile.
-``POST /api/v1/base_automation/<id>/rotate_secret`` replaces the secret.
+``POST /api/v1/base_automation/<id>/rotate_secret`` replaces the secret. Timing rules:
+``GET /api/v1/base_automation/<id>/due`` tells a scheduled rule's next run and the records due
+in the next 24 hours; ``POST /api/v1/base_automation/<id>/run_now`` runs a scheduled rule at the
+worker's next tick.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_appbuilder.api import expose, protect, safe
@@ -19,12 +23,23 @@ from addons.webhooks.api.base import WebhooksApi, until
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.incoming.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.incoming.urls import secret_url, webhook_url
-from addons.webhooks.models import AUTH_SCHEMES, RESPOND_MODES, TRIGGERS, AutomationRule
+from addons.webhooks.models import (
+    AUTH_SCHEMES,
+    RESPOND_MODES,
+    SCHEDULE_RECORD,
+    SCHEDULE_TRIGGER,
+    TRIGGERS,
+    AutomationRule,
+)
+from addons.webhooks.rules import due
 from addons.webhooks.rules.code_rights import CHANGE_REFUSED, CREATE_RULE_REFUSED, rule_changes
+from addons.webhooks.rules.record_filters import filter_problems
 from addons.webhooks.rules.state import get_webhooks
-from addons.webhooks.rules.triggers import filter_problems
+from addons.webhooks.rules.timing_settings import TIMING_COLUMNS, timing_problems
 from addons.webhooks.security import CODE_PERMISSION, SECRET_PERMISSION, can_write_code
 from addons.webhooks.settings import cpu_limit_problem
+from addons.webhooks.timing.scheduler import run_now
+from nightpos_app.extensions import db
 from nightpos_app.state import get_env, get_state
 
 
@@ -75,6 +90,11 @@ def record_trigger_problems(
         value("filter_domain"),
         value("filter_pre_domain"),
         value("trigger_fields"),
+    )
+    problems.update(
+        timing_problems(
+            registry[model], trigger, {column: value(column) for column in TIMING_COLUMNS}
+        )
     )
     return {name: [problem] for name, problem in problems.items()}
 
@@ -224,6 +244,86 @@ class RuleApi(WebhooksApi):
             lambda _rule: {},
             lambda rule: {"signing_secret": rule.signing_secret},
             graced=False,
+        )
+
+    @expose("/<pk:pk>/due", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def due(self, pk: int) -> Response:
+        """A timing rule's due work: a scheduled rule's next run, or the records due within the
+        next 24 hours (UTC times).
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The next run, or the records due soonest first (at most 100)
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+        """
+        rule = self.datamodel.get(pk, self._base_filters)
+        if rule is None:
+            return self.response_404()
+        result: dict[str, Any] = {}
+        if rule.trigger == SCHEDULE_TRIGGER:
+            result["next_run_at"] = until(due.next_scheduled_run(db.session, rule.id))
+        else:
+            rows = due.due_rows(db.session, rule.id, due.now() + dt.timedelta(hours=24))
+            result["records"] = [
+                {"record_id": row.record_id, "due_at": until(row.due_at)}
+                for row in rows
+                if row.record_id != SCHEDULE_RECORD
+            ]
+        return self.response(200, id=rule.id, result=result)
+
+    @expose("/<pk:pk>/run_now", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def run_now(self, pk: int) -> Response:
+        """Run a scheduled rule at the worker's next tick (its next run is one period later).
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The rule is due now
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+        """
+        rule = self.datamodel.get(pk, self._base_filters)
+        if rule is None:
+            return self.response_404()
+        if rule.trigger != SCHEDULE_TRIGGER or not rule.active:
+            return self.response_400("Only an active scheduled rule can be run now.")
+        run_now(rule.id)
+        return self.response(
+            200,
+            id=rule.id,
+            result={"next_run_at": until(due.next_scheduled_run(db.session, rule.id))},
         )
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.incoming.guards import admit, request_key
-from addons.webhooks.incoming.idempotency import Answer, once
+from addons.webhooks.incoming.idempotency import Answer, Claim, once, store_answer
 from addons.webhooks.incoming.inbox import ACCEPTED, accept, accepted_body
 from addons.webhooks.incoming.payloads import PayloadError, parse_payload
 from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
+from addons.webhooks.metrics import observe_call
+from addons.webhooks.rules.calllog import LoggedPayload
 from addons.webhooks.rules.engine import Outcome
 from addons.webhooks.rules.transactions import CallLog, log_failure, run_call
 from addons.webhooks.settings import setting
@@ -52,6 +55,18 @@ def _answer(status: int, body: dict[str, object], **headers: str) -> Response:
     provide_automatic_options=False,
 )
 def webhook(secret: str) -> Response:
+    started = time.perf_counter()
+    response = _answer_call(secret)
+    # Metrics and the call's log event: in memory, no database work.
+    observe_call(g.pop(_RULE_ID, None), response.status_code, time.perf_counter() - started)
+    return response
+
+
+#: Where the call's rule id is kept for its metrics (``flask.g``), once the secret matched.
+_RULE_ID = "nightpos_webhook_rule_id"
+
+
+def _answer_call(secret: str) -> Response:
     if request.method not in ALLOWED_METHODS:
         return _answer(
             405,
@@ -127,6 +142,7 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     """Admit the call, read its payload and run ``rule``. With a rule that is not ``fresh``,
     a refusal or a bad payload is answered only once the rule is known to be current
     (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
+    setattr(g, _RULE_ID, rule.id)
     log = (
         CallLog(rule.id, request.method, request.remote_addr, rule.keep_payloads)
         if rule.log_calls
@@ -151,9 +167,20 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     key = request_key(rule.guards, request)
     if rule.at_once:
         # Respond at once (incoming/inbox.py): checked as above, stored, answered 202.
-        def accept_call() -> Answer:
-            call_id = accept(rule.id, request.method, payload, request.remote_addr, check)
-            return Answer(ACCEPTED, accepted_body(call_id), {})
+        def accept_call(claim: Claim | None = None) -> Answer:
+            def store(call_id: int) -> None:
+                # The key's answer is stored with the call, in one commit (idempotency.py).
+                store_answer(claim, Answer(ACCEPTED, accepted_body(call_id), {}))
+
+            call_id = accept(
+                rule.id,
+                request.method,
+                payload,
+                request.remote_addr,
+                check,
+                before_commit=store if claim is not None else None,
+            )
+            return Answer(ACCEPTED, accepted_body(call_id), {}, stored=claim is not None)
 
         answer = accept_call() if key is None else once(rule.id, key, accept_call)
         return _answer(answer.status, answer.body, **answer.headers)
@@ -161,12 +188,28 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         outcome = run_call(rule.spec, payload, log, check)
         return _answer(outcome.http_status, outcome.body)
 
-    def run() -> Answer:
-        outcome = run_call(rule.spec, payload, log, check)
-        return Answer(outcome.http_status, outcome.body, {})
+    def run(claim: Claim) -> Answer:
+        def store(outcome: Outcome) -> None:
+            store_answer(claim, Answer(outcome.http_status, outcome.body, {}))
+
+        # A success's answer is kept with the rule's work, in one commit: a call killed
+        # before it leaves nothing, and its key can be taken over (idempotency.py).
+        outcome = run_call(rule.spec, payload, log, check, before_commit=store)
+        return Answer(outcome.http_status, outcome.body, {}, stored=outcome.ok)
 
     # A key seen before gets its first answer again, without running (idempotency.py).
+    started = time.perf_counter()
     answer = once(rule.id, key, run)
+    if answer.replayed and log is not None:
+        # The rule did not run, but the request reached the URL: an auditor sees it, marked.
+        message = answer.body.get("message")
+        outcome = Outcome(
+            answer.status,
+            answer.body,
+            error=message if isinstance(message, str) else None,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        log_failure(log, LoggedPayload.of(payload), outcome, replayed=True, check=check)
     return _answer(answer.status, answer.body, **answer.headers)
 
 

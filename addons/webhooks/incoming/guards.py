@@ -13,7 +13,8 @@ Authentication schemes (``AutomationRule.auth_scheme``):
   HMAC-SHA256 of ``id.timestamp.body`` keyed with the base64 part of the ``whsec_`` secret).
   A ``webhook-id`` seen before is not run again (it is the call's idempotency key).
 * ``github`` — ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>``, keyed with the
-  signing secret as text.
+  signing secret as text (the whole ``whsec_…`` text). An ``X-GitHub-Delivery`` seen before is
+  not run again (it is the call's idempotency key).
 * ``header`` — the signing secret itself in a header whose name the rule sets.
 
 Every comparison of a secret or a signature is constant-time (``hmac.compare_digest``). The
@@ -279,12 +280,23 @@ def check_authentication(guards: RuleGuards, request: Request, body: bytes) -> R
     return None if problem is None else _unauthorized(problem)
 
 
+#: The header that names a delivery, per authentication scheme: the sender's own id of the
+#: message, the same on its redeliveries, so a redelivery is not run again.
+DELIVERY_ID_HEADERS = {"standard": "webhook-id", "github": "X-GitHub-Delivery"}
+
+
 def request_key(guards: RuleGuards, request: Request) -> str | None:
-    """The call's idempotency key, if it has one: ``webhook-id`` (Standard Webhooks: a replay
-    is not run again), else ``Idempotency-Key`` when the rule has Idempotency Keys on."""
+    """The call's idempotency key, if it has one: the sender's delivery id (``webhook-id``
+    with Standard Webhooks, ``X-GitHub-Delivery`` with GitHub: a redelivery is not run again),
+    else ``Idempotency-Key`` when the rule has Idempotency Keys on.
+
+    GitHub's signature covers the body alone, not the delivery id: the id only tells
+    redeliveries apart, it proves nothing (a caller who can sign may choose it, as with
+    ``Idempotency-Key``)."""
     key = None
-    if guards.auth_scheme == "standard":
-        key = request.headers.get("webhook-id")
+    delivery_header = DELIVERY_ID_HEADERS.get(guards.auth_scheme)
+    if delivery_header is not None:
+        key = request.headers.get(delivery_header)
     if not key and guards.idempotency:
         key = request.headers.get("Idempotency-Key") or request.headers.get("webhook-id")
     return key or None

@@ -78,8 +78,12 @@ def accept(
     payload: Any,
     remote_addr: str | None,
     check: Callable[[], None] | None = None,
+    before_commit: Callable[[int], None] | None = None,
 ) -> int:
     """Store a call for a worker to run, in one transaction; its id.
+
+    ``before_commit`` gets the new call's id in that transaction, before its commit (the
+    idempotency key's answer is stored with the call).
 
     ``check`` confirms that the rule the call was checked against is still the rule (as a
     direct call's, see :func:`~addons.webhooks.rules.transactions.run_call`); it raises to have the
@@ -87,10 +91,14 @@ def accept(
     database is busy or unavailable: nothing was stored, the caller gets 503 and sends again.
     """
     row = inbox_row(rule_id, method, payload, remote_addr)
-    return store([row], check)[0]
+    return store([row], check, before_commit)[0]
 
 
-def store(rows: list[dict[str, Any]], check: Callable[[], None] | None = None) -> list[int]:
+def store(
+    rows: list[dict[str, Any]],
+    check: Callable[[], None] | None = None,
+    before_commit: Callable[[int], None] | None = None,
+) -> list[int]:
     """Insert accepted calls in one transaction and commit; their ids."""
     session = db.session
     with write_transaction(session), database_errors():
@@ -99,6 +107,9 @@ def store(rows: list[dict[str, Any]], check: Callable[[], None] | None = None) -
                 check()
             connection = session.connection()
             ids = [connection.execute(_INSERT, row).scalar_one() for row in rows]
+            if before_commit is not None:
+                for call_id in ids:
+                    before_commit(call_id)
             # Wake the workers when this commits (the outbox's signal: same workers).
             session.info[ENQUEUED_KEY] = True
             notify_workers(session)

@@ -55,6 +55,7 @@ def enqueue(
         timeout_seconds=timeout_seconds,
         state="pending",
         attempt_count=0,
+        round_attempt_count=0,
         next_attempt_at=utcnow(),
     )
     session.add(delivery)
@@ -78,8 +79,9 @@ def replay(session: Session, delivery: WebhookDelivery) -> None:
 
 
 def _make_due(session: Session, delivery: WebhookDelivery) -> None:
-    # A new round of the retry schedule; the earlier attempts stay in the attempts table.
-    delivery.attempt_count = 0
+    # A new round of the retry schedule. The earlier attempts stay in the attempts table and in
+    # attempt_count, which counts them all.
+    delivery.round_attempt_count = 0
     delivery.state = "pending"
     delivery.next_attempt_at = utcnow()
     delivery.claimed_by = None

@@ -90,14 +90,26 @@ def retry_delay(
     return delay
 
 
+def gave_up(attempt: int, total: int | None = None) -> str:
+    """What a dead message's error adds: the round's attempts, and all of them when a manual
+    retry or a replay made this round one of several."""
+    if total is None or total == attempt:
+        return f"gave up after {attempt} attempts"
+    return f"gave up after {attempt} attempts in this round, {total} in all"
+
+
 def decide(
     result: Result,
     attempt: int,
     policy: Policy,
     now: dt.datetime,
     rng: random.Random | None = None,
+    *,
+    total: int | None = None,
 ) -> Decision:
-    """The message's next state after attempt number ``attempt`` (1-based) gave ``result``."""
+    """The message's next state after attempt number ``attempt`` (1-based) of the current round
+    of the schedule gave ``result``; ``total`` is the message's attempt count over all rounds
+    (this one included), for the message when it gives up."""
     code = result.status_code
     if result.kind == "http" and code is not None and 200 <= code < 300:
         return Decision("delivered")
@@ -111,7 +123,7 @@ def decide(
     if not is_retryable(result):
         return Decision("failed", error=error)
     if attempt >= policy.max_attempts:
-        return Decision("dead", error=f"{error} (gave up after {attempt} attempts)")
+        return Decision("dead", error=f"{error} ({gave_up(attempt, total)})")
     retry_after = parse_retry_after(result.retry_after, now)
     delay = retry_delay(policy, attempt, retry_after, rng)
     return Decision("pending", next_attempt_at=now + dt.timedelta(seconds=delay), error=error)

@@ -26,7 +26,8 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -34,10 +35,14 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from addons.webhooks.database import begin_write, database_problem
+from addons.webhooks.metrics import observe_delivery
 from addons.webhooks.models import ServerAction, WebhookDelivery, WebhookDeliveryAttempt
 from addons.webhooks.outgoing import notify, outbox, retry, sender, ssrf
+from addons.webhooks.outgoing.heartbeat import Heartbeat
+from addons.webhooks.rules.state import WORKER_JOBS_KEY
 from addons.webhooks.settings import number_list, setting
 from nightpos_app.extensions import db
+from nightpos_app.jsonlog import FIELDS
 from nightpos_app.models import utcnow
 
 log = logging.getLogger("nightpos.webhooks.outbox")
@@ -49,30 +54,13 @@ CLAIM_MARGIN_SECONDS = 2.0
 #: The longest wait between tries while the database is busy or unavailable.
 MAX_BACKOFF_SECONDS = 30.0
 
-#: Other jobs the worker loop runs besides sending the outbox (the inbox of incoming calls):
-#: ``app.extensions[JOBS_KEY]`` lists factories ``(app, worker_id) -> job``, each job's
-#: ``run_once()`` returning how many items it handled (:func:`add_job`).
-JOBS_KEY = "nightpos.worker.jobs"
-
 #: The workers running in this process: a commit that added messages wakes them.
 _workers: weakref.WeakSet[OutboxWorker] = weakref.WeakSet()
-
-
-def add_job(app: Flask, factory: Callable[[Flask, str], Job]) -> None:
-    """Have every worker loop of ``app`` run the job ``factory`` makes, each round."""
-    app.extensions.setdefault(JOBS_KEY, []).append(factory)
 
 
 def new_worker_id() -> str:
     """``host:pid:random``: which machine and process holds a claim, unique per worker."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-class Job(Protocol):
-    """Background work the worker loop does each round, besides the outbox."""
-
-    def run_once(self) -> int:
-        """Handle what is due now (a batch); how many items were handled."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +108,12 @@ class OutboxWorker:
         batch: int | None = None,
         poll_seconds: float | None = None,
         claim_seconds: float | None = None,
+        heartbeat_file: Path | None = None,
     ) -> None:
         self.app = app
         self.id = (worker_id or new_worker_id())[:64]
+        #: Rewritten from the loop, for a supervisor (heartbeat.py); None: no file.
+        self.heartbeat = Heartbeat(heartbeat_file, self.id) if heartbeat_file else None
         with app.app_context():
             self.settings = WorkerSettings.from_config(
                 batch=batch, poll_seconds=poll_seconds, claim_seconds=claim_seconds
@@ -130,8 +121,8 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._schema_ready = False
-        self.jobs: list[Job] = [
-            factory(app, self.id) for factory in app.extensions.get(JOBS_KEY, [])
+        self._jobs: list[Callable[[], int]] = [
+            make(app) for make in app.extensions.get(WORKER_JOBS_KEY, ())
         ]
         _workers.add(self)
 
@@ -150,8 +141,8 @@ class OutboxWorker:
         """Stop after the message in hand (safe from a signal handler or another thread)."""
         self._stop.set()
         self._wake.set()
-        for job in self.jobs:  # a job that can stop mid-round (the inbox) stops too
-            stop = getattr(job, "stop", None)
+        for job in self._jobs:  # a job that can stop mid-round (the inbox's) stops too
+            stop = getattr(getattr(job, "__self__", None), "stop", None)
             if stop is not None:
                 stop()
 
@@ -160,12 +151,14 @@ class OutboxWorker:
         log.info("outbox worker %s started", self.id)
         self._listen_for_commits()
         backoff = 0.0
+        self._beat(force=True)
         while not self.stopping:
             self._wake.clear()  # a wake-up during the batch below is kept for the next round
             try:
                 handled = self.run_once()
-                jobs_handled = self.run_jobs()
+                jobs_done = self._run_jobs()
             except Exception as error:  # noqa: BLE001 (the worker must outlive any one error)
+                self._beat(database_ok=False)
                 backoff = min(
                     max(backoff * 2, self.settings.poll_seconds, 0.5), MAX_BACKOFF_SECONDS
                 )
@@ -185,10 +178,37 @@ class OutboxWorker:
                 self._wake.wait(backoff)
                 continue
             backoff = 0.0
-            # Nothing more due now: wait for a poll or a wake.
-            if handled < self.settings.batch and not jobs_handled:
+            self._beat()
+            # Nothing more due now (the outbox nor the jobs): wait for a poll or a wake.
+            if handled < self.settings.batch and not jobs_done:
                 self._wake.wait(self.settings.poll_seconds)
         log.info("outbox worker %s stopped", self.id)
+
+    def _beat(self, database_ok: bool = True, *, force: bool = False) -> None:
+        if self.heartbeat is not None:
+            try:
+                self.heartbeat.beat(database_ok, force=force)
+            except OSError:
+                log.warning("outbox worker %s: cannot write its heartbeat file", self.id)
+
+    # --- Other periodic jobs (the timing scheduler) -----------------------------------------
+
+    def _run_jobs(self) -> int:
+        """Run each registered job once (each decides whether it is due); the work done.
+
+        A job's failure is logged and does not keep the outbox from being sent.
+        """
+        done = 0
+        for job in self._jobs:
+            try:
+                done += job()
+            except Exception as error:  # noqa: BLE001 (one job must not stop the loop)
+                problem = database_problem(error)
+                if problem is None:
+                    log.exception("worker %s: a periodic job failed", self.id)
+                else:
+                    log.warning("worker %s: periodic job: %s", self.id, problem.detail)
+        return done
 
     def _listen_for_commits(self) -> None:
         """On PostgreSQL, be woken by commits in other processes too (LISTEN/NOTIFY)."""
@@ -207,15 +227,11 @@ class OutboxWorker:
         """Send everything due now (not retries scheduled later); the number handled."""
         total = 0
         while not self.stopping:
-            handled = self.run_once() + self.run_jobs()
+            handled = self.run_once()
             total += handled
             if handled == 0:
                 break
         return total
-
-    def run_jobs(self) -> int:
-        """One round of each other job (:data:`JOBS_KEY`); how many items they handled."""
-        return sum(job.run_once() for job in self.jobs if not self.stopping)
 
     def start_thread(self) -> threading.Thread:
         """Run the worker in a daemon thread (the dev server's background sender)."""
@@ -246,6 +262,7 @@ class OutboxWorker:
                     excerpt_bytes=self.settings.excerpt_bytes,
                 )
                 self._record(db.session(), message, result, started_at)
+                self._beat()
             return len(claimed)
 
     def _claim(self, session: Session) -> list[sender.Message]:
@@ -390,6 +407,7 @@ class OutboxWorker:
         ).first()
         if delivery is None:
             session.rollback()
+            observe_delivery("lost_claim")
             log.warning(
                 "outbox: message %s is no longer claimed by %s (its claim ran out, or it was "
                 "changed); the result of this attempt is not recorded",
@@ -398,8 +416,10 @@ class OutboxWorker:
             )
             return
         now = utcnow()
-        attempt = delivery.attempt_count + 1
-        decision = retry.decide(result, attempt, self.settings.policy, now)
+        # The schedule follows the round's attempts; the message counts every attempt.
+        attempt = delivery.round_attempt_count + 1
+        total = delivery.attempt_count + 1
+        decision = retry.decide(result, attempt, self.settings.policy, now, total=total)
         session.add(
             WebhookDeliveryAttempt(
                 delivery_id=delivery.id,
@@ -411,7 +431,8 @@ class OutboxWorker:
                 worker=self.id,
             )
         )
-        delivery.attempt_count = attempt
+        delivery.attempt_count = total
+        delivery.round_attempt_count = attempt
         delivery.last_status_code = result.status_code
         delivery.last_error = decision.error
         delivery.state = decision.state
@@ -432,12 +453,25 @@ class OutboxWorker:
                     delivery.message_id,
                 )
         session.commit()
+        outcome = "retry" if decision.state == "pending" else decision.state
+        observe_delivery(outcome)
         log.info(
             "outbox: message %s attempt %d: %s -> %s",
             message.message_id,
             attempt,
             result.status_code if result.status_code is not None else result.error,
             decision.state,
+            extra={
+                FIELDS: {
+                    "event": "webhook_delivery",
+                    "message_id": message.message_id,
+                    "rule_id": delivery.rule_id,
+                    "attempt": attempt,
+                    "status": result.status_code,
+                    "outcome": outcome,
+                    "duration_ms": result.duration_ms,
+                }
+            },
         )
 
 

@@ -1,10 +1,15 @@
-"""The webhook call log: one row per call of a rule with Log Calls on, and its retention."""
+"""The webhook call log: one row per call of a rule with Log Calls on, and its retention.
+
+Every call that reached the URL and found its rule is logged when the rule has Log Calls on:
+those the rule ran (ok or error), those a guard refused or whose body could not be read, and
+those answered from the idempotency store without running (``replayed``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,12 +99,15 @@ def add_call(
     outcome: Outcome,
     remote_addr: str | None,
     replay_of: int | None = None,
+    *,
+    replayed: bool = False,
 ) -> int:
     """Add the call's row to the session's transaction, which the caller commits.
 
     A successful call's row is added to the rule's own transaction: the rule's changes and
     their log row are kept together, with one commit. The payload's text is made beforehand,
-    outside the transaction (on SQLite it holds the database's write lock).
+    outside the transaction (on SQLite it holds the database's write lock). ``replayed``: the
+    call was answered from the idempotency store, the rule did not run.
     """
     # On the session's connection: the ORM's execution layer has nothing to add to an INSERT.
     call_id = (
@@ -119,6 +127,7 @@ def add_call(
                 "remote_addr": remote_addr,
                 "run_payload": payload.kept,
                 "replay_of": replay_of,
+                "replayed": replayed,
             },
         )
         .scalar_one()
@@ -135,17 +144,24 @@ def record_call(
     outcome: Outcome,
     remote_addr: str | None,
     replay_of: int | None = None,
+    *,
+    replayed: bool = False,
+    check: Callable[[], None] | None = None,
 ) -> None:
     """Write the call's row in its own transaction (the rule's may have rolled back).
 
-    Raises :class:`~addons.webhooks.database.DatabaseProblem` if the database is busy or
+    ``check`` runs in that transaction before the insert (it may raise to write nothing: the
+    rule read from the process's cache has changed). Raises
+    :class:`~addons.webhooks.database.DatabaseProblem` if the database is busy or
     unavailable; nothing is written then.
     """
     session = db.session
     begin_write(session)
     try:
         with database_errors():
-            add_call(rule_id, method, payload, outcome, remote_addr, replay_of)
+            if check is not None:
+                check()
+            add_call(rule_id, method, payload, outcome, remote_addr, replay_of, replayed=replayed)
             session.commit()
     except BaseException:
         session.rollback()

@@ -171,9 +171,17 @@ def rule_sandbox(spec: RuleSpec) -> IsolatedSandbox:
 
 
 def execute_rule(
-    rule: AutomationRule | RuleSpec, payload: Any, *, dry_run: bool = False
+    rule: AutomationRule | RuleSpec,
+    payload: Any,
+    *,
+    dry_run: bool = False,
+    target_optional: bool = False,
 ) -> Outcome:
     """Run ``rule`` on ``payload`` in the session's current transaction.
+
+    ``target_optional`` (a scheduled rule): a Target Record that is just ``model`` (or empty)
+    runs the actions once, on no record (``record`` is the model's empty recordset); one that
+    finds no record is a run with nothing to do, not an error.
 
     The work is flushed but neither committed nor rolled back: the caller ends the
     transaction (commit only an ``ok`` outcome). The rule's own failures come back as an
@@ -198,20 +206,27 @@ def execute_rule(
     ) as recorder:
         try:
             helpers = webhooks.helpers(logs.append)
-            model = env[spec.model]
+            model = rule_model(env, spec.name, spec.model)
             base_names = {**helpers, "env": env, "model": model, "payload": payload}
             sandbox = rule_sandbox(spec)
             # One budget for the whole call: every piece of code it runs draws on it.
             with sandbox.call():
+                no_record = target_optional and is_no_record(spec.target_record)
                 try:
-                    records = find_target(
-                        spec.model,
-                        spec.target_record,
-                        {**base_names, "record": model, "records": model},
-                        sandbox,
+                    records = (
+                        model
+                        if no_record
+                        else find_target(
+                            spec.model,
+                            spec.target_record,
+                            {**base_names, "record": model, "records": model},
+                            sandbox,
+                        )
                     )
                 except UserError as exc:
-                    raise target_problem(exc, spec.model, spec.target_record) from exc
+                    if not (target_optional and exc.message == NO_TARGET):
+                        raise target_problem(exc, spec.model, spec.target_record) from exc
+                    records = model  # nothing found: nothing to do this time
                 # Actions often read a record and write it back (a counter, a status): the
                 # rows are locked when first read, and read as the last call committed them.
                 lock_records(records)
@@ -231,7 +246,7 @@ def execute_rule(
                 )
                 step = None  # run_actions names each action's step itself
                 with running_rule(session, spec.id):
-                    run_actions(spec, context, recorder)
+                    run_actions(spec, context, recorder, once_without_record=no_record)
                 # Record rules that these changes trigger run now, in this transaction: their
                 # failure is this call's failure, and a dry run shows their changes too.
                 recorder.current_action = ""
@@ -251,14 +266,26 @@ def execute_rule(
     return outcome
 
 
-def run_actions(spec: RuleSpec, context: ActionContext, recorder: ChangeRecorder | None) -> None:
-    """Each action of ``spec`` on each record of ``context.records``, in order.
+def is_no_record(target_record: str | None) -> bool:
+    """A scheduled rule's Target Record that names no record: empty, or just ``model``."""
+    return (target_record or "").strip() in ("", "model")
+
+
+def run_actions(
+    spec: RuleSpec,
+    context: ActionContext,
+    recorder: ChangeRecorder | None,
+    *,
+    once_without_record: bool = False,
+) -> None:
+    """Each action of ``spec`` on each record of ``context.records``, in order; or once, on
+    the empty recordset, when ``once_without_record`` (a scheduled rule with no record).
 
     An action's error names the action (``Action 2 'Notify': ...``): a ``UserError`` is raised
     again with that prefix, anything else carries it as ``nightpos_step`` for the generic
     message. A database that failed is not the action's fault and passes through as it is.
     """
-    for record in context.records:
+    for record in (context.records,) if once_without_record else context.records:
         for number, action in enumerate(spec.actions, 1):
             context.action_id, context.action_name = action.id, action.name
             if recorder is not None:
@@ -310,6 +337,18 @@ def run_on_records(
     finally:
         for line in logs:
             logger.info("automation rule %s: %s", spec.id, line)
+
+
+def rule_model(env: Environment, rule_name: str, model_name: str) -> RecordSet:
+    """The empty recordset of a rule's model; a ``UserError`` saying so when no enabled addon
+    provides the model (its addon was disabled or uninstalled after the rule was saved: its
+    table and records are still in the database, untouched)."""
+    if model_name not in get_state().registry:
+        raise UserError(
+            f"The rule {rule_name!r} is on the model {model_name!r}, which no enabled addon "
+            "provides: enable the addon that provides it, or archive the rule."
+        )
+    return env[model_name]
 
 
 def action_type(action_name: str, type_key: str) -> ActionType:
@@ -387,7 +426,13 @@ def problem_outcome(problem: DatabaseProblem, started: float) -> Outcome:
     )
 
 
-def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Outcome:
+def run_rule(
+    rule: AutomationRule,
+    payload: Any,
+    *,
+    dry_run: bool = False,
+    target_optional: bool = False,
+) -> Outcome:
     """Run ``rule`` on ``payload`` in one transaction; never raises for the rule's failures.
 
     Commits what the rule did when it succeeded (unless ``dry_run``), rolls it all back
@@ -398,7 +443,7 @@ def run_rule(rule: AutomationRule, payload: Any, *, dry_run: bool = False) -> Ou
     started = time.perf_counter()
     session = db.session
     try:
-        outcome = execute_rule(rule, payload, dry_run=dry_run)
+        outcome = execute_rule(rule, payload, dry_run=dry_run, target_optional=target_optional)
         if outcome.ok and not dry_run:
             with database_errors():
                 session.commit()

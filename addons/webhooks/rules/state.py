@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from addons.webhooks.rules.triggers import RecordRule
 
 EXTENSION_KEY = "nightpos.webhooks"
+#: App extension key: factories of periodic jobs the outbox worker's loop runs besides sending
+#: (each gets the app and returns a callable that does its work if due and returns how much it
+#: did). The timing scheduler registers itself here, so the outbox knows no job by name.
+WORKER_JOBS_KEY = "nightpos.worker.jobs"
 
 
 @dataclass

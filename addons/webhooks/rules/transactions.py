@@ -65,9 +65,13 @@ def run_call(
     payload: Any,
     log: CallLog | None,
     check: Callable[[], None] | None = None,
+    before_commit: Callable[[Outcome], None] | None = None,
     finish: Finish | None = None,
 ) -> Outcome:
     """Run ``rule`` for one webhook call and log it when ``log`` is given.
+
+    ``before_commit`` gets a successful outcome in the call's transaction, just before its
+    commit (the idempotency key's answer is stored there, with the rule's work).
 
     The session may still be in the transaction that looked the rule up, if that only read
     (see :func:`~addons.webhooks.database.write_transaction`). ``check`` confirms that the rule
@@ -82,7 +86,7 @@ def run_call(
     logged = LoggedPayload.of(payload, keep=log.keep_payloads) if log is not None else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run_once(rule, payload, log, logged, check, finish)
+            return _run_once(rule, payload, log, logged, check, before_commit, finish)
         except DatabaseProblem as problem:
             session.rollback()
             if not problem.retryable or attempt == MAX_ATTEMPTS:
@@ -103,6 +107,7 @@ def _run_once(
     log: CallLog | None,
     logged: LoggedPayload | None,
     check: Callable[[], None] | None,
+    before_commit: Callable[[Outcome], None] | None = None,
     finish: Finish | None = None,
 ) -> Outcome:
     session = db.session
@@ -121,6 +126,8 @@ def _run_once(
                         log.remote_addr,
                         log.replay_of,
                     )
+                if before_commit is not None:
+                    before_commit(outcome)
                 if finish is not None:
                     finish.succeeded(outcome)
                 session.commit()
@@ -136,15 +143,33 @@ def _run_once(
     return outcome
 
 
-def log_failure(log: CallLog, payload: LoggedPayload | None, outcome: Outcome) -> None:
-    """Log a call that failed, in its own transaction.
+def log_failure(
+    log: CallLog,
+    payload: LoggedPayload | None,
+    outcome: Outcome,
+    *,
+    replayed: bool = False,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Log a call that failed (or, ``replayed``, one answered from the idempotency store), in
+    a transaction of its own: one insert. ``check`` as for :func:`run_call`, in that
+    transaction.
 
     The answer stays the call's own: a database too busy to take the row only costs the row
     (with a warning in the server log), never a different answer to the caller.
     """
     try:
         logged = payload if payload is not None else LoggedPayload.of(None)
-        record_call(log.rule_id, log.method, logged, outcome, log.remote_addr, log.replay_of)
+        record_call(
+            log.rule_id,
+            log.method,
+            logged,
+            outcome,
+            log.remote_addr,
+            log.replay_of,
+            replayed=replayed,
+            check=check,
+        )
     except DatabaseProblem as problem:
         logger.warning(
             "webhook call to rule %s answered %s but could not be logged: %s",

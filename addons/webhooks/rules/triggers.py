@@ -25,7 +25,6 @@ only when a rule changed since the process last read them (addons/webhooks/rules
 
 from __future__ import annotations
 
-import ast
 import functools
 import logging
 import uuid
@@ -40,8 +39,15 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from addons.webhooks.models import RECORD_TRIGGERS, AutomationRule, ServerAction
-from addons.webhooks.rules import revision
+from addons.webhooks.metrics import observe_record_rule
+from addons.webhooks.models import (
+    RECORD_TRIGGERS,
+    TIMING_TRIGGERS,
+    AutomationRule,
+    ServerAction,
+)
+from addons.webhooks.rules import due, revision
+from addons.webhooks.rules.record_filters import parse_domain, parse_fields
 from addons.webhooks.rules.state import EXTENSION_KEY
 from nightpos_app.exceptions import UserError
 from nightpos_app.orm import Environment
@@ -67,64 +73,6 @@ class AutomationError(UserError):
     """A rule triggered by a record change failed; the change is rolled back with it."""
 
 
-# ------------------------------------------------------------------------------ rule filters
-def parse_domain(text: str | None) -> list[Any]:
-    """A domain as admins write it (``[('state', '=', 'sale')]``); empty text is ``[]``.
-
-    Read with :func:`ast.literal_eval`: literals only, nothing is evaluated.
-    """
-    if not text or not text.strip():
-        return []
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise ValueError(
-            "A domain is a list of conditions, e.g. [('state', '=', 'sale')]."
-        ) from None
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("A domain is a list of conditions, e.g. [('state', '=', 'sale')].")
-    return list(value)
-
-
-def parse_fields(text: str | None) -> frozenset[str]:
-    """Trigger Fields as saved: names separated by commas or spaces; empty means any field."""
-    if not text:
-        return frozenset()
-    return frozenset(name for name in text.replace(",", " ").split() if name)
-
-
-def filter_problems(
-    entry: ModelEntry,
-    env: Environment,
-    trigger: str,
-    filter_domain: str | None,
-    filter_pre_domain: str | None,
-    trigger_fields: str | None,
-) -> dict[str, str]:
-    """Why a rule's record filters cannot be saved, by column name; empty when they can."""
-    problems: dict[str, str] = {}
-    for column, text in (
-        ("filter_domain", filter_domain),
-        ("filter_pre_domain", filter_pre_domain),
-    ):
-        try:
-            env[entry.name].search_count(parse_domain(text) + [("id", "=", 0)])
-        except (ValueError, TypeError, UserError) as exc:
-            problems[column] = str(exc)
-    unknown = sorted(
-        name for name in parse_fields(trigger_fields) if name not in entry.fields or name == "id"
-    )
-    if unknown:
-        problems["trigger_fields"] = f"{entry.name} has no field {', '.join(unknown)}."
-    if trigger not in ("on_write", "on_create_or_write"):
-        for column in ("filter_pre_domain", "trigger_fields"):
-            if (filter_pre_domain if column == "filter_pre_domain" else trigger_fields) and (
-                column not in problems
-            ):
-                problems[column] = "Only rules triggered on update use this."
-    return problems
-
-
 # --------------------------------------------------------------------------------- the state
 @dataclass(frozen=True)
 class RecordRule:
@@ -137,6 +85,8 @@ class RecordRule:
     domain: tuple[Any, ...]
     pre_domain: tuple[Any, ...]
     fields: frozenset[str]
+    #: A timing rule: a change makes the records due later (rules/due.py) instead of running.
+    timing: due.Timing | None = None
 
 
 @dataclass
@@ -174,10 +124,15 @@ _ACTIVE_RECORD_RULES = (
         _RULE_TABLE.c.filter_domain,
         _RULE_TABLE.c.filter_pre_domain,
         _RULE_TABLE.c.trigger_fields,
+        _RULE_TABLE.c.trg_selection_field,
+        _RULE_TABLE.c.trg_selection_value,
+        _RULE_TABLE.c.trg_date_field,
+        _RULE_TABLE.c.trg_date_range,
+        _RULE_TABLE.c.trg_date_range_type,
     )
     .where(
         _RULE_TABLE.c.active.is_(True),
-        _RULE_TABLE.c.trigger.in_(list(RECORD_TRIGGERS)),
+        _RULE_TABLE.c.trigger.in_([*RECORD_TRIGGERS, *TIMING_TRIGGERS]),
         # Says in the partial index's own words what the IN implies, so that the databases
         # use ix_base_automation_record_trigger (see AutomationRule.__table_args__).
         # A literal, not a bound parameter: SQLite matches the index's condition as written.
@@ -214,12 +169,25 @@ def _rules(session: Session) -> tuple[RecordRule, ...]:
 def _record_rule(row: tuple[Any, ...]) -> RecordRule | None:
     """A rule's row as the machinery needs it; cached on the row's values, so the domains of
     an unchanged rule are parsed once per process."""
-    rule_id, name, model, trigger, filter_domain, filter_pre_domain, trigger_fields = row
+    (rule_id, name, model, trigger, filter_domain, filter_pre_domain, trigger_fields) = row[:7]
+    selection_field, selection_value, date_field, delay, unit = row[7:]
     try:
         domain, pre_domain = parse_domain(filter_domain), parse_domain(filter_pre_domain)
     except ValueError as exc:  # saved before validation existed, or by hand in SQL
         logger.warning("automation rule %s: bad filter, rule skipped: %s", rule_id, exc)
         return None
+    fields = parse_fields(trigger_fields)
+    if trigger in TIMING_TRIGGERS:
+        # The Extra Conditions are checked when the record is due, not when it changes.
+        timing = due.Timing(trigger, date_field, int(delay or 0), unit or "days")
+        watched = frozenset({date_field}) if trigger == "on_time" and date_field else frozenset()
+        return RecordRule(rule_id, name, model, TIMING_TRIGGERS[trigger], (), (), watched, timing)
+    if trigger == "on_value_set":
+        # On create or update, when the field changes to the value: Odoo's "State is set to".
+        if not selection_field:
+            return None
+        domain = [*domain, (selection_field, "=", selection_value)]
+        fields, pre_domain = frozenset({selection_field}), []
     return RecordRule(
         id=rule_id,
         name=name,
@@ -227,7 +195,7 @@ def _record_rule(row: tuple[Any, ...]) -> RecordRule | None:
         kinds=RECORD_TRIGGERS[trigger],
         domain=_frozen(domain),
         pre_domain=_frozen(pre_domain),
-        fields=parse_fields(trigger_fields),
+        fields=fields,
     )
 
 
@@ -437,17 +405,23 @@ def _handle(session: Session, rule: RecordRule, change: RecordEvent) -> None:
     ids = _selected(session, rule, change)
     if not ids:
         return
+    if rule.timing is not None:
+        due.schedule(session, rule.id, rule.model, rule.timing, ids)
+        return
     from addons.webhooks.rules.engine import run_on_records  # the engine imports this module
 
     records = _env(session)[rule.model].browse(ids)
     try:
         with _running(session, change.origin | {rule.id}, change.depth + 1):
             run_on_records(rule.id, records, change.kind, change.values)
+        observe_record_rule(rule.id, ok=True)
     except UserError as exc:
+        observe_record_rule(rule.id, ok=False)
         raise AutomationError(f"Automation rule {rule.name!r}: {exc.message}") from exc
     except SQLAlchemyError:
         raise
     except Exception as exc:  # admin code or an addon's type failed unexpectedly
+        observe_record_rule(rule.id, ok=False)
         reference = uuid.uuid4().hex[:12]
         logger.exception("automation rule %s failed (reference %s)", rule.id, reference)
         raise AutomationError(

@@ -4,6 +4,7 @@
      (in the page's language) for a moment.
    - form[data-confirm]: ask before submitting.
    - The rule form: the fields the chosen trigger uses, the header name for a header secret.
+   - time.nightpos-local-time: a stored UTC time, shown in the browser's time zone.
    - The action form: show the chosen type's settings, the chosen source (value/expression),
      the value input that suits the chosen field, the fields of the chosen model, and the
      sample of a type that has one (Send Webhook Notification's JSON), as settings change. */
@@ -158,7 +159,20 @@
         });
     }
 
+    // Stored times are UTC: show them in the browser's time zone too (the UTC text stays in
+    // the title).
+    function localTimes() {
+        $("time.nightpos-local-time").each(function () {
+            var when = new Date(this.getAttribute("datetime"));
+            if (isNaN(when.getTime())) { return; }
+            this.title = this.textContent;
+            this.textContent = when.toLocaleString(document.documentElement.lang || undefined,
+                { dateStyle: "medium", timeStyle: "short" });
+        });
+    }
+
     $(function () {
+        localTimes();
         $(document).on("click", "[data-copy]", function () { copyFrom(this.getAttribute("data-copy"), this); });
         var ruleForm = document.querySelector("form[data-rule-fields]");
         if (ruleForm) {

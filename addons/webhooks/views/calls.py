@@ -73,6 +73,7 @@ class WebhookCallView(RecordModelView):
         "method",
         "status",
         "http_status",
+        "replayed",
         "error_message",
         "attempts",
         "duration_ms",
@@ -87,6 +88,7 @@ class WebhookCallView(RecordModelView):
         "next_attempt_at",
         "claimed_by",
         "replay_of",
+        "replayed",
         "remote_addr",
         "duration_ms",
         "payload",
@@ -97,7 +99,7 @@ class WebhookCallView(RecordModelView):
     # Not the time: FAB's search form would use WTForms' deprecated DateTimeField for it. Not
     # the rule: FAB's search form lists every rule in a drop-down, which with thousands of
     # rules is most of the page's time and size; a rule's calls are its Logs (?rule_id=).
-    search_columns = ["status", "http_status", "method"]
+    search_columns = ["status", "http_status", "method", "replayed"]
     order_columns = ["called_at", "status", "http_status", "duration_ms"]
     label_columns = {
         "called_at": lazy("Time"),
@@ -105,6 +107,7 @@ class WebhookCallView(RecordModelView):
         "method": lazy("Method"),
         "status": lazy("Status"),
         "http_status": lazy("HTTP Status"),
+        "replayed": lazy("Replayed"),
         "remote_addr": lazy("Remote Address"),
         "duration_ms": lazy("Duration (ms)"),
         "payload": lazy("Payload"),
@@ -120,6 +123,7 @@ class WebhookCallView(RecordModelView):
         "called_at": utc_time,
         "status": _status,
         "payload_truncated": _yes_no,
+        "replayed": _yes_no,
         "error_message": _text,
         "traceback": preformatted,
         "payload": json_text,

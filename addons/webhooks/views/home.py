@@ -69,7 +69,7 @@ def _delivery_counts() -> dict[str, int]:
     counts = {"failed": 0, "dead": 0}
     counts.update({state: int(n) for state, n in db.session.execute(query).all()})
     retrying = sa.select(sa.func.count()).where(
-        WebhookDelivery.state == "pending", WebhookDelivery.attempt_count > 0
+        WebhookDelivery.state == "pending", WebhookDelivery.round_attempt_count > 0
     )
     counts["retrying"] = int(db.session.scalar(retrying) or 0)
     return counts

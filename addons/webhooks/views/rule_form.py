@@ -25,6 +25,7 @@ from wtforms import (
     BooleanField,
     FloatField,
     HiddenField,
+    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -32,9 +33,19 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from addons.webhooks.incoming.guards import parse_allowlist, parse_rate_limit
-from addons.webhooks.models import AUTH_SCHEMES, DEFAULT_TARGET_RECORD, RESPOND_MODES, TRIGGERS
+from addons.webhooks.models import (
+    AUTH_SCHEMES,
+    DEFAULT_TARGET_RECORD,
+    DELAY_UNITS,
+    INTERVAL_UNITS,
+    RESPOND_MODES,
+    SCHEDULE_TRIGGER,
+    TIMING_TRIGGERS,
+    TRIGGERS,
+)
+from addons.webhooks.rules.record_filters import filter_problems
 from addons.webhooks.rules.state import get_webhooks
-from addons.webhooks.rules.triggers import filter_problems
+from addons.webhooks.rules.timing_settings import TIMING_COLUMNS, timing_problems
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.views.naming import model_choices
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
@@ -244,15 +255,78 @@ class RuleForm(DynamicForm):
         widget=BS3TextFieldWidget(),
     )
 
-    def validate(self, extra_validators: Any = None) -> bool:
-        """The fields one by one, then the record filters against the chosen Model.
+    # Values set and the timing triggers (addons/webhooks/rules/due.py); checked in validate().
+    trg_selection_field = StringField(
+        lazy("Field"),
+        validators=[Optional(), Length(max=64), no_nul],
+        description=lazy("Values set: the selection field (technical name), e.g. state."),
+        widget=BS3TextFieldWidget(),
+    )
+    trg_selection_value = StringField(
+        lazy("Value"),
+        validators=[Optional(), Length(max=64), no_nul],
+        description=lazy("The rule runs when the field is set to this value, e.g. sale."),
+        widget=BS3TextFieldWidget(),
+    )
+    trg_date_field = StringField(
+        lazy("Date Field"),
+        validators=[Optional(), Length(max=64), no_nul],
+        description=lazy("A date or datetime field (technical name), e.g. date_order."),
+        widget=BS3TextFieldWidget(),
+    )
+    trg_date_range = IntegerField(
+        lazy("Delay"),
+        default=0,
+        validators=[Optional()],
+        description=lazy(
+            "How long after the date (or the creation, or the last update) the rule runs; "
+            "negative: before the date."
+        ),
+        widget=BS3TextFieldWidget(),
+    )
+    trg_date_range_type = SelectField(
+        lazy("Delay Unit"),
+        choices=choices(list(DELAY_UNITS.items())),
+        default="days",
+        validators=[Optional()],
+        widget=Select2Widget(),
+    )
+    interval_number = IntegerField(
+        lazy("Run Every"),
+        default=1,
+        validators=[Optional()],
+        description=lazy("Scheduled: the rule runs once every this many periods."),
+        widget=BS3TextFieldWidget(),
+    )
+    interval_type = SelectField(
+        lazy("Period Unit"),
+        choices=choices(list(INTERVAL_UNITS.items())),
+        default="days",
+        validators=[Optional()],
+        widget=Select2Widget(),
+    )
 
-        The record filters the chosen trigger does not use are blanked first: the form hid
-        them, and a value left from another trigger must not block the save.
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The fields one by one, then the record filters and timing settings against the
+        chosen Model.
+
+        The fields the chosen trigger does not use are blanked first: the form hid them, and a
+        value left from another trigger must not block the save.
         """
+        trigger = self.trigger.data
         for column in RECORD_FILTER_COLUMNS:
-            if not applies(column, self.trigger.data):
+            if not applies(column, trigger):
                 self[column].data = ""
+        for column in TIMING_COLUMNS:
+            if not applies(column, trigger):
+                self[column].data = None
+                self[column].raw_data = []
+        if trigger == SCHEDULE_TRIGGER and (self.target_record.data or "").strip() in (
+            "",
+            DEFAULT_TARGET_RECORD,
+        ):
+            # A scheduled rule has no payload: no record unless its Target Record finds some.
+            self.target_record.data = "model"
         valid = super().validate(extra_validators)
         registry = get_state().registry
         if self.model.data not in registry:
@@ -264,6 +338,13 @@ class RuleForm(DynamicForm):
             self.filter_domain.data,
             self.filter_pre_domain.data,
             self.trigger_fields.data,
+        )
+        problems.update(
+            timing_problems(
+                registry[self.model.data],
+                trigger,
+                {column: self[column].data for column in TIMING_COLUMNS},
+            )
         )
         for name, problem in problems.items():
             self[name].errors = [*self[name].errors, str(escape(problem))]
@@ -297,17 +378,25 @@ FORM_COLUMNS = [
     "filter_domain",
     "filter_pre_domain",
     "trigger_fields",
+    *TIMING_COLUMNS,
 ]
 #: The fields only record triggers use (the Webhooks screens leave them out).
 RECORD_FILTER_COLUMNS = ["filter_domain", "filter_pre_domain", "trigger_fields"]
 
-_RECORD_TRIGGERS = ("on_create", "on_write", "on_create_or_write", "on_unlink")
+_RECORD_TRIGGERS = (
+    "on_create",
+    "on_write",
+    "on_create_or_write",
+    "on_unlink",
+    "on_value_set",
+    *TIMING_TRIGGERS,
+)
 _UPDATE_TRIGGERS = ("on_write", "on_create_or_write")
 #: The fields that only some triggers use, and which: the form shows a field only for its
 #: triggers (the others are hidden, and blanked on save), and the rule's page lists it only
 #: for them. Fields not listed are every rule's.
 FIELD_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "target_record": ("on_webhook",),
+    "target_record": ("on_webhook", SCHEDULE_TRIGGER),
     "log_calls": ("on_webhook",),
     "respond": ("on_webhook",),
     "ordered": ("on_webhook",),
@@ -320,6 +409,7 @@ FIELD_TRIGGERS: dict[str, tuple[str, ...]] = {
     "filter_domain": _RECORD_TRIGGERS,
     "filter_pre_domain": _UPDATE_TRIGGERS,
     "trigger_fields": _UPDATE_TRIGGERS,
+    **TIMING_COLUMNS,
 }
 #: The request guards: rarely used, so the form keeps them in a collapsed section.
 GUARD_COLUMNS = ["auth_scheme", "auth_header", "ip_allowlist", "rate_limit", "idempotency"]
@@ -354,6 +444,12 @@ def rule_form(
     )
     form.respond.choices = choices(
         [(key, translate(label)) for key, label in RESPOND_MODES.items()]
+    )
+    form.trg_date_range_type.choices = choices(
+        [(key, translate(label)) for key, label in DELAY_UNITS.items()]
+    )
+    form.interval_type.choices = choices(
+        [(key, translate(label)) for key, label in INTERVAL_UNITS.items()]
     )
     if show_model:
         form.model.choices = choices([("", ""), *model_choices()])

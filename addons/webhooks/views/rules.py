@@ -27,22 +27,29 @@ from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.incoming.urls import curl_command, sample_payload, webhook_url
 from addons.webhooks.models import (
     AUTH_SCHEMES,
+    DELAY_UNITS,
+    INTERVAL_UNITS,
     RESPOND_MODES,
     ROTATION_GRACE,
+    SCHEDULE_TRIGGER,
     TRIGGERS,
     AutomationRule,
 )
 from addons.webhooks.rules.code_rights import (
-    CHANGE_REFUSED,
     CREATE_RULE_REFUSED,
-    RULE_CODE_FIELDS,
-    rule_changes,
 )
 from addons.webhooks.rules.engine import run_rule
 from addons.webhooks.rules.record_dry_run import dry_run_on_record, record_choices
+from addons.webhooks.rules.timing_settings import TIMING_COLUMNS
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
 from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
+from addons.webhooks.views.rule_code_fields import (
+    code_unchanged,
+    keep_code_fields,
+    lock_code_fields,
+    with_visible_errors,
+)
 from addons.webhooks.views.rule_details import rule_details
 from addons.webhooks.views.rule_form import (
     FIELD_TRIGGERS,
@@ -59,6 +66,7 @@ from addons.webhooks.views.rule_page import (
     dry_run_report,
     read_payload,
 )
+from addons.webhooks.views.timing_page import TimingRoutes, is_timed, timing_panel
 from nightpos_app.crud import RecordInterface, RecordModelView
 from nightpos_app.devmode import developer_mode
 from nightpos_app.digits import ascii_int
@@ -87,6 +95,13 @@ LABELS = {
     "filter_domain": lazy("Apply On"),
     "filter_pre_domain": lazy("Before Update Domain"),
     "trigger_fields": lazy("Trigger Fields"),
+    "trg_selection_field": lazy("Field"),
+    "trg_selection_value": lazy("Value"),
+    "trg_date_field": lazy("Date Field"),
+    "trg_date_range": lazy("Delay"),
+    "trg_date_range_type": lazy("Delay Unit"),
+    "interval_number": lazy("Run Every"),
+    "interval_type": lazy("Period Unit"),
     "ip_allowlist": lazy("Allowed IP Addresses"),
     "rate_limit": lazy("Rate Limit"),
     "idempotency": lazy("Idempotency Keys"),
@@ -129,66 +144,13 @@ def _hidden(form: RuleForm, left_out: list[str]) -> list[str]:
     return [f.name for f in form if f.type == "HiddenField"] + left_out
 
 
-def _with_visible_errors(form: RuleForm, triggers: Collection[str] | None) -> RuleForm:
-    """A refused hidden Model (tampered with) comes back as a drop-down showing its error."""
-    if request.method != "POST" or not form.model.errors or form.model.type != "HiddenField":
-        return form
-    visible = rule_form(show_model=True, triggers=triggers)
-    visible.validate()
-    # Errors found after validation (the right to write code) are not found again.
-    visible.model.errors = [
-        *visible.model.errors,
-        *(e for e in form.model.errors if e not in visible.model.errors),
-    ]
-    if not can_write_code():
-        _lock_code_fields(visible)
-    return visible
-
-
-def _lock_code_fields(form: RuleForm) -> None:
-    """Show the code fields (addons/webhooks/rules/code_rights.py) read-only, saying why: for users
-    without the right to write code."""
-    note = translate(CHANGE_REFUSED)
-    for name in RULE_CODE_FIELDS:
-        field = form[name]
-        if field.type == "HiddenField":
-            continue
-        # A disabled drop-down is not posted (_keep_code_fields then keeps the rule's value).
-        locked = {"disabled": True} if field.type == "SelectField" else {"readonly": True}
-        field.render_kw = {**(field.render_kw or {}), **locked}
-        field.description = note
-
-
-def _keep_code_fields(form: RuleForm, rule: AutomationRule) -> None:
-    """Code fields that were not posted (shown disabled, or not on this screen) keep the rule's
-    values."""
-    for name in RULE_CODE_FIELDS:
-        if name not in request.form:
-            form[name].data = getattr(rule, name)
-            form[name].raw_data = [form[name].data or ""]
-
-
-def _code_unchanged(form: RuleForm, rule: AutomationRule) -> bool:
-    """Without the right to write code, the code fields must keep the rule's values: each one
-    changed gets an error; the others are stored exactly as they were."""
-    if can_write_code():
-        return True
-    changed = rule_changes(rule, {name: form[name].data for name in RULE_CODE_FIELDS})
-    for name in RULE_CODE_FIELDS:
-        if name in changed:
-            form[name].errors = [*form[name].errors, translate(CHANGE_REFUSED)]
-        else:
-            form[name].data = getattr(rule, name)
-    return not changed
-
-
 class RuleListWidget(ListWidget):
     """FAB's list with a visible ``New`` button that keeps the app's model."""
 
     template = "webhooks/rule_list_widget.html"
 
 
-class RuleViewBase(RecordModelView):
+class RuleViewBase(TimingRoutes, RecordModelView):
     """The screens of automation rules; subclasses choose which rules and what ``New`` makes."""
 
     datamodel = RecordInterface(AutomationRule)
@@ -225,6 +187,8 @@ class RuleViewBase(RecordModelView):
         "ordered": _yes_no,
         "keep_payloads": _yes_no,
         "cpu_seconds": _cpu_label,
+        "trg_date_range_type": lambda v: translate(DELAY_UNITS[v]) if v in DELAY_UNITS else "",
+        "interval_type": lambda v: translate(INTERVAL_UNITS[v]) if v in INTERVAL_UNITS else "",
     }
     base_order = ("name", "asc")
     page_size = 50
@@ -277,7 +241,7 @@ class RuleViewBase(RecordModelView):
         form = self._new_rule_form()
         if not can_write_code():
             # Every new rule chooses a Model and a Trigger: writing code.
-            _lock_code_fields(form)
+            lock_code_fields(form)
             if request.method == "POST":
                 form.validate()
                 refused = translate(CREATE_RULE_REFUSED)
@@ -291,7 +255,7 @@ class RuleViewBase(RecordModelView):
             if self._save(rule, adding=True):
                 g.webhooks_saved_rule = rule.id
                 return None
-        form = _with_visible_errors(form, self.triggers)
+        form = with_visible_errors(form, self.triggers)
         return self._get_add_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
 
     def _edit(self, pk: Any) -> dict[str, Any] | None:
@@ -303,8 +267,8 @@ class RuleViewBase(RecordModelView):
         if request.method == "POST":
             form = rule_form(show_model=show_model, triggers=self._edit_triggers(rule))
             if not can_write_code():
-                _keep_code_fields(form, rule)
-            if form.validate() and _code_unchanged(form, rule) and self._actions_fit(rule, form):
+                keep_code_fields(form, rule)
+            if form.validate() and code_unchanged(form, rule) and self._actions_fit(rule, form):
                 self._fill(rule, form)
                 if self._save(rule, adding=False):
                     g.webhooks_saved_rule = rule.id
@@ -312,8 +276,8 @@ class RuleViewBase(RecordModelView):
         else:
             form = rule_form(show_model=show_model, obj=rule, triggers=self._edit_triggers(rule))
         if not can_write_code():
-            _lock_code_fields(form)
-        form = _with_visible_errors(form, self._edit_triggers(rule))
+            lock_code_fields(form)
+        form = with_visible_errors(form, self._edit_triggers(rule))
         return self._get_edit_widget(form=form, exclude_cols=_hidden(form, self.left_out_columns))
 
     def _edit_triggers(self, rule: AutomationRule) -> Collection[str] | None:
@@ -333,6 +297,9 @@ class RuleViewBase(RecordModelView):
         rule.rate_limit = (rule.rate_limit or "").strip() or None
         for name in RECORD_FILTER_COLUMNS:
             setattr(rule, name, (getattr(rule, name) or "").strip() or None)
+        for name in TIMING_COLUMNS:
+            value = getattr(rule, name)
+            setattr(rule, name, (value.strip() or None) if isinstance(value, str) else value)
 
     def _save(self, rule: AutomationRule, *, adding: bool) -> bool:
         try:
@@ -435,6 +402,8 @@ class RuleViewBase(RecordModelView):
             curl=curl_command(url, sample) if url else None,
             sample_payload=sample,
             records=[] if is_webhook else record_choices(rule.model),
+            timing=timing_panel(rule),
+            is_timed=is_timed(rule),
             record_id=record_id,
             actions=action_rows(rule),
             call_count=call_count(rule.id),
@@ -478,6 +447,9 @@ class RuleViewBase(RecordModelView):
         rule = self._get_rule(pk)
         if rule.trigger == "on_webhook":
             abort(404)
+        if rule.trigger == SCHEDULE_TRIGGER:  # no record: the actions as the schedule runs them
+            report = dry_run_report(run_rule(rule, {}, dry_run=True, target_optional=True))
+            return self._render_page(self._get_rule(pk), report=report)
         record_id = ascii_int(request.form.get("record_id", ""), max_digits=18)
         if record_id is None:
             return self._render_page(rule, payload_problem=translate("Choose a record."))
@@ -524,7 +496,7 @@ class WebhookView(RuleViewBase):
 
     base_filters = [["trigger", FilterEqual, "on_webhook"]]
     triggers = ("on_webhook",)
-    left_out_columns = RECORD_FILTER_COLUMNS
+    left_out_columns = [*RECORD_FILTER_COLUMNS, *TIMING_COLUMNS]
     list_title = lazy("Webhooks")
     record_title = lazy("Webhook")
     new_title = lazy("New Webhook")

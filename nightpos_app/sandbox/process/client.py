@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from nightpos_app.exceptions import UserError
+from nightpos_app.metrics import CODE_RUNS, RUNNERS_KILLED, code_outcome
 from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.orm.registry import ModelRegistry
 from nightpos_app.sandbox.compiler import compile_source
@@ -97,6 +98,8 @@ class CodeCall:
         self._depth = 0
         #: Whether a posted write is being carried out (the runner goes on meanwhile).
         self._posting = False
+        #: Whether any code ran in this call (a call whose Target Record needed none did not).
+        self.ran = False
 
     @property
     def deadline(self) -> float:
@@ -140,6 +143,7 @@ class CodeCall:
             self.sandbox.pool.release(runner, reusable=self.broken is None and self._depth == 0)
 
     def _stop(self, runner: RunnerProcess, message: str, kind: Any) -> SandboxError:
+        RUNNERS_KILLED.labels(code_outcome(kind)).inc()
         runner.kill()
         self.runner = None
         self.sandbox.pool.release(runner, reusable=False)
@@ -162,6 +166,7 @@ class CodeCall:
         self, mode: Literal["eval", "exec"], source: Any, filename: str, names: Mapping[str, Any]
     ) -> Any:
         """Run ``source`` in this call's runner; its value (``eval``) or None."""
+        self.ran = True
         runner = self._runner()
         env = _environment_of(names)
         service = RecordService(env)
@@ -352,6 +357,22 @@ class CodeCall:
         return SandboxError(text, kind, lineno=lineno if type(lineno) is int else None)
 
 
+def _outcome_of(error: BaseException, call: CodeCall) -> str:
+    """The metrics outcome of a call that ended with ``error``: the runner's end if it was
+    stopped, else the sandbox error the raised one came from (action types and the engine
+    wrap it in errors of their own, with it as the cause), else ``error``."""
+    if call.broken is not None:
+        return code_outcome(call.broken.kind)
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, SandboxError):
+            return code_outcome(seen.kind)
+        seen = seen.__cause__ or seen.__context__
+    return "error"
+
+
 def _environment_of(names: Mapping[str, Any]) -> Environment | None:
     """The environment the code's records belong to (its record API requests run there)."""
     for value in names.values():
@@ -457,11 +478,17 @@ class IsolatedSandbox:
             max(self.wall_seconds, self.cpu_seconds if cpu_seconds is None else cpu_seconds),
         )
         _local.call = call
+        outcome = "ok"
         try:
             yield call
+        except BaseException as error:
+            outcome = _outcome_of(error, call)
+            raise
         finally:
             _local.call = None
             call.close()
+            if call.ran:  # one count per call of rule code, by how it ended
+                CODE_RUNS.labels(outcome).inc()
 
     def evaluate(
         self,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import msgpack
 
+from nightpos_app.metrics import RUNNERS_BUSY, RUNNERS_IDLE, RUNNERS_STARTED
 from nightpos_app.sandbox.process.wire import MAX_RUNNER_MESSAGE, Channel
 
 logger = logging.getLogger(__name__)
@@ -168,13 +169,26 @@ class RunnerPool:
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nightpos-runners")
         self._busy = threading.BoundedSemaphore(MAX_BUSY)
         self.started = 0
+        #: Whether the last attempt to start a runner failed (readiness: /readyz).
+        self.start_failed = False
 
     def _start(self) -> RunnerProcess:
         """A new runner (on the spawner thread only)."""
-        runner = RunnerProcess(self.memory_bytes)
+        try:
+            runner = RunnerProcess(self.memory_bytes)
+        except OSError:
+            self.start_failed = True
+            raise
         with self._lock:
             self.started += 1
+            self.start_failed = False
+        RUNNERS_STARTED.inc()
         return runner
+
+    def ready(self) -> bool:
+        """Whether calls can get a runner: open, and starting runners works (the first ones
+        have started, unless the pool keeps none ready)."""
+        return not self._closed and not self.start_failed and (self.started > 0 or self.size == 0)
 
     def acquire(self, timeout: float | None = None) -> RunnerProcess:
         """An idle runner, or a new one when none is idle; :class:`RunnersBusy` when
@@ -182,10 +196,12 @@ class RunnerPool:
         if not self._busy.acquire(timeout=timeout):
             raise RunnersBusy(f"all {MAX_BUSY} runner processes are busy")
         try:
-            return self._take()
+            runner = self._take()
         except BaseException:
             self._busy.release()
             raise
+        RUNNERS_BUSY.inc()
+        return runner
 
     def _take(self) -> RunnerProcess:
         with self._lock:
@@ -196,6 +212,7 @@ class RunnerPool:
                     break
                 runner.kill()
                 runner = None
+            RUNNERS_IDLE.set(len(self._idle))
         self._want_more()
         if runner is not None:
             return runner
@@ -204,11 +221,13 @@ class RunnerPool:
     def release(self, runner: RunnerProcess, reusable: bool) -> None:
         """Give ``runner`` back after a call; it is ended if not ``reusable`` or not wanted."""
         self._busy.release()
+        RUNNERS_BUSY.dec()
         runner.runs += 1
         if reusable and runner.runs < MAX_RUNS and runner.alive():
             with self._lock:
                 if not self._closed and len(self._idle) < max(self.size, MAX_IDLE):
                     self._idle.append(runner)
+                    RUNNERS_IDLE.set(len(self._idle))
                     return
         self._retire(runner)
         self._want_more()
@@ -223,6 +242,7 @@ class RunnerPool:
         with self._lock:
             self.size = max(size, 0)
             extra, self._idle = self._idle[self.size :], self._idle[: self.size]
+            RUNNERS_IDLE.set(len(self._idle))
         for runner in extra:
             self._retire(runner)
 
@@ -256,6 +276,7 @@ class RunnerPool:
                 with self._lock:
                     if not self._closed:
                         self._idle.append(runner)
+                        RUNNERS_IDLE.set(len(self._idle))
                         continue
                 self._retire(runner)
                 return
@@ -268,6 +289,7 @@ class RunnerPool:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            RUNNERS_IDLE.set(0)
         for runner in idle:
             self._retire(runner)
         self._spawner.shutdown(wait=False)
@@ -296,6 +318,15 @@ def pool_for(memory_bytes: int, size: int | None = None) -> RunnerPool:
         elif size is not None:
             pool.size = max(pool.size, size)
         return pool
+
+
+def pools_ready() -> bool | None:
+    """Whether this process's runner pools can serve calls (None: it has none)."""
+    with _pools_lock:
+        pools = list(_pools.values()) if _pools_pid == os.getpid() else []
+    if not pools:
+        return None
+    return all(pool.ready() for pool in pools)
 
 
 def close_pools() -> None:

@@ -29,6 +29,7 @@ RULE_TABLES = (
     "base_automation_call",
     "base_automation_request",
     "ir_actions_server",
+    "base_automation_due",
     "base_automation",
 )
 

@@ -14,8 +14,10 @@ from flask import Flask
 
 from addons.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
 from addons.webhooks.outgoing import outbox
+from addons.webhooks.outgoing.worker import OutboxWorker
 from nightpos_app.extensions import db
 from tests.addons.webhooks.conftest import read
+from tests.addons.webhooks.receiver import Answer, Receiver, enqueue_message, settle
 from tests.addons.webhooks.screens import location
 from tests.support.web import (
     ADMIN,
@@ -40,6 +42,11 @@ def state_of(app: Flask, delivery_id: int) -> dict[str, Any]:
     return read(app, "webhook.delivery", [("id", "=", delivery_id)], ["state", "attempt_count"])[0]
 
 
+def round_attempts(app: Flask, delivery_id: int) -> int:
+    with app.app_context():
+        return db.session.get(WebhookDelivery, delivery_id).round_attempt_count
+
+
 def add_delivery(app: Flask, rule_id: int, record_id: int, state: str, attempts: int = 0) -> int:
     """A message as Send Webhook Notification writes it, then as the worker left it."""
     with app.app_context():
@@ -56,7 +63,7 @@ def add_delivery(app: Flask, rule_id: int, record_id: int, state: str, attempts:
             timeout_seconds=10,
         )
         delivery.state = state
-        delivery.attempt_count = attempts
+        delivery.attempt_count = delivery.round_attempt_count = attempts
         if state == "delivered":
             delivery.delivered_at = dt.datetime(2024, 5, 6, 10, 0, 0)
             delivery.last_status_code = 200
@@ -194,7 +201,13 @@ def test_retry_now_and_replay_make_a_message_pending_again(
     assert location(response) == f"/webhookdeliveryview/show/{delivery}"
     shown = page_text(admin_web.get(location(response)))
     if works:
-        assert state_of(app, delivery) == {"id": delivery, "state": "pending", "attempt_count": 0}
+        # A new round of the schedule: the message still counts the attempts it had.
+        assert state_of(app, delivery) == {
+            "id": delivery,
+            "state": "pending",
+            "attempt_count": before["attempt_count"],
+        }
+        assert round_attempts(app, delivery) == 0
         assert "The message will be sent again shortly" in shown
         # The earlier attempts stay; the message id does not change.
         with app.app_context():
@@ -263,3 +276,42 @@ def test_the_list_count_stops_at_the_cap(
     monkeypatch.setattr(WebhookDeliveryView.datamodel, "count_cap", 2)
     assert record_count("/webhookdeliveryview/list/") == 3
     assert len(listed_ids(admin_web.get("/webhookdeliveryview/list/").get_data(as_text=True))) == 4
+
+
+def test_a_dead_message_retried_by_hand_counts_every_attempt_and_says_so(
+    app: Flask, admin_web: WebClient, receiver: Receiver, action: dict[str, Any]
+) -> None:
+    # A receiver that keeps failing; the schedule [0.05, 0.1]: three attempts a round.
+    receiver.default = Answer(500)
+    worker = OutboxWorker(app, worker_id="test-worker")
+    [message] = enqueue_message(app, action["rule_id"], action["action_id"], receiver.url)
+    first = settle(app, worker, message)
+    assert (first["state"], first["attempt_count"], first["round_attempt_count"]) == ("dead", 3, 3)
+    assert first["last_error"] == "HTTP 500 (gave up after 3 attempts)"
+
+    # Retry over REST: the schedule runs again, the count goes on.
+    api = api_client(app.test_client(), ADMIN)
+    assert api.post(f"/api/v1/webhook_delivery/{message}/retry").status_code == 200
+    second = settle(app, worker, message)
+    assert len(second["attempts"]) == len(receiver.requests) == 6
+    assert (second["state"], second["attempt_count"], second["round_attempt_count"]) == (
+        "dead",
+        6,
+        3,
+    )
+    assert second["last_error"] == "HTTP 500 (gave up after 3 attempts in this round, 6 in all)"
+    shown = api.get(f"/api/v1/webhook_delivery/{message}").get_json()["result"]
+    assert (shown["attempt_count"], shown["round_attempt_count"]) == (6, 3)
+
+    # Retry now on the screen: the same, and the page says it.
+    page = admin_web.get(f"/webhookdeliveryview/show/{message}").get_data(as_text=True)
+    response = admin_web.client.post(
+        f"/webhookdeliveryview/retry/{message}", data={"csrf_token": csrf_token_from(page)}
+    )
+    assert location(response) == f"/webhookdeliveryview/show/{message}"
+    third = settle(app, worker, message)
+    assert len(third["attempts"]) == 9 and third["attempt_count"] == 9
+    assert third["last_error"] == "HTTP 500 (gave up after 3 attempts in this round, 9 in all)"
+    shown_page = page_text(admin_web.get(f"/webhookdeliveryview/show/{message}"))
+    assert "Attempts This Round" in shown_page
+    assert "gave up after 3 attempts in this round, 9 in all" in shown_page

@@ -318,3 +318,56 @@ def test_other_digits_as_raw_header_bytes_over_a_real_server_are_401(app, standa
             assert answer[:2] == (401, "application/json"), answer
             assert json.loads(answer[2]) == {"status": "error", "message": NOT_A_TIME}
     assert runs(app, "raw digits") == 0
+
+
+def test_a_github_redelivery_answers_the_stored_response_without_running_again(app, make_rule):
+    # GitHub's "Redeliver" sends the same body, signature and X-GitHub-Delivery again.
+    rule = counting_rule(make_rule, auth_scheme="github", log_calls=True)
+    secret = signing_secret(app, rule["id"])
+    assert secret.startswith("whsec_")  # GitHub is given the whole text, and signs with it
+    body = body_for("gh redelivery")
+    delivery = str(uuid.uuid4())
+    headers = {
+        **github_headers(secret, body),
+        "X-GitHub-Delivery": delivery,
+        "X-GitHub-Event": "push",
+        "Content-Type": "application/json",
+    }
+
+    def send(extra=None):
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        try:
+            connection.request(
+                "POST", rule["path"], body=body, headers={**headers, **(extra or {})}
+            )
+            response = connection.getresponse()
+            return response.status, response.getheader("Idempotent-Replayed"), response.read()
+        finally:
+            connection.close()
+
+    with serving(app) as (host, port):
+        first = send()
+        again = send()
+        other = send({"X-GitHub-Delivery": str(uuid.uuid4())})  # a new delivery runs
+    assert first == (200, None, again[2]) and json.loads(first[2]) == {"status": "ok"}
+    assert again[:2] == (200, "true")
+    assert other[:2] == (200, None)
+    assert runs(app, "gh redelivery") == 2
+    with app.app_context():
+        assert [
+            row.replayed
+            for row in db.session.scalars(
+                sa.select(WebhookCall)
+                .where(WebhookCall.rule_id == rule["id"])
+                .order_by(WebhookCall.id)
+            )
+        ] == [False, True, False]
+
+
+def test_a_github_delivery_id_too_long_to_keep_is_refused(app, client, make_rule):
+    rule = counting_rule(make_rule, auth_scheme="github")
+    secret = signing_secret(app, rule["id"])
+    body = body_for("gh long id")
+    headers = {**github_headers(secret, body), "X-GitHub-Delivery": "d" * 256}
+    assert post(client, rule, body, headers).status_code == 400
+    assert runs(app, "gh long id") == 0

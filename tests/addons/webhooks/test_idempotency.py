@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import re
 import threading
 
 import sqlalchemy as sa
 
 from addons.webhooks.incoming.idempotency import prune_requests
-from addons.webhooks.models import WebhookRequest
+from addons.webhooks.models import WebhookCall, WebhookRequest
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
+from nightpos_app.state import get_env
 from tests.addons.webhooks.guard_support import counting_rule, runs
 from tests.addons.webhooks.live_server import serving
+from tests.support.web import ADMIN, api_client
 
 
 def post(client, rule, name, key=None):
@@ -120,3 +123,173 @@ def test_concurrent_duplicates_run_once(app, make_rule):
     # One ran; the others got its answer or were told it is still running.
     assert set(statuses) <= {200, 409} and 200 in statuses
     assert runs(app, "idem race") == 1
+
+
+def _unanswered_claim(app, rule, key, age_seconds):
+    """The row a call leaves when its process is killed after claiming ``key``."""
+    with app.app_context():
+        db.session.add(
+            WebhookRequest(
+                rule_id=rule["id"],
+                key=key,
+                created_at=utcnow() - dt.timedelta(seconds=age_seconds),
+            )
+        )
+        db.session.commit()
+
+
+def test_a_claim_left_by_a_killed_call_is_taken_over_once_old(app, client, make_rule):
+    rule = counting_rule(make_rule, idempotency=True)
+    _unanswered_claim(app, rule, "killed-mid-call", age_seconds=5)
+    # Recent: the first call may still be running.
+    assert post(client, rule, "idem takeover", key="killed-mid-call").status_code == 409
+    assert runs(app, "idem takeover") == 0
+    app.config["WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS"] = 2
+    try:
+        taken = post(client, rule, "idem takeover", key="killed-mid-call")
+        again = post(client, rule, "idem takeover", key="killed-mid-call")
+    finally:
+        del app.config["WEBHOOK_IDEMPOTENCY_TAKEOVER_SECONDS"]
+    assert taken.status_code == 200 and taken.get_json() == {"status": "ok"}
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert runs(app, "idem takeover") == 1
+
+
+def test_a_slow_call_whose_claim_was_taken_over_keeps_nothing(app, make_rule):
+    """The answer is stored in the call's own transaction: a call that finds its claim taken
+    over rolls its work back, and the duplicate that took it over is the one that counts."""
+    rule = counting_rule(make_rule, idempotency=True)
+    with app.test_request_context():
+        from addons.webhooks.incoming.idempotency import Answer, once, store_answer
+
+        def slow_run(claim):
+            # Meanwhile a duplicate took the key over (what _take_over writes).
+            db.session.execute(
+                sa.update(WebhookRequest)
+                .where(WebhookRequest.rule_id == rule["id"], WebhookRequest.key == "slow")
+                .values(created_at=utcnow())
+            )
+            db.session.commit()
+            get_env(trusted=True)["res.partner"].create({"name": "kept by mistake"})
+            store_answer(claim, Answer(200, {"status": "ok"}, {}))
+            raise AssertionError("store_answer must refuse a claim taken over")
+
+        answer = once(rule["id"], "slow", slow_run)
+    assert answer.status == 409  # the duplicate's run is the one in progress
+    with app.app_context():
+        row = db.session.scalars(
+            sa.select(WebhookRequest).where(WebhookRequest.key == "slow")
+        ).one()
+        assert row.http_status is None  # left for the call that took it over
+        assert not get_env(trusted=True)["res.partner"].search([("name", "=", "kept by mistake")])
+
+
+# --- Replays in the call log: every request that reached the URL is there ---------------
+
+
+def logged_calls(app, rule_id):
+    with app.app_context():
+        return [
+            (row.status, row.http_status, row.replayed, row.error_message)
+            for row in db.session.scalars(
+                sa.select(WebhookCall)
+                .where(WebhookCall.rule_id == rule_id)
+                .order_by(WebhookCall.id)
+            )
+        ]
+
+
+def test_a_replayed_call_is_logged_marked_as_a_replay(app, client, make_rule):
+    rule = counting_rule(make_rule, idempotency=True, log_calls=True)
+    post(client, rule, "idem logged", key="log-1")
+    again = post(client, rule, "idem logged", key="log-1")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert runs(app, "idem logged") == 1
+    assert logged_calls(app, rule["id"]) == [("ok", 200, False, None), ("ok", 200, True, None)]
+    with app.app_context():
+        replay = db.session.scalars(
+            sa.select(WebhookCall).where(WebhookCall.replayed.is_(True))
+        ).one()
+        # What was sent, as for any call: the auditor sees the request, not only that it came.
+        assert json.loads(replay.payload) == {"name": "idem logged"}
+        assert replay.method == "POST" and replay.remote_addr == "127.0.0.1"
+
+
+def test_a_replayed_failure_and_a_duplicate_still_running_are_logged_too(app, client, make_rule):
+    rule = make_rule(
+        "sale.order", target_record="model.browse([])", idempotency=True, log_calls=True
+    )
+    post(client, rule, "x", key="fails")
+    post(client, rule, "x", key="fails")
+    with app.app_context():
+        db.session.add(WebhookRequest(rule_id=rule["id"], key="busy"))
+        db.session.commit()
+    assert post(client, rule, "x", key="busy").status_code == 409
+    [first, replay, busy] = logged_calls(app, rule["id"])
+    assert first[:3] == ("error", 500, False)
+    assert replay == ("error", 500, True, first[3])  # the stored answer's message
+    assert busy == ("error", 409, True, "A request with this key is still being processed.")
+
+
+def test_replays_follow_log_calls_as_every_call_does(app, client, make_rule):
+    rule = counting_rule(make_rule, idempotency=True)  # Log Calls off: nothing is logged
+    post(client, rule, "idem unlogged", key="k")
+    post(client, rule, "idem unlogged", key="k")
+    assert logged_calls(app, rule["id"]) == []
+
+
+def test_a_replay_shows_in_the_call_log_screen_and_rest_resource(app, client, make_rule, admin_web):
+    rule = counting_rule(make_rule, idempotency=True, log_calls=True)
+    post(client, rule, "idem shown", key="shown")
+    post(client, rule, "idem shown", key="shown")
+    api = api_client(app.test_client(), ADMIN)
+    listed = api.get(
+        "/api/v1/base_automation_call/",
+        query_string={"q": f"(filters:!((col:rule_id,opr:eq,value:{rule['id']})))"},
+    )
+    assert listed.status_code == 200, listed.get_json()
+    assert sorted(row["replayed"] for row in listed.get_json()["result"]) == [False, True]
+    # As docs/api.md says: the replays alone.
+    replays = api.get(
+        "/api/v1/base_automation_call/",
+        query_string={"q": "(filters:!((col:replayed,opr:eq,value:!t)))"},
+    )
+    assert replays.status_code == 200, replays.get_json()
+    assert [row["replayed"] for row in replays.get_json()["result"]] == [True]
+    spec = api.get("/api/v1/_openapi").get_json()
+    assert any(
+        "replayed" in schema.get("properties", {})
+        for schema in spec["components"]["schemas"].values()
+    )
+    page = admin_web.get(f"/webhookcallview/list/?rule_id={rule['id']}").get_data(as_text=True)
+    assert "Replayed" in page
+    with app.app_context():
+        replay_id = db.session.scalar(
+            sa.select(WebhookCall.id).where(WebhookCall.replayed.is_(True))
+        )
+    shown = admin_web.get(f"/webhookcallview/show/{replay_id}").get_data(as_text=True)
+    assert re.search(r"Replayed</th>\s*<td>\s*<span[^>]*>Yes<", shown), shown
+
+
+def test_logging_a_replay_costs_one_insert(app, client, make_rule):
+    rule = counting_rule(make_rule, idempotency=True, log_calls=True)
+    post(client, rule, "idem cost", key="cost")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert post(client, rule, "idem cost", key="cost").headers["Idempotent-Replayed"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    # The key's claim (refused: the key is there) and the replay's one log row, nothing else.
+    assert writes == [
+        "DELETE FROM BASE_AUTOMATION_REQUEST",
+        "INSERT INTO BASE_AUTOMATION_REQUEST",
+        "INSERT INTO BASE_AUTOMATION_CALL",
+    ], statements

@@ -38,7 +38,7 @@ def post(host: str, port: int, path: str, body: Any = None) -> tuple[int, dict[s
         connection.close()
 
 
-def test_a_rule_with_half_a_second_times_out_within_a_second_and_a_half(
+def test_a_rule_with_half_a_second_of_cpu_stops_within_seconds(
     app: Flask, make_rule
 ) -> None:
     rule = make_rule("sale.order", actions=LOOP, cpu_seconds=0.5)
@@ -46,7 +46,9 @@ def test_a_rule_with_half_a_second_times_out_within_a_second_and_a_half(
         status, answer, seconds = post(host, port, rule["path"])
     assert status == 500
     assert "time" in answer["message"].lower(), answer
-    assert seconds < 1.5, f"took {seconds:.2f} s"
+    # The budget is CPU time; a loaded machine (CI shares its cores) gives it out slower than
+    # the clock, so the bound is loose: far under the 10 s wall-clock limit all the same.
+    assert seconds < 3, f"took {seconds:.2f} s"
 
 
 def test_the_target_record_runs_under_the_rule_budget_too(app: Flask, make_rule) -> None:
@@ -54,7 +56,7 @@ def test_the_target_record_runs_under_the_rule_budget_too(app: Flask, make_rule)
     rule = make_rule("sale.order", target_record=looping, cpu_seconds=0.3)
     with serving(app) as (host, port):
         status, answer, seconds = post(host, port, rule["path"])
-    assert status == 500 and seconds < 1.5, (answer, seconds)
+    assert status == 500 and seconds < 3, (answer, seconds)
 
 
 def test_a_lowered_ceiling_clamps_rules_saved_before(
@@ -65,7 +67,7 @@ def test_a_lowered_ceiling_clamps_rules_saved_before(
     with serving(app) as (host, port):
         status, _answer, seconds = post(host, port, rule["path"])
     assert status == 500
-    assert seconds < 1.5, f"the 8 s rule ran {seconds:.2f} s under a 0.3 s ceiling"
+    assert seconds < 3, f"the 8 s rule ran {seconds:.2f} s under a 0.3 s ceiling"
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,9 @@ def test_one_write_of_a_large_value_to_many_records_stays_within_the_deadline(
         status, answer, seconds = post(host, port, rule["path"])
         cpu = _cpu() - cpu
     assert _partners(app) == before
-    assert seconds < 2.0 + 1, f"the call took {seconds:.1f} s ({cpu:.1f} s CPU here): {answer}"
+    # Bounds leave room for a loaded machine (CI shares its cores): what matters is that the
+    # call ends near its limit, not unbounded.
+    assert seconds < 2.0 + 2, f"the call took {seconds:.1f} s ({cpu:.1f} s CPU here): {answer}"
 
 
 def test_one_search_of_costly_terms_stays_within_the_deadline(
@@ -120,7 +122,7 @@ def test_one_search_of_costly_terms_stays_within_the_deadline(
         with other_requests(host, port) as times:
             status, answer, seconds = post(host, port, rule["path"])
         cpu = _cpu() - cpu
-    assert seconds < wall + 1, (
+    assert seconds < wall + 2, (
         f"the call took {seconds:.1f} s ({cpu:.1f} s of this process's CPU) for a "
         f"{wall:g} s limit; /login/ up to {max(times, default=0):.2f} s; {status} {answer}"
     )

@@ -102,7 +102,7 @@ def test_the_attacks_table(
         assert words in answer["message"].lower(), answer
         assert any(w in answer["message"] for w in ("stopped", "memory", "crashed")), answer
         # The call ends within its budget and the parent's watch, not minutes.
-        assert seconds < 6, f"the call took {seconds:.1f} s"
+        assert seconds < 8, f"the call took {seconds:.1f} s"
         # Meanwhile the server answered others in normal time: no request waited on it (a
         # page takes well under a second; before, 6.8 s; the margin is for a busy machine).
         assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
@@ -174,7 +174,9 @@ def test_variants_of_each_class(app: Flask, make_rule, code: str) -> None:
             status, answer, seconds = post(host, port, rule["path"])
         assert status == 500, answer
         assert answer["message"], answer
-        assert seconds < 5, f"the call took {seconds:.1f} s"
+        # Under the 10 s wall-clock limit: the CPU watch stopped it (with room for a loaded
+        # machine, whose CPU time runs slower than the clock).
+        assert seconds < 8, f"the call took {seconds:.1f} s"
         assert times and max(times) < 2.0, f"other requests waited up to {max(times):.2f} s"
     assert _partners(app) == before
 

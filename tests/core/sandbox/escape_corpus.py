@@ -292,4 +292,55 @@ RUNAWAYS: list[tuple[str, str, str]] = [
     ("append_forever", "exec", "a = []\nwhile True:\n    a.append('x' * 1000)"),
     ("dict_grow", "exec", "d = {}\ni = 0\nwhile True:\n    d[i] = [i] * 100\n    i += 1"),
     ("string_doubling", "exec", "s = 'x'\nwhile True:\n    s = s + s"),
+    # --- for loops, whose ticks _getiter_ charges when they start (Budget.getiter)
+    ("list_grows_while_iterated", "exec", "x = [1]\nfor i in x:\n    x.append(i)"),
+    ("list_grows_hoisted_append", "exec", "x = [1]\nadd = x.append\nfor i in x:\n    add(i)"),
+    (
+        "long_list_grows_while_iterated",
+        "exec",
+        "x = list(range(1000))\nfor i in x:\n    x.append(i)",
+    ),
+    ("comprehension_over_growing_list", "exec", "x = [1]\ny = [x.append(i) for i in x]"),
+    ("list_insert_front_while_iterated", "exec", "x = [1, 2]\nfor i in x:\n    x.insert(0, i)"),
+    (
+        "nested_loops_over_small_tuples",
+        "exec",
+        "t = tuple(range(60))\nfor a in t:\n    for b in t:\n        for c in t:\n"
+        "            for d in t:\n                for e in t:\n                    pass",
+    ),
+    (
+        "nested_comprehension_small_strings",
+        "eval",
+        "sum(1 for a in 'x' * 60 for b in 'x' * 60 for c in 'x' * 60 for d in 'x' * 60)",
+    ),
+    (
+        "dict_items_nested",
+        "exec",
+        "d = dict.fromkeys(range(50))\nwhile True:\n    for k, v in d.items():\n"
+        "        for j in d:\n            pass",
+    ),
+    (
+        "set_changed_while_iterated",
+        "exec",
+        "s = set(range(8))\nwhile True:\n    for k in s:\n        s.discard(k)\n"
+        "        s.add(k + 1000)",
+    ),
+    (
+        "slow_body_in_a_short_for_loop",
+        "exec",
+        "big = [0] * 10**7\nfor i in range(60):\n    c = big[:]\nwhile True:\n    pass",
+    ),
+    (
+        "slow_body_over_a_short_list",
+        "exec",
+        "big = [0] * 10**7\nfor i in [1] * 60:\n    c = big[:]\nwhile True:\n    pass",
+    ),
+    (
+        "generator_function_loop",
+        "exec",
+        "def g():\n    while True:\n        yield 1\nfor i in g():\n    pass",
+    ),
+    ("iterator_of_list_loop", "exec", "x = [1]\nfor i in iter(x):\n    x.append(i)"),
+    ("enumerate_growing_list", "exec", "x = [1]\nfor i, v in enumerate(x):\n    x.append(v)"),
+    ("huge_range_in_comprehension", "eval", "[i for i in range(10**30)]"),
 ]

@@ -4,8 +4,8 @@ A rule may answer its webhook at once (202) and have a worker run the call; the 
 is the inbox entry (addons/webhooks/incoming/inbox.py). The call log gains the states accepted
 and running, attempts, a worker's claim, the payload to run, and the call a replay replays.
 
-Revision ID: 0010
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 16:50:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0010"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

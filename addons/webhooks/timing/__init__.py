@@ -1,0 +1,1 @@
+"""Timing rules and scheduled actions: the scheduler that runs due work (rules/due.py)."""
