@@ -116,8 +116,8 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     # /healthz and /readyz (load balancers), /metrics (Prometheus; off without a token).
-    install_health(app, csrf)
-    install_metrics(app, csrf)
+    install_health(app)
+    install_metrics(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -205,6 +205,11 @@ PUBLIC_PREFIXES = (
     "/static/",
     "/web/hook/",
     "/favicon.ico",
+    # For load balancers and Prometheus: no login, no secrets; /metrics takes a token
+    # (tests/core/test_health.py, tests/addons/webhooks/test_metrics.py).
+    "/healthz",
+    "/readyz",
+    "/metrics",
 )
 
 
