@@ -9,6 +9,9 @@ Served by the same gunicorn settings against the same database as NightPOS
 * with the "toggle" secret: read the order's currency and write the other one (USD or
   ``BENCH_BASELINE_OTHER_ID``), every call;
 * with the use case 2 secret: ``INSERT INTO res_partner`` from the payload, commit;
+* with the "accept" secret (Respond at once's bare stack): ``INSERT INTO base_automation_call``
+  of the payload as JSON, commit, ``202 {"status": "accepted", "id": ...}``
+  (``BENCH_BASELINE_ACCEPT_RULE_ID`` is the row's rule);
 * any other secret: ``404 {"status": "error"}``.
 
 Secrets come from ``BENCH_BASELINE_SECRETS`` (JSON: ``{"<secret>": "uc1" | "uc2"}``), the
@@ -20,6 +23,7 @@ application code, not of database settings.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from typing import Any
@@ -37,6 +41,23 @@ _PARTNERS = sa.table(
     sa.column("customer_rank"),
     sa.column("supplier_rank"),
     sa.column("active"),
+)
+
+
+_CALLS = sa.table(
+    "base_automation_call",
+    sa.column("id"),
+    sa.column("rule_id"),
+    sa.column("called_at"),
+    sa.column("method"),
+    sa.column("status"),
+    sa.column("http_status"),
+    sa.column("payload"),
+    sa.column("payload_truncated"),
+    sa.column("duration_ms"),
+    sa.column("attempts"),
+    sa.column("next_attempt_at"),
+    sa.column("run_payload"),
 )
 
 
@@ -68,6 +89,7 @@ def create_app() -> Flask:
     secrets: dict[str, str] = json.loads(os.environ.get("BENCH_BASELINE_SECRETS", "{}"))
     usd_id = int(os.environ.get("BENCH_BASELINE_USD_ID", "1"))
     other_id = int(os.environ.get("BENCH_BASELINE_OTHER_ID", "2"))
+    accept_rule_id = int(os.environ.get("BENCH_BASELINE_ACCEPT_RULE_ID", "1"))
 
     @app.post("/web/hook/<string:secret>")
     def webhook(secret: str) -> Any:
@@ -78,6 +100,27 @@ def create_app() -> Flask:
         if not isinstance(payload, dict):
             return jsonify({"status": "error", "message": "not JSON"}), 400
         with engine.begin() as connection:
+            if case == "accept":
+                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                text = json.dumps(payload)
+                call_id = connection.execute(
+                    sa.insert(_CALLS)
+                    .values(
+                        rule_id=accept_rule_id,
+                        called_at=now,
+                        method="POST",
+                        status="accepted",
+                        http_status=202,
+                        payload=text,
+                        payload_truncated=False,
+                        duration_ms=0.0,
+                        attempts=0,
+                        next_attempt_at=now,
+                        run_payload=text,
+                    )
+                    .returning(_CALLS.c.id)
+                ).scalar_one()
+                return jsonify({"status": "accepted", "id": call_id}), 202
             if case in ("uc1", "toggle"):
                 order = _ORDERS.c.id == int(payload["_id"])
                 current = connection.execute(

@@ -51,11 +51,12 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
     from addons.webhooks.action_types import ActionTypeRegistry
     from addons.webhooks.cli import webhooks_cli
     from addons.webhooks.incoming.endpoint import blueprint
+    from addons.webhooks.incoming.worker import InboxWorker
     from addons.webhooks.metrics import install as install_metrics
     from addons.webhooks.outgoing.command import worker_command, worker_health_command
     from addons.webhooks.rules.due import install as install_due
     from addons.webhooks.rules.revision import install as install_revision
-    from addons.webhooks.rules.state import EXTENSION_KEY, Webhooks
+    from addons.webhooks.rules.state import EXTENSION_KEY, WORKER_JOBS_KEY, Webhooks
     from addons.webhooks.rules.triggers import install as install_triggers
     from addons.webhooks.settings import setting
     from addons.webhooks.views import register_views
@@ -106,6 +107,10 @@ def nightpos_views(appbuilder: Any, views: Any) -> None:
         from addons.webhooks.timing.job import register_scheduler
 
         register_scheduler(current_app)
+    # ...which also run the calls of rules that respond at once (incoming/worker.py).
+    current_app.extensions.setdefault(WORKER_JOBS_KEY, []).append(
+        lambda app: InboxWorker(app).run_once
+    )
     register_views(appbuilder, views)
 
 

@@ -105,6 +105,15 @@ AUTH_SCHEMES: dict[str, str] = {
 }
 
 
+#: When a rule's webhook answers its caller (addons/webhooks/incoming/inbox.py): after running
+#: the rule (200 or 500, the specification's answers), or at once (202, the call kept in the
+#: call log and run by a worker). ``after_run`` is the default.
+RESPOND_MODES: dict[str, str] = {
+    "after_run": N_("After running the rule"),
+    "at_once": N_("At once (202), then run in the background"),
+}
+
+
 def secret_digest(secret: str) -> str:
     """The indexed lookup key of a secret: the database never compares the secret itself."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -231,6 +240,31 @@ class AutomationRule(Model):
         default=False,
         server_default=sa.false(),
         info={"label": N_("Idempotency Keys")},
+    )
+    # Respond at once (addons/webhooks/incoming/inbox.py): the call is stored and answered 202,
+    # a worker runs it. Ordered: a worker runs the rule's calls one at a time, oldest first.
+    respond = sa.Column(
+        sa.String(16),
+        nullable=False,
+        default="after_run",
+        server_default="after_run",
+        info={"label": N_("Respond"), "selection_labels": RESPOND_MODES},
+    )
+    ordered = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+        info={"label": N_("One Call at a Time, in Order")},
+    )
+    # The call log keeps each call's payload whole (masked keys still masked, up to
+    # WEBHOOK_REPLAY_PAYLOAD_BYTES), so that a logged call can be replayed.
+    keep_payloads = sa.Column(
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+        info={"label": N_("Keep Payloads for Replay")},
     )
     # Empty: the WEBHOOK_CPU_SECONDS default. Capped by WEBHOOK_CPU_SECONDS_MAX on save and
     # at run time (addons/webhooks/settings.py).
@@ -455,7 +489,17 @@ class AutomationDue(Model):
     last_error = sa.Column(sa.Text)
 
 
-CALL_STATUSES = {"ok": N_("OK"), "error": N_("Error")}
+#: A call's state: accepted (answered 202, waiting for a worker; also after a transient failure,
+#: until its next attempt), running (claimed by a worker), ok, error. Calls answered after
+#: running are ok or error from the start.
+CALL_STATUSES = {
+    "accepted": N_("Accepted"),
+    "running": N_("Running"),
+    "ok": N_("OK"),
+    "error": N_("Error"),
+}
+#: The states of a call still to run: the inbox.
+UNFINISHED_CALL_STATUSES = ("accepted", "running")
 
 
 class WebhookCall(Model):
@@ -467,7 +511,18 @@ class WebhookCall(Model):
     __model_order__ = "id desc"
     #: Written by the webhook endpoint alone, so that it tells what really happened.
     __model_code_access__ = "read"
-    __table_args__ = (sa.Index("ix_base_automation_call_rule_id_id", "rule_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_base_automation_call_rule_id_id", "rule_id", "id"),
+        # The inbox: calls still to run (a partial index, small whatever the log's size). The
+        # workers' claim walks it, and an ordered rule's call looks for older ones here.
+        sa.Index(
+            "ix_base_automation_call_unfinished",
+            "rule_id",
+            "id",
+            sqlite_where=sa.text("status IN ('accepted', 'running')"),
+            postgresql_where=sa.text("status IN ('accepted', 'running')"),
+        ),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     rule_id = sa.Column(
@@ -522,6 +577,26 @@ class WebhookCall(Model):
         server_default=sa.false(),
         info={"label": N_("Replayed"), "readonly": True},
     )
+    # Background runs (Respond at once, replays): how many attempts, each one's outcome
+    # ([{"at", "worker", "result", "error", "duration_ms"}]), and the worker's claim.
+    attempts = sa.Column(
+        sa.Integer,
+        nullable=False,
+        default=1,
+        server_default="1",
+        info={"label": N_("Attempts"), "readonly": True},
+    )
+    attempt_log = sa.Column(sa.JSON, info={"label": N_("Attempt Log"), "readonly": True})
+    next_attempt_at = sa.Column(sa.DateTime, info={"label": N_("Next Attempt"), "readonly": True})
+    claimed_by = sa.Column(sa.String(64), info={"label": N_("Worker"), "readonly": True})
+    claimed_until = sa.Column(sa.DateTime, info={"label": N_("Claimed Until"), "readonly": True})
+    # The payload as the rule gets it, as compact JSON: as sent while the call waits to run;
+    # afterwards masked (the rule keeps payloads for replay) or nothing. Never shown as such.
+    run_payload = sa.Column(
+        sa.Text, info={"label": N_("Payload to Run"), "readonly": True, "secret": True}
+    )
+    # The call this one replays (a plain number: the original may have been pruned).
+    replay_of = sa.Column(sa.Integer, info={"label": N_("Replay Of"), "readonly": True})
 
     def __str__(self) -> str:
         return f"Call #{self.id}"

@@ -75,6 +75,24 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_OUTBOX_BATCH": int(os.environ.get("WEBHOOK_OUTBOX_BATCH", "10")),
     # How much of a receiver's answer is kept with each attempt.
     "WEBHOOK_RESPONSE_EXCERPT_BYTES": 2048,
+    # --- The inbox of incoming calls (Respond at once; addons/webhooks/incoming/inbox.py).
+    # How long a worker's claim on a call lasts before another worker may run it (the first
+    # one died); never less than the call's wall-clock budget and a margin.
+    "WEBHOOK_INBOX_CLAIM_SECONDS": float(os.environ.get("WEBHOOK_INBOX_CLAIM_SECONDS", "60")),
+    # How many accepted calls a worker claims at a time.
+    "WEBHOOK_INBOX_BATCH": int(os.environ.get("WEBHOOK_INBOX_BATCH", "10")),
+    # Seconds before each new attempt after a transient failure (the database busy or gone, a
+    # runner lost): one attempt more than delays; then the call is an error.
+    "WEBHOOK_INBOX_RETRY_SCHEDULE": os.environ.get(
+        "WEBHOOK_INBOX_RETRY_SCHEDULE", "1,5,30,120,600,1800,3600"
+    ),
+    # Payloads kept whole for replay (Keep Payloads for Replay) up to this size, as compact
+    # JSON; a larger one is not kept (its call cannot be replayed).
+    "WEBHOOK_REPLAY_PAYLOAD_BYTES": int(
+        os.environ.get("WEBHOOK_REPLAY_PAYLOAD_BYTES", str(1024 * 1024))
+    ),
+    # At most this many calls are replayed by one request (a filtered selection).
+    "WEBHOOK_REPLAY_MAX_CALLS": int(os.environ.get("WEBHOOK_REPLAY_MAX_CALLS", "500")),
     # --- Timing rules and scheduled actions (addons/webhooks/timing), run by the same worker.
     # How often the worker looks for due work: a rule runs at most this late.
     "WEBHOOK_TIMING_TICK_SECONDS": float(os.environ.get("WEBHOOK_TIMING_TICK_SECONDS", "15")),

@@ -25,6 +25,7 @@ from addons.webhooks.incoming.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.incoming.urls import secret_url, webhook_url
 from addons.webhooks.models import (
     AUTH_SCHEMES,
+    RESPOND_MODES,
     SCHEDULE_RECORD,
     SCHEDULE_TRIGGER,
     TRIGGERS,
@@ -47,6 +48,8 @@ def guard_problems(data: dict[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if "auth_scheme" in data and data["auth_scheme"] not in AUTH_SCHEMES:
         errors["auth_scheme"] = [f"Choose one of {', '.join(AUTH_SCHEMES)}."]
+    if "respond" in data and data["respond"] not in RESPOND_MODES:
+        errors["respond"] = [f"Choose one of {', '.join(RESPOND_MODES)}."]
     if data.get("ip_allowlist"):
         try:
             parse_allowlist(data["ip_allowlist"])
@@ -242,7 +245,6 @@ class RuleApi(WebhooksApi):
             lambda rule: {"signing_secret": rule.signing_secret},
             graced=False,
         )
-
 
     @expose("/<pk:pk>/due", methods=["GET"])
     @protect()

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.incoming.guards import admit, request_key
 from addons.webhooks.incoming.idempotency import Answer, Claim, once, store_answer
+from addons.webhooks.incoming.inbox import ACCEPTED, accept, accepted_body
 from addons.webhooks.incoming.payloads import PayloadError, parse_payload
 from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
 from addons.webhooks.metrics import observe_call
@@ -142,7 +143,11 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
     a refusal or a bad payload is answered only once the rule is known to be current
     (:class:`StaleRule` otherwise), so that no call is refused by settings that changed."""
     setattr(g, _RULE_ID, rule.id)
-    log = CallLog(rule.id, request.method, request.remote_addr) if rule.log_calls else None
+    log = (
+        CallLog(rule.id, request.method, request.remote_addr, rule.keep_payloads)
+        if rule.log_calls
+        else None
+    )
     # The rule's guards (incoming/guards.py): 403, 413, 401, 429 before anything runs.
     refusal = admit(rule.guards, request, setting("WEBHOOK_MAX_BODY_BYTES"))
     if refusal is not None:
@@ -160,6 +165,25 @@ def _run(rule: WebhookRule, body: _Body) -> Response:
         return _answer(exc.status, answer)
     check = None if rule.fresh else functools.partial(_confirm, rule)
     key = request_key(rule.guards, request)
+    if rule.at_once:
+        # Respond at once (incoming/inbox.py): checked as above, stored, answered 202.
+        def accept_call(claim: Claim | None = None) -> Answer:
+            def store(call_id: int) -> None:
+                # The key's answer is stored with the call, in one commit (idempotency.py).
+                store_answer(claim, Answer(ACCEPTED, accepted_body(call_id), {}))
+
+            call_id = accept(
+                rule.id,
+                request.method,
+                payload,
+                request.remote_addr,
+                check,
+                before_commit=store if claim is not None else None,
+            )
+            return Answer(ACCEPTED, accepted_body(call_id), {}, stored=claim is not None)
+
+        answer = accept_call() if key is None else once(rule.id, key, accept_call)
+        return _answer(answer.status, answer.body, **answer.headers)
     if key is None:
         outcome = run_call(rule.spec, payload, log, check)
         return _answer(outcome.http_status, outcome.body)

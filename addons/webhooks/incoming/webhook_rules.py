@@ -72,6 +72,10 @@ class WebhookRule:
     previous_expires_at: dt.datetime | None
     #: Read by this call (True) or the process's copy, to be confirmed by :func:`is_current`.
     fresh: bool = True
+    #: Respond at once (202; a worker runs the call) rather than after running.
+    at_once: bool = False
+    #: Keep each call's payload whole for replay.
+    keep_payloads: bool = False
 
     @property
     def id(self) -> int:
@@ -143,4 +147,6 @@ def _rule_of(rows: list[sa.Row[Any]], digest: str) -> WebhookRule | None:
         revision=row.revision,
         secret=row.webhook_secret if current else None,
         previous_expires_at=None if current else row.previous_secret_expires_at,
+        at_once=row.respond == "at_once",
+        keep_payloads=bool(row.keep_payloads),
     )

@@ -53,7 +53,8 @@ def worker_command(
     metrics_port: int | None,
     metrics_address: str,
 ) -> None:
-    """Send outgoing webhooks and run timing rules: run as many of these processes as needed.
+    """Send outgoing webhooks, run timing rules and the calls of rules that respond at once:
+    run as many of these processes as needed.
 
     SIGTERM or SIGINT stops the worker after the message in hand; the messages it had claimed
     but not sent are handed back at once. ``--once`` sends the outbox only (timing rules run in
@@ -61,9 +62,9 @@ def worker_command(
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    # Sending runs no admin code; a record rule that a delivery's bookkeeping triggers (410
-    # deactivates an action) starts a runner when it needs one.
-    get_webhooks().sandbox.pool.resize(0)
+    # Sending runs no admin code, but the inbox's calls (rules that respond at once) do, one at
+    # a time: one runner kept ready.
+    get_webhooks().sandbox.pool.resize(1)
     worker = OutboxWorker(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         batch=batch,

@@ -141,6 +141,10 @@ class OutboxWorker:
         """Stop after the message in hand (safe from a signal handler or another thread)."""
         self._stop.set()
         self._wake.set()
+        for job in self._jobs:  # a job that can stop mid-round (the inbox's) stops too
+            stop = getattr(getattr(job, "__self__", None), "stop", None)
+            if stop is not None:
+                stop()
 
     def run(self) -> None:
         """Send due messages until stopped; database trouble is logged and waited out."""
@@ -152,7 +156,7 @@ class OutboxWorker:
             self._wake.clear()  # a wake-up during the batch below is kept for the next round
             try:
                 handled = self.run_once()
-                self._run_jobs()
+                jobs_done = self._run_jobs()
             except Exception as error:  # noqa: BLE001 (the worker must outlive any one error)
                 self._beat(database_ok=False)
                 backoff = min(
@@ -175,7 +179,8 @@ class OutboxWorker:
                 continue
             backoff = 0.0
             self._beat()
-            if handled < self.settings.batch:  # nothing more due now: wait for a poll or a wake
+            # Nothing more due now (the outbox nor the jobs): wait for a poll or a wake.
+            if handled < self.settings.batch and not jobs_done:
                 self._wake.wait(self.settings.poll_seconds)
         log.info("outbox worker %s stopped", self.id)
 
@@ -185,6 +190,7 @@ class OutboxWorker:
                 self.heartbeat.beat(database_ok, force=force)
             except OSError:
                 log.warning("outbox worker %s: cannot write its heartbeat file", self.id)
+
     # --- Other periodic jobs (the timing scheduler) -----------------------------------------
 
     def _run_jobs(self) -> int:

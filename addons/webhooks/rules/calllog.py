@@ -8,6 +8,7 @@ those answered from the idempotency store without running (``replayed``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from addons.webhooks.database import begin_write, database_errors
-from addons.webhooks.masking import masked_json
+from addons.webhooks.masking import mask_payload, masked_json
 from addons.webhooks.models import WebhookCall
 from addons.webhooks.rules.engine import Outcome
 from addons.webhooks.settings import setting
@@ -60,17 +61,35 @@ PRUNE_EVERY = 100
 _INSERT_CALL = sa.insert(WebhookCall.__table__).returning(WebhookCall.__table__.c.id)
 
 
+def compact_json(payload: Any) -> str:
+    """``payload`` as compact JSON (what the inbox and replays run from)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def kept_payload(payload: Any) -> str | None:
+    """The payload whole, for replay: masked keys masked, as compact JSON; None when larger
+    than ``WEBHOOK_REPLAY_PAYLOAD_BYTES`` (such a call cannot be replayed)."""
+    text = compact_json(mask_payload(payload, setting("WEBHOOK_LOG_MASKED_KEYS")))
+    limit = int(setting("WEBHOOK_REPLAY_PAYLOAD_BYTES"))
+    if len(text) > limit or len(text.encode("utf-8")) > limit:
+        return None
+    return text
+
+
 @dataclass(frozen=True)
 class LoggedPayload:
-    """A payload as the call log keeps it: masked, as indented JSON, cut at the size limit."""
+    """A payload as the call log keeps it: masked, as indented JSON, cut at the size limit;
+    and whole (``kept``, compact and masked) when the rule keeps payloads for replay."""
 
     text: str
     truncated: bool
+    kept: str | None = None
 
     @classmethod
-    def of(cls, payload: Any) -> LoggedPayload:
+    def of(cls, payload: Any, *, keep: bool = False) -> LoggedPayload:
         limit = setting("WEBHOOK_LOG_PAYLOAD_BYTES")
-        return cls(*payload_text(payload, limit, setting("WEBHOOK_LOG_MASKED_KEYS")))
+        text, truncated = payload_text(payload, limit, setting("WEBHOOK_LOG_MASKED_KEYS"))
+        return cls(text, truncated, kept_payload(payload) if keep else None)
 
 
 def add_call(
@@ -79,9 +98,10 @@ def add_call(
     payload: LoggedPayload,
     outcome: Outcome,
     remote_addr: str | None,
+    replay_of: int | None = None,
     *,
     replayed: bool = False,
-) -> None:
+) -> int:
     """Add the call's row to the session's transaction, which the caller commits.
 
     A successful call's row is added to the rule's own transaction: the rule's changes and
@@ -105,6 +125,8 @@ def add_call(
                 "traceback": outcome.traceback,
                 "duration_ms": round(outcome.duration_ms, 3),
                 "remote_addr": remote_addr,
+                "run_payload": payload.kept,
+                "replay_of": replay_of,
                 "replayed": replayed,
             },
         )
@@ -112,6 +134,7 @@ def add_call(
     )
     if call_id % PRUNE_EVERY == 0:
         _prune(rule_id, utcnow())
+    return call_id
 
 
 def record_call(
@@ -120,6 +143,7 @@ def record_call(
     payload: LoggedPayload,
     outcome: Outcome,
     remote_addr: str | None,
+    replay_of: int | None = None,
     *,
     replayed: bool = False,
     check: Callable[[], None] | None = None,
@@ -137,7 +161,7 @@ def record_call(
         with database_errors():
             if check is not None:
                 check()
-            add_call(rule_id, method, payload, outcome, remote_addr, replayed=replayed)
+            add_call(rule_id, method, payload, outcome, remote_addr, replay_of, replayed=replayed)
             session.commit()
     except BaseException:
         session.rollback()
@@ -154,11 +178,20 @@ def prune_calls(rule_id: int | None = None, now: dt.datetime | None = None) -> i
     return deleted
 
 
+def prune_in_transaction(rule_id: int, now: dt.datetime) -> int:
+    """Retention for one rule, in the session's transaction (the caller commits)."""
+    return _prune(rule_id, now)
+
+
 def _prune(rule_id: int | None, now: dt.datetime) -> int:
     """The deletes of :func:`prune_calls`, in the session's transaction."""
     cutoff = now - dt.timedelta(days=setting("WEBHOOK_LOG_MAX_AGE_DAYS"))
+    # Calls still to run (the inbox of rules that respond at once) are never pruned.
+    finished = WebhookCall.status.in_(("ok", "error"))
     deleted = (
-        db.session.execute(sa.delete(WebhookCall).where(WebhookCall.called_at < cutoff)).rowcount
+        db.session.execute(
+            sa.delete(WebhookCall).where(WebhookCall.called_at < cutoff, finished)
+        ).rowcount
         or 0
     )
     keep = setting("WEBHOOK_LOG_MAX_ROWS_PER_RULE")
@@ -180,7 +213,7 @@ def _prune(rule_id: int | None, now: dt.datetime) -> int:
             deleted += (
                 db.session.execute(
                     sa.delete(WebhookCall).where(
-                        WebhookCall.rule_id == rid, WebhookCall.id < boundary
+                        WebhookCall.rule_id == rid, WebhookCall.id < boundary, finished
                     )
                 ).rowcount
                 or 0

@@ -69,6 +69,9 @@ class Outcome:
     #: The step that failed: "Target Record", "Action 2 'Notify'" (None: none did, or the
     #: record rules run after the actions, whose message names their rule).
     step: str | None = None
+    #: The runner process running the code died (a crash, killed from outside): nothing says
+    #: the rule is wrong, so a background run tries again (addons/webhooks/incoming/worker.py).
+    crashed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -254,6 +257,7 @@ def execute_rule(
         except UserError as exc:
             _raise_database_problem(exc)
             outcome = error_outcome(exc, targets)
+            outcome.crashed = runner_crashed(exc)
         except Exception as exc:  # anything unexpected: log it, answer generically
             _raise_database_problem(exc)
             outcome = unexpected_outcome(exc, f"webhook rule {spec.id}", step, targets)
@@ -357,6 +361,18 @@ def action_type(action_name: str, type_key: str) -> ActionType:
             "provides: enable the addon that provides it, or change the action."
         )
     return types[type_key]
+
+
+def runner_crashed(error: BaseException) -> bool:
+    """Whether ``error`` (or one of its causes) says the runner process died under the code."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "kind", None) == "crashed":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _raise_database_problem(error: BaseException) -> None:

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from addons.webhooks.database import DatabaseProblem, database_errors, write_transaction
 from addons.webhooks.rules.calllog import LoggedPayload, add_call, record_call
@@ -44,6 +44,20 @@ class CallLog:
     rule_id: int
     method: str
     remote_addr: str | None
+    #: Keep the payload whole for replay (the rule's Keep Payloads for Replay).
+    keep_payloads: bool = False
+    #: The logged call this run replays.
+    replay_of: int | None = None
+
+
+class Finish(Protocol):
+    """What else a run writes when it ends (a background run: its call-log row's new state)."""
+
+    def succeeded(self, outcome: Outcome) -> None:
+        """In the call's transaction, before its commit (raising rolls the rule back)."""
+
+    def failed(self, outcome: Outcome) -> None:
+        """After the rule's transaction rolled back, in a transaction of its own."""
 
 
 def run_call(
@@ -52,6 +66,7 @@ def run_call(
     log: CallLog | None,
     check: Callable[[], None] | None = None,
     before_commit: Callable[[Outcome], None] | None = None,
+    finish: Finish | None = None,
 ) -> Outcome:
     """Run ``rule`` for one webhook call and log it when ``log`` is given.
 
@@ -65,12 +80,13 @@ def run_call(
     its commit, so that the code that runs before the call's first statement holds no lock
     (the rule's changes are rolled back if it raises). Returns the rule's outcome (200 or
     500); raises :class:`DatabaseProblem` when the database was busy or unavailable.
+    ``finish`` writes what else the run's end needs (see :class:`Finish`).
     """
     session = db.session
-    logged = LoggedPayload.of(payload) if log is not None else None
+    logged = LoggedPayload.of(payload, keep=log.keep_payloads) if log is not None else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run_once(rule, payload, log, logged, check, before_commit)
+            return _run_once(rule, payload, log, logged, check, before_commit, finish)
         except DatabaseProblem as problem:
             session.rollback()
             if not problem.retryable or attempt == MAX_ATTEMPTS:
@@ -92,6 +108,7 @@ def _run_once(
     logged: LoggedPayload | None,
     check: Callable[[], None] | None,
     before_commit: Callable[[Outcome], None] | None = None,
+    finish: Finish | None = None,
 ) -> Outcome:
     session = db.session
     with write_transaction(session):
@@ -101,9 +118,18 @@ def _run_once(
                 if check is not None:
                     check()
                 if log is not None and logged is not None:
-                    add_call(log.rule_id, log.method, logged, outcome, log.remote_addr)
+                    add_call(
+                        log.rule_id,
+                        log.method,
+                        logged,
+                        outcome,
+                        log.remote_addr,
+                        log.replay_of,
+                    )
                 if before_commit is not None:
                     before_commit(outcome)
+                if finish is not None:
+                    finish.succeeded(outcome)
                 session.commit()
             return outcome
         session.rollback()
@@ -112,6 +138,8 @@ def _run_once(
             check()
     if log is not None:
         log_failure(log, logged, outcome)
+    if finish is not None:
+        finish.failed(outcome)
     return outcome
 
 
@@ -138,6 +166,7 @@ def log_failure(
             logged,
             outcome,
             log.remote_addr,
+            log.replay_of,
             replayed=replayed,
             check=check,
         )

@@ -25,6 +25,9 @@ ALWAYS = {"model", "trigger", "active", "cpu_seconds"}
 UNSET: dict[str, tuple[Any, ...]] = {
     "auth_scheme": ("none",),
     "log_calls": (False,),
+    "respond": ("after_run",),
+    "ordered": (False,),
+    "keep_payloads": (False,),
     "idempotency": (False,),
 }
 

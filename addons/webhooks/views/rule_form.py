@@ -38,6 +38,7 @@ from addons.webhooks.models import (
     DEFAULT_TARGET_RECORD,
     DELAY_UNITS,
     INTERVAL_UNITS,
+    RESPOND_MODES,
     SCHEDULE_TRIGGER,
     TIMING_TRIGGERS,
     TRIGGERS,
@@ -141,6 +142,34 @@ class RuleForm(DynamicForm):
     log_calls = BooleanField(
         lazy("Log Calls"),
         description=lazy("Keep a history of the requests made to the URL, for troubleshooting."),
+    )
+    # Respond at once (addons/webhooks/incoming/inbox.py); docs/webhooks-inbox.md says when.
+    respond = SelectField(
+        lazy("Respond"),
+        choices=choices(list(RESPOND_MODES.items())),
+        default="after_run",
+        # Not required: a form posted without it (a script) keeps today's behaviour.
+        validators=[Optional()],
+        description=lazy(
+            "After running: the caller waits for the rule and gets its outcome. At once: the "
+            "call is checked, kept and answered 202 at once; a worker runs it and retries it "
+            "if the database or a runner fails."
+        ),
+        widget=Select2Widget(),
+    )
+    ordered = BooleanField(
+        lazy("One Call at a Time, in Order"),
+        description=lazy(
+            "Respond at once: run this rule's calls one after the other, in the order they "
+            "arrived (for senders whose events must apply in sequence)."
+        ),
+    )
+    keep_payloads = BooleanField(
+        lazy("Keep Payloads for Replay"),
+        description=lazy(
+            "The call log keeps each payload whole (masked keys stay masked), so that calls "
+            "can be replayed from the Logs."
+        ),
     )
     target_record = TextAreaField(
         lazy("Target Record"),
@@ -335,6 +364,9 @@ FORM_COLUMNS = [
     "trigger",
     "active",
     "log_calls",
+    "respond",
+    "ordered",
+    "keep_payloads",
     "target_record",
     "cpu_seconds",
     "description",
@@ -366,6 +398,9 @@ _UPDATE_TRIGGERS = ("on_write", "on_create_or_write")
 FIELD_TRIGGERS: dict[str, tuple[str, ...]] = {
     "target_record": ("on_webhook", SCHEDULE_TRIGGER),
     "log_calls": ("on_webhook",),
+    "respond": ("on_webhook",),
+    "ordered": ("on_webhook",),
+    "keep_payloads": ("on_webhook",),
     "auth_scheme": ("on_webhook",),
     "auth_header": ("on_webhook",),
     "ip_allowlist": ("on_webhook",),
@@ -406,6 +441,9 @@ def rule_form(
     )
     form.auth_scheme.choices = choices(
         [(key, translate(label)) for key, label in AUTH_SCHEMES.items()]
+    )
+    form.respond.choices = choices(
+        [(key, translate(label)) for key, label in RESPOND_MODES.items()]
     )
     form.trg_date_range_type.choices = choices(
         [(key, translate(label)) for key, label in DELAY_UNITS.items()]

@@ -29,6 +29,7 @@ from addons.webhooks.models import (
     AUTH_SCHEMES,
     DELAY_UNITS,
     INTERVAL_UNITS,
+    RESPOND_MODES,
     ROTATION_GRACE,
     SCHEDULE_TRIGGER,
     TRIGGERS,
@@ -83,6 +84,9 @@ LABELS = {
     "trigger": lazy("Trigger"),
     "active": lazy("Active"),
     "log_calls": lazy("Log Calls"),
+    "respond": lazy("Respond"),
+    "ordered": lazy("One Call at a Time, in Order"),
+    "keep_payloads": lazy("Keep Payloads for Replay"),
     "target_record": lazy("Target Record"),
     "cpu_seconds": lazy("CPU Time Limit (s)"),
     "description": lazy("Description"),
@@ -112,6 +116,10 @@ def _yes_no(value: Any) -> str:
 
 def _trigger_label(value: Any) -> str:
     return translate(TRIGGERS[value]) if value in TRIGGERS else _text(value)
+
+
+def _respond_label(value: Any) -> str:
+    return translate(RESPOND_MODES[value]) if value in RESPOND_MODES else _text(value)
 
 
 def _auth_label(value: Any) -> str:
@@ -175,6 +183,9 @@ class RuleViewBase(TimingRoutes, RecordModelView):
         "ip_allowlist": _text,
         "rate_limit": _text,
         "idempotency": _yes_no,
+        "respond": _respond_label,
+        "ordered": _yes_no,
+        "keep_payloads": _yes_no,
         "cpu_seconds": _cpu_label,
         "trg_date_range_type": lambda v: translate(DELAY_UNITS[v]) if v in DELAY_UNITS else "",
         "interval_type": lambda v: translate(INTERVAL_UNITS[v]) if v in INTERVAL_UNITS else "",
@@ -278,6 +289,8 @@ class RuleViewBase(TimingRoutes, RecordModelView):
         for name in FORM_COLUMNS:
             setattr(rule, name, form[name].data)
         rule.description = rule.description or None
+        if rule.respond not in RESPOND_MODES:
+            rule.respond = "after_run"
         # Not asked for unless a shared secret header is used: keep the column's default.
         rule.auth_header = (rule.auth_header or "").strip() or "X-Webhook-Token"
         rule.ip_allowlist = (rule.ip_allowlist or "").strip() or None

@@ -227,14 +227,14 @@ def peaks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     measured: list[int] = []
     make = LoggedPayload.of.__func__  # type: ignore[attr-defined]
 
-    def traced(cls: type[LoggedPayload], payload: Any) -> LoggedPayload:
+    def traced(cls: type[LoggedPayload], payload: Any, **options: Any) -> LoggedPayload:
         started = not tracemalloc.is_tracing()
         if started:
             tracemalloc.start()
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
         try:
-            return make(cls, payload)
+            return make(cls, payload, **options)
         finally:
             measured.append(tracemalloc.get_traced_memory()[1] - before)
             if started:
