@@ -3,7 +3,8 @@
 Counted where they happen, in memory (no database work on a call): webhook calls by rule and
 answer status, their duration, record-rule runs, delivery attempts by outcome, messages that
 went dead. Measured at scrape time, with indexed queries: the outbox's depth by state and how
-long the oldest due message has waited, and the timing scheduler's lag.
+long the oldest due message has waited, the timing scheduler's lag, and the inbox's backlog
+(calls answered at once, still to run).
 
 Labels are bounded: rule ids (as many as rules), HTTP statuses, fixed outcome words; never a
 URL, a key or a payload value. The module sits beside ``models`` and ``settings`` so that the
@@ -20,7 +21,12 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from addons.webhooks.models import AutomationDue, WebhookDelivery
+from addons.webhooks.models import (
+    UNFINISHED_CALL_STATUSES,
+    AutomationDue,
+    WebhookCall,
+    WebhookDelivery,
+)
 from nightpos_app.extensions import db
 from nightpos_app.jsonlog import FIELDS
 from nightpos_app.metrics import register_scrape_collector
@@ -168,7 +174,46 @@ def timing_collector() -> Iterator[Metric]:
     yield lag
 
 
+def inbox_collector() -> Iterator[Metric]:
+    """The inbox's backlog: calls answered at once (202) not run yet, by state, and how long
+    the oldest accepted one has waited (the partial index ``ix_base_automation_call_unfinished``
+    holds only these rows, however long the call log)."""
+    backlog = GaugeMetricFamily(
+        "nightpos_webhook_inbox_calls",
+        "Calls answered at once and not finished yet, by state (accepted: waiting for a worker)",
+        labels=["state"],
+    )
+    age = GaugeMetricFamily(
+        "nightpos_webhook_inbox_oldest_accepted_seconds",
+        "How long the oldest accepted call (answered 202, not started) has waited",
+    )
+    now = utcnow()
+    session = db.session
+    unfinished = WebhookCall.status.in_(UNFINISHED_CALL_STATUSES)
+    try:
+        counts = dict(
+            session.execute(
+                sa.select(WebhookCall.status, sa.func.count())
+                .where(unfinished)
+                .group_by(WebhookCall.status)
+            ).all()
+        )
+        oldest = session.scalar(
+            sa.select(sa.func.min(WebhookCall.called_at)).where(
+                unfinished, WebhookCall.status == "accepted"
+            )
+        )
+    finally:
+        session.rollback()
+    for state in UNFINISHED_CALL_STATUSES:
+        backlog.add_metric([state], float(counts.get(state, 0)))
+    age.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
+    yield backlog
+    yield age
+
+
 def install() -> None:
-    """Measure the outbox and the timing scheduler on every scrape of ``/metrics``."""
+    """Measure the outbox, the timing scheduler and the inbox on every scrape of ``/metrics``."""
     register_scrape_collector("webhooks.outbox", outbox_collector)
     register_scrape_collector("webhooks.timing", timing_collector)
+    register_scrape_collector("webhooks.inbox", inbox_collector)

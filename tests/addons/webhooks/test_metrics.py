@@ -9,15 +9,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from addons.webhooks.models import AutomationDue
+from addons.webhooks.models import AutomationDue, WebhookCall
 from addons.webhooks.outgoing.worker import OutboxWorker
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
 from nightpos_app.state import get_env
+from tests.addons.webhooks.inbox_support import Clock, contact_rule, worker
 from tests.addons.webhooks.receiver import Receiver, app_config, enqueue_message, settle
 from tests.addons.webhooks.test_runner_isolation import DEEP_TUPLE_HASH
 
@@ -205,3 +207,30 @@ def test_the_timing_schedulers_lag_is_measured(
         db.session.commit()
     after = scrape(anonymous)
     assert value(after, "nightpos_timing_due_runs") == value(before, "nightpos_timing_due_runs")
+
+
+@pytest.mark.usefixtures("metrics_on")
+def test_the_inbox_backlog_is_measured(
+    app: Flask, anonymous: FlaskClient, client: FlaskClient, make_rule: Callable[..., Any]
+) -> None:
+    rule = contact_rule(make_rule, respond="at_once")
+    backlog = "nightpos_webhook_inbox_calls"
+    before = scrape(anonymous)
+    for n in (1, 2):
+        assert client.post(rule["path"], json={"n": n}).status_code == 202
+    waiting = scrape(anonymous)
+    assert value(waiting, backlog, state="accepted") - value(before, backlog, state="accepted") == 2
+    assert value(waiting, "nightpos_webhook_inbox_oldest_accepted_seconds") >= 0
+    # Two minutes on, by the database's own rows: the oldest accepted call's age shows it.
+    with app.app_context():
+        db.session.execute(
+            sa.update(WebhookCall)
+            .where(WebhookCall.rule_id == rule["id"])
+            .values(called_at=utcnow() - dt.timedelta(minutes=2))
+        )
+        db.session.commit()
+    assert value(scrape(anonymous), "nightpos_webhook_inbox_oldest_accepted_seconds") >= 120
+    assert worker(app, Clock()).drain() == 2
+    after = scrape(anonymous)
+    assert value(after, backlog, state="accepted") == value(before, backlog, state="accepted")
+    assert value(after, backlog, state="running") == 0
