@@ -150,7 +150,9 @@ def metrics() -> Response:
     if not token:
         return Response("Not Found\n", 404, mimetype="text/plain")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    # Bytes: compare_digest raises on non-ASCII text, and a header may hold any latin-1 text.
+    given_bytes = given.strip().encode("utf-8", "replace")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given_bytes, token.encode()):
         return Response(
             "Unauthorized\n", 401, {"WWW-Authenticate": "Bearer"}, mimetype="text/plain"
         )

@@ -63,7 +63,15 @@ def test_metrics_are_off_without_a_token(app: Flask, anonymous: FlaskClient) -> 
 
 @pytest.mark.usefixtures("metrics_on")
 def test_a_wrong_or_missing_token_is_refused(anonymous: FlaskClient) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+    wrong = (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        # Not ASCII (a header is latin-1 text): refused like any wrong token, not a 500.
+        {"Authorization": "Bearer mé".encode().decode("latin-1")},
+        {"Authorization": "Bearer " + TOKEN + "\u00e9"},
+    )
+    for headers in wrong:
         response = anonymous.get("/metrics", headers=headers)
         assert response.status_code == 401, headers
         assert response.headers["WWW-Authenticate"] == "Bearer"
