@@ -464,6 +464,7 @@ def test_two_hosts_and_two_workers_behind_haproxy_lose_nothing(tmp_path: Path) -
         victim.wait(timeout=30)
         hold.set()
         eventually(lambda: len(results) >= KEYS_PER_PHASE // 3, 120, "a third of phase 1")
+        answered_before_the_kill = len(results)
         kill_group(hosts["a"], signal.SIGKILL)
         hosts["a"].wait(timeout=30)
         keys.join()
@@ -495,8 +496,10 @@ def test_two_hosts_and_two_workers_behind_haproxy_lose_nothing(tmp_path: Path) -
         assert {status for status, _attempts in results.values()} == {200}, Counter(
             status for status, _ in results.values()
         )
-        retried = sum(1 for _status, attempts in results.values() if attempts > 1)
-        assert retried > 0, "the host's death was felt: some calls were retried"
+        # The host died midway: calls were still to come (some may have been retried by their
+        # sender, or re-sent by HAProxy itself — `option redispatch` — so a sender may see no
+        # error at all: the count below is what must hold either way).
+        assert answered_before_the_kill < KEYS_PER_PHASE, "host a was killed mid-traffic"
         restarted_calls = [
             line
             for line in cluster.log("host-a-restarted").splitlines()
