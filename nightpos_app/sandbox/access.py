@@ -120,13 +120,14 @@ CLASS_EXTRAS: dict[type, frozenset[str]] = {
     dt.timezone: _names("utc min max"),
 }
 
-#: type -> (names read as they are, names that give a size-checked method).
-_RULES: dict[type, tuple[frozenset[str], dict[str, Callable[..., Any]]]] = {}
+#: type -> (names read as they are, names that give a size-checked method). Shared with the
+#: C fast path of guarded_getattr (native.py), which reads the first set.
+ATTRIBUTE_RULES: dict[type, tuple[frozenset[str], dict[str, Callable[..., Any]]]] = {}
 for _type, _allowed in INSTANCE_NAMES.items():
     _wrapped = {k: v for k, v in WRAPPED.get(_type, {}).items() if k in _allowed}
-    _RULES[_type] = (_allowed - set(_wrapped), _wrapped)
+    ATTRIBUTE_RULES[_type] = (_allowed - set(_wrapped), _wrapped)
 for _type, _allowed in PROXY_TYPES.items():
-    _RULES[_type] = (_allowed, {})
+    ATTRIBUTE_RULES[_type] = (_allowed, {})
 
 
 def _class_names(cls: type) -> frozenset[str]:
@@ -222,7 +223,7 @@ def _getattr_slow(obj: Any, name: Any) -> Any:
 
 def guarded_getattr(obj: Any, name: str) -> Any:
     """``obj.name`` for sandboxed code (``_getattr_``)."""
-    rule = _RULES.get(type(obj))
+    rule = ATTRIBUTE_RULES.get(type(obj))
     if rule is not None:
         if name in rule[0]:
             return getattr(obj, name)

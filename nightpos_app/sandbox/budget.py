@@ -37,6 +37,11 @@ from operator import length_hint
 from typing import Any, NoReturn, TypeVar
 
 from nightpos_app.sandbox.errors import Kind, SandboxError, Violation
+from nightpos_app.sandbox.native import fastguards
+
+#: A list's iterator whose first items are paid for (``chain(islice(it, n), _ticking(it,
+#: tick))`` without its two Python-level layers), or None without the C fast paths.
+ListTail: Any = fastguards.ListTail if fastguards is not None else None
 
 T = TypeVar("T")
 
@@ -191,14 +196,16 @@ def _make_tick(
         kind = type(iterable)
         if kind is list:
             n = len(iterable)
-            iterator = iter(iterable)
             if n >= left:
                 # Where a tick per item would have checked: before the items instead.
                 left = check(left)
             if n < left:
                 left -= n
+                if ListTail is not None:  # the same, in C
+                    return ListTail(iterable, n, tick)
+                iterator = iter(iterable)
                 return chain(islice(iterator, n), _ticking(iterator, tick))
-            return chain.from_iterable(chunks(iterator, n, True))
+            return chain.from_iterable(chunks(iter(iterable), n, True))
         if kind in _BOUNDED_ITERATION:
             try:
                 n = len(iterable)

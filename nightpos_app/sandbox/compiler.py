@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from types import CodeType
-from typing import Literal
+from types import CodeType, MappingProxyType
+from typing import Any, Literal
 
 from nightpos_app.sandbox.errors import Kind
 from nightpos_app.sandbox.policy import SandboxPolicy
+from nightpos_app.sandbox.safe_builtins import HOOKS, SAFE_BUILTINS
 
 Mode = Literal["eval", "exec"]
 
@@ -38,6 +40,9 @@ class Compiled:
     lineno: int | None = None
     #: Whether the code has a ``try`` statement: only then can it catch an error and go on.
     catches: bool = False
+    #: What each call writes into the code's scope after the names it is given: the builtins
+    #: and the hooks the code uses (the budget's ``_tick_`` and ``_getiter_`` are the call's).
+    scope: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _syntax_message(exc: SyntaxError) -> str:
@@ -97,7 +102,24 @@ def _compile(mode: Mode, source: str, filename: str) -> Compiled:
         return Compiled(None, "syntax", _syntax_message(exc), exc.lineno)
     except (RecursionError, MemoryError):
         return Compiled(None, "syntax", "The code is too deeply nested")
-    return Compiled(code, catches=catches)
+    return Compiled(code, catches=catches, scope=MappingProxyType(_scope_of(code)))
+
+
+def _names_of(code: CodeType) -> set[str]:
+    """The global names ``code`` and the functions, lambdas and comprehensions in it use."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            names |= _names_of(constant)
+    return names
+
+
+def _scope_of(code: CodeType) -> dict[str, Any]:
+    scope: dict[str, Any] = {"__builtins__": SAFE_BUILTINS, "__name__": "<sandbox>"}
+    for name in sorted(_names_of(code)):
+        if name in HOOKS and name not in ("_tick_", "_getiter_"):
+            scope[name] = HOOKS[name]
+    return scope
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -19,16 +19,13 @@ this policy
 * guards starred unpacking (``*x`` in calls and displays, ``a, *b = x``),
   which materialises an iterable in C;
 * supports ``obj[k] += v`` and ``obj.attr += v`` through the guards
-  (RestrictedPython refuses them);
-* reads ``name[key]`` directly when ``name`` holds a plain dict, and adds
-  ``name += v`` directly when ``name`` holds an int or a float: the guards'
-  own fast paths, without the calls (a payload's fields in a loop, a sum).
+  (RestrictedPython refuses them), and turns ``name += v`` into
+  ``name = _iadd_(name, v)``, without ``_inplacevar_``'s dispatch on the operator.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 from typing import Any
 
 from RestrictedPython.transformer import (
@@ -176,30 +173,6 @@ class SandboxPolicy(RestrictingNodeTransformer):
         node.body = body
         return node
 
-    def visit_Subscript(self, node: ast.Subscript) -> Any:
-        """``d[k]`` -> ``d[k] if _type_(d) is _dict_ else _getitem_(d, k)`` when ``d`` is a name.
-
-        What ``guarded_getitem`` does for a plain dict, without calling it (a call costs
-        twice the test); anything else (a dict subclass, a record, a list) takes the guard.
-        Only a name is tested: it is read twice, the key once, in whichever branch runs.
-        """
-        guarded = super().visit_Subscript(node)
-        if not (isinstance(guarded, ast.Call) and isinstance(guarded.args[0], ast.Name)):
-            return guarded  # an assignment's target, or an item of an expression
-        name = guarded.args[0].id
-        test = ast.Compare(
-            left=_call("_type_", [ast.Name(name, ast.Load())], node),
-            ops=[ast.Is()],
-            comparators=[ast.Name("_dict_", ast.Load())],
-        )
-        direct = ast.Subscript(
-            value=ast.Name(name, ast.Load()), slice=copy.deepcopy(guarded.args[1]), ctx=ast.Load()
-        )
-        fast = ast.IfExp(test=test, body=direct, orelse=guarded)
-        for made in (test, direct, fast):
-            copy_locations(made, node)  # type: ignore[arg-type]
-        return fast
-
     # ------------------------------------------------------- size guards
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
@@ -214,29 +187,14 @@ class SandboxPolicy(RestrictingNodeTransformer):
             if type(node.op) not in _INPLACE_GUARDED:
                 # /= //= >>= @= never grow a value: no guard needed.
                 return self.node_contents_visit(node)
-            if isinstance(node.op, ast.Add):  # the common case, without dispatch
+            if isinstance(node.op, ast.Add):  # the common case, without the operator's dispatch
                 node = self.node_contents_visit(node)
-                # ``x += v`` -> ``if _type_(x) in _numbers_: x += v`` / ``else: x = _iadd_(x, v)``:
-                # what guarded_iadd does for an int or a float (the bare addition), without the
-                # call; v is evaluated once, in whichever branch runs.
-                test = ast.Compare(
-                    left=_call("_type_", [ast.Name(target.id, ast.Load())], node),
-                    ops=[ast.In()],
-                    comparators=[ast.Name("_numbers_", ast.Load())],
-                )
-                direct = ast.AugAssign(
-                    target=ast.Name(target.id, ast.Store()),
-                    op=ast.Add(),
-                    value=copy.deepcopy(node.value),
-                )
                 load = ast.Name(target.id, ast.Load())
                 assign = ast.Assign(
                     targets=[target], value=_call("_iadd_", [load, node.value], node)
                 )
-                statement = ast.If(test=test, body=[direct], orelse=[assign])
-                for made in (test, direct, assign, statement):
-                    copy_locations(made, node)
-                return statement
+                copy_locations(assign, node)
+                return assign
             return super().visit_AugAssign(node)
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         value = self.visit(node.value)

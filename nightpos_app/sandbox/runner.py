@@ -12,7 +12,6 @@ from nightpos_app.sandbox.budget import Budget, BudgetExceeded
 from nightpos_app.sandbox.compiler import Compiled, compile_source
 from nightpos_app.sandbox.errors import Kind, SandboxError, Violation
 from nightpos_app.sandbox.limits import text_size
-from nightpos_app.sandbox.safe_builtins import SAFE_BUILTINS
 
 #: Modules whose exceptions carry messages safe to show outside (others may
 #: carry SQL, parameters or paths: they are named, and logged by the caller).
@@ -101,6 +100,23 @@ def _clear_frames(exc: BaseException) -> None:
         chain = chain.__context__
 
 
+#: Names found valid before (a webhook's names are the same at every call), at most
+#: :data:`_CHECKED_MAX` of them.
+_checked_names: set[str] = set()
+_CHECKED_MAX = 1024
+
+
+def _check_names(names: Mapping[str, Any]) -> None:
+    """Refuse a name that is not text or starts with ``_`` (the hooks' and the builtins')."""
+    if _checked_names.issuperset(names):
+        return
+    for key in names:
+        if type(key) is not str or key.startswith("_"):
+            raise ValueError(f"invalid name for sandboxed code: {key!r}")
+        if len(_checked_names) < _CHECKED_MAX:
+            _checked_names.add(key)
+
+
 class _Unfinished(Exception):
     """The code ended normally after exceeding its budget or a forbidden access."""
 
@@ -187,12 +203,11 @@ class Sandbox:
             raise SandboxError(
                 compiled.message or "", compiled.kind or "syntax", lineno=compiled.lineno
             )
-        scope: dict[str, Any] = {"__builtins__": SAFE_BUILTINS, "__name__": "<sandbox>"}
-        for key in names:
-            # A given name starting with '_' would replace a guard (_getattr_...).
-            if type(key) is not str or key.startswith("_"):
-                raise ValueError(f"invalid name for sandboxed code: {key!r}")
-        scope.update(names)
+        _check_names(names)
+        # The builtins and the hooks are written after the names given, so that no name
+        # can replace them, whatever its key.
+        scope = dict(names)
+        scope.update(compiled.scope)
         log = names.get("log")
         budget = Budget(
             self.cpu_seconds if cpu_seconds is None else cpu_seconds,

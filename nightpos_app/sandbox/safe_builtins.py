@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from nightpos_app.sandbox.access import (
+    ATTRIBUTE_RULES,
     GuardedType,
     guarded_apply,
     guarded_augattr,
@@ -43,6 +44,7 @@ from nightpos_app.sandbox.limits import (
     refuse_int,
     ticking_callable,
 )
+from nightpos_app.sandbox.native import fastguards
 from nightpos_app.sandbox.operators import (
     guarded_add,
     guarded_and,
@@ -284,12 +286,6 @@ SAFE_BUILTINS: dict[str, Any] = {
     # RestrictedPython's hooks, and ours (see policy.py).
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
-    # For the policy's direct read of a plain dict's item and addition to a number
-    # (policy.visit_Subscript, visit_AugAssign); code cannot name them (names starting
-    # with "_" do not compile).
-    "_type_": type,
-    "_dict_": dict,
-    "_numbers_": frozenset({int, float}),
     "_write_": guarded_write,
     # Each call's scope has its budget's own (runner.py); this one ticks per item.
     "_getiter_": ticking,
@@ -313,4 +309,32 @@ SAFE_BUILTINS: dict[str, Any] = {
     "_format_": guarded_format,
     "_augitem_": guarded_augitem,
     "_augattr_": guarded_augattr,
+}
+
+if fastguards is not None:
+    # The C fast paths (native.py), each handing what it does not handle to the guard above.
+    fastguards.bind(
+        getitem=guarded_getitem,
+        getattr=guarded_getattr,
+        add=guarded_add,
+        iadd=guarded_iadd,
+        mul=guarded_mul,
+        rules=ATTRIBUTE_RULES,
+    )
+    SAFE_BUILTINS.update(
+        _getitem_=fastguards.getitem,
+        _getattr_=fastguards.getattr,
+        _add_=fastguards.add,
+        _iadd_=fastguards.iadd,
+        _mul_=fastguards.mul,
+    )
+
+#: The names compiled code may use that the sandbox relies on (RestrictedPython's hooks and
+#: ours): each call writes those its code uses into its scope after the names it is given
+#: (runner.py), so that none can be replaced, and so that the code finds them at the first
+#: dict look-up (module-level code looks a name up in its scope before the builtins).
+HOOKS: dict[str, Any] = {
+    name: value
+    for name, value in SAFE_BUILTINS.items()
+    if name.startswith("_") and name != "__import__"
 }

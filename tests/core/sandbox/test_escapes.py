@@ -32,7 +32,10 @@ def _snapshot() -> dict[str, Any]:
     """What every call shares and no call may change."""
     return {
         "builtins": dict(safe_builtins.SAFE_BUILTINS),
-        "rules": {t: (names, dict(wrapped)) for t, (names, wrapped) in access._RULES.items()},
+        "hooks": dict(safe_builtins.HOOKS),
+        "rules": {
+            t: (names, dict(wrapped)) for t, (names, wrapped) in access.ATTRIBUTE_RULES.items()
+        },
         "proxies": {t: dict(vars(t)) for t in helpers.PROXY_TYPES},
         "datetime": dict(vars(dt.date)),
         "json": json.dumps,

@@ -1,0 +1,306 @@
+/* The sandbox's hottest guards, written in C: their fast paths only.
+ *
+ * Each function here does what the first lines of its Python twin do (operators.py,
+ * access.py) for the exact types those lines let through, and hands every other case to the
+ * Python twin itself, bound once by bind(). The semantics are the Python guards'; this only
+ * saves the cost of a Python call on the common cases (a dict's item, a float's product).
+ * Without this module (no compiler where the package was installed, or
+ * NIGHTPOS_SANDBOX_NATIVE=0) the Python guards run alone: see nightpos_app/sandbox/native.py.
+ *
+ * ListTail is the iterator the budget gives a `for` loop over a list (budget.getiter): the
+ * first `free` items (already paid for) run without a tick, each item the list gained
+ * during the loop calls `tick` first: what chain(islice(it, n), _ticking(it, tick)) does,
+ * without two Python-level iterator layers.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* The Python guards every case not handled here goes to (bind()). */
+static PyObject *slow_getitem = NULL;
+static PyObject *slow_getattr = NULL;
+static PyObject *slow_add = NULL;
+static PyObject *slow_iadd = NULL;
+static PyObject *slow_mul = NULL;
+/* access._RULES: type -> (names read as they are, names giving a checked method). */
+static PyObject *getattr_rules = NULL;
+
+static PyObject *
+call_slow(PyObject *slow, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (slow == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_fastguards.bind() was not called");
+        return NULL;
+    }
+    return PyObject_Vectorcall(slow, args, nargs, NULL);
+}
+
+static int
+two_args(const char *name, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly 2 arguments (%zd given)", name, nargs);
+        return 0;
+    }
+    return 1;
+}
+
+/* guarded_getitem: exact dict, list, tuple, str, bytes, range -> obj[key]. */
+static PyObject *
+fg_getitem(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!two_args("getitem", nargs))
+        return NULL;
+    PyTypeObject *t = Py_TYPE(args[0]);
+    if (t == &PyDict_Type || t == &PyList_Type || t == &PyTuple_Type || t == &PyUnicode_Type ||
+        t == &PyBytes_Type || t == &PyRange_Type)
+        return PyObject_GetItem(args[0], args[1]);
+    return call_slow(slow_getitem, args, nargs);
+}
+
+/* guarded_getattr: a name allowed as it is on the object's exact type -> getattr(obj, name). */
+static PyObject *
+fg_getattr(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!two_args("getattr", nargs))
+        return NULL;
+    PyObject *name = args[1];
+    if (getattr_rules != NULL && PyUnicode_CheckExact(name)) {
+        PyObject *rule = PyDict_GetItemWithError(getattr_rules, (PyObject *)Py_TYPE(args[0]));
+        if (rule == NULL && PyErr_Occurred())
+            return NULL;
+        if (rule != NULL && PyTuple_CheckExact(rule) && PyTuple_GET_SIZE(rule) >= 1 &&
+            PyFrozenSet_CheckExact(PyTuple_GET_ITEM(rule, 0))) {
+            int allowed = PySet_Contains(PyTuple_GET_ITEM(rule, 0), name);
+            if (allowed < 0)
+                return NULL;
+            if (allowed)
+                return PyObject_GetAttr(args[0], name);
+        }
+    }
+    return call_slow(slow_getattr, args, nargs);
+}
+
+static int
+is_number(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    return t == &PyLong_Type || t == &PyFloat_Type;
+}
+
+/* guarded_add: an exact int or float on the left -> a + b. */
+static PyObject *
+fg_add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!two_args("add", nargs))
+        return NULL;
+    if (is_number(args[0]))
+        return PyNumber_Add(args[0], args[1]);
+    return call_slow(slow_add, args, nargs);
+}
+
+/* guarded_iadd: an exact int or float on the left -> x + y. */
+static PyObject *
+fg_iadd(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!two_args("iadd", nargs))
+        return NULL;
+    if (is_number(args[0]))
+        return PyNumber_Add(args[0], args[1]);
+    return call_slow(slow_iadd, args, nargs);
+}
+
+static int
+fits_long_long(PyObject *value)
+{
+    int overflow = 0;
+    (void)PyLong_AsLongLongAndOverflow(value, &overflow);
+    return overflow == 0;
+}
+
+/* guarded_mul: a float on either side, or two exact ints of at most 64 bits each (far
+ * below MAX_INT_BITS together) -> a * b. */
+static PyObject *
+fg_mul(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!two_args("mul", nargs))
+        return NULL;
+    PyTypeObject *ta = Py_TYPE(args[0]), *tb = Py_TYPE(args[1]);
+    if (ta == &PyFloat_Type || tb == &PyFloat_Type)
+        return PyNumber_Multiply(args[0], args[1]);
+    if (ta == &PyLong_Type && tb == &PyLong_Type && fits_long_long(args[0]) &&
+        fits_long_long(args[1]))
+        return PyNumber_Multiply(args[0], args[1]);
+    return call_slow(slow_mul, args, nargs);
+}
+
+static int
+set_slow(PyObject **slot, PyObject *value, const char *name)
+{
+    if (!PyCallable_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "bind(): %s must be callable", name);
+        return 0;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(*slot, value);
+    return 1;
+}
+
+static PyObject *
+fg_bind(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"getitem", "getattr", "add", "iadd", "mul", "rules", NULL};
+    PyObject *getitem, *getattr_, *add, *iadd, *mul, *rules;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOO!:bind", keywords, &getitem,
+                                     &getattr_, &add, &iadd, &mul, &PyDict_Type, &rules))
+        return NULL;
+    if (!set_slow(&slow_getitem, getitem, "getitem") ||
+        !set_slow(&slow_getattr, getattr_, "getattr") || !set_slow(&slow_add, add, "add") ||
+        !set_slow(&slow_iadd, iadd, "iadd") || !set_slow(&slow_mul, mul, "mul"))
+        return NULL;
+    Py_INCREF(rules);
+    Py_XSETREF(getattr_rules, rules);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ ListTail */
+typedef struct {
+    PyObject_HEAD
+    PyObject *list; /* NULL once exhausted: it stays exhausted, as a list iterator does */
+    Py_ssize_t index;
+    Py_ssize_t free; /* items already paid for */
+    PyObject *tick;
+} ListTail;
+
+static PyTypeObject ListTailType;
+
+static PyObject *
+listtail_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *list, *tick;
+    Py_ssize_t free;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "ListTail() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!nO:ListTail", &PyList_Type, &list, &free, &tick))
+        return NULL;
+    if (!PyCallable_Check(tick)) {
+        PyErr_SetString(PyExc_TypeError, "ListTail(): tick must be callable");
+        return NULL;
+    }
+    ListTail *self = PyObject_GC_New(ListTail, &ListTailType);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(list);
+    Py_INCREF(tick);
+    self->list = list;
+    self->index = 0;
+    self->free = free < 0 ? 0 : free;
+    self->tick = tick;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static int
+listtail_traverse(ListTail *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->list);
+    Py_VISIT(self->tick);
+    return 0;
+}
+
+static int
+listtail_clear(ListTail *self)
+{
+    Py_CLEAR(self->list);
+    Py_CLEAR(self->tick);
+    return 0;
+}
+
+static void
+listtail_dealloc(ListTail *self)
+{
+    PyObject_GC_UnTrack(self);
+    listtail_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *
+listtail_next(ListTail *self)
+{
+    PyObject *list = self->list;
+    if (list == NULL)
+        return NULL;
+    if (self->index >= PyList_GET_SIZE(list)) {
+        Py_CLEAR(self->list);
+        return NULL;
+    }
+    PyObject *item = PyList_GET_ITEM(list, self->index);
+    Py_INCREF(item);
+    self->index++;
+    if (self->index > self->free) {
+        /* An item the list gained while it was iterated: it ticks (and may raise). */
+        PyObject *ticked = self->tick == NULL ? NULL : PyObject_CallNoArgs(self->tick);
+        if (ticked == NULL) {
+            Py_DECREF(item);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "ListTail without a tick");
+            return NULL;
+        }
+        Py_DECREF(ticked);
+    }
+    return item;
+}
+
+static PyTypeObject ListTailType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "nightpos_app.sandbox._fastguards.ListTail",
+    .tp_basicsize = sizeof(ListTail),
+    .tp_dealloc = (destructor)listtail_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "ListTail(list, free, tick): a list's items, the first `free` without a tick.",
+    .tp_traverse = (traverseproc)listtail_traverse,
+    .tp_clear = (inquiry)listtail_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)listtail_next,
+    .tp_new = listtail_new,
+};
+
+/* ------------------------------------------------------------------ module */
+static PyMethodDef methods[] = {
+    {"getitem", (PyCFunction)(void (*)(void))fg_getitem, METH_FASTCALL,
+     "guarded_getitem's fast path."},
+    {"getattr", (PyCFunction)(void (*)(void))fg_getattr, METH_FASTCALL,
+     "guarded_getattr's fast path."},
+    {"add", (PyCFunction)(void (*)(void))fg_add, METH_FASTCALL, "guarded_add's fast path."},
+    {"iadd", (PyCFunction)(void (*)(void))fg_iadd, METH_FASTCALL, "guarded_iadd's fast path."},
+    {"mul", (PyCFunction)(void (*)(void))fg_mul, METH_FASTCALL, "guarded_mul's fast path."},
+    {"bind", (PyCFunction)(void (*)(void))fg_bind, METH_VARARGS | METH_KEYWORDS,
+     "bind(*, getitem, getattr, add, iadd, mul, rules): the Python guards and rules."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "nightpos_app.sandbox._fastguards",
+    .m_doc = "The fast paths of the sandbox's hottest guards (see nightpos_app/sandbox/native.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastguards(void)
+{
+    if (PyType_Ready(&ListTailType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL)
+        return NULL;
+    Py_INCREF(&ListTailType);
+    if (PyModule_AddObject(module, "ListTail", (PyObject *)&ListTailType) < 0) {
+        Py_DECREF(&ListTailType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
