@@ -80,40 +80,41 @@ class BudgetExceeded(BaseException):
 class _RssReader:
     """The resident set size of this process, read from ``/proc/self/statm``.
 
-    The file stays open and is read with ``pread`` (well under a microsecond);
-    it is reopened after a fork, since the old descriptor names the parent.
-    ``(pid, fd)`` is one attribute, so a thread never pairs a pid with another's fd.
+    The file stays open and is read with ``pread``; a forked child forgets the parent's
+    descriptor (``/proc/self`` was the parent when it was opened) and opens its own. The
+    parent's is left open there: a closed number could be reused.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._state: tuple[int, int] | None = None
+        self._fd: int | None = None
         self._available = os.path.exists("/proc/self/statm")
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)
 
-    def _open(self, pid: int) -> int | None:
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._fd = None
+
+    def _open(self) -> int | None:
         with self._lock:
-            state = self._state
-            if state is not None and state[0] == pid:
-                return state[1]
+            if self._fd is not None:
+                return self._fd
             try:
-                fd = os.open("/proc/self/statm", os.O_RDONLY)
+                self._fd = os.open("/proc/self/statm", os.O_RDONLY)
             except OSError:
                 self._available = False
-                return None
-            # The parent's descriptor (after a fork) is left open: another
-            # thread may be reading it, and a closed number could be reused.
-            self._state = (pid, fd)
-            return fd
+            return self._fd
 
     def read(self) -> int | None:
         if not self._available:
             return None
-        pid = os.getpid()
-        state = self._state
-        fd = state[1] if state is not None and state[0] == pid else self._open(pid)
+        fd = self._fd
         if fd is None:
-            return None
+            fd = self._open()
+            if fd is None:
+                return None
         try:
             return int(os.pread(fd, 128, 0).split()[1]) * self._page
         except (OSError, IndexError, ValueError):

@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from types import CodeType, MappingProxyType
+from types import CodeType
 from typing import Any, Literal
 
 from nightpos_app.sandbox.errors import Kind
@@ -42,7 +42,8 @@ class Compiled:
     catches: bool = False
     #: What each call writes into the code's scope after the names it is given: the builtins
     #: and the hooks the code uses (the budget's ``_tick_`` and ``_getiter_`` are the call's).
-    scope: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: (A dict, for the fastest ``dict.update``; never changed after the compile.)
+    scope: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _syntax_message(exc: SyntaxError) -> str:
@@ -102,7 +103,7 @@ def _compile(mode: Mode, source: str, filename: str) -> Compiled:
         return Compiled(None, "syntax", _syntax_message(exc), exc.lineno)
     except (RecursionError, MemoryError):
         return Compiled(None, "syntax", "The code is too deeply nested")
-    return Compiled(code, catches=catches, scope=MappingProxyType(_scope_of(code)))
+    return Compiled(code, catches=catches, scope=_scope_of(code))
 
 
 def _names_of(code: CodeType) -> set[str]:
