@@ -1,0 +1,228 @@
+"""The optional C fast paths (``_fastguards.c``, native.py) against their Python twins.
+
+Each C guard must give what its Python twin gives (the same value, or the same error) for
+every kind of operand; ListTail must give what ``chain(islice(it, n), _ticking(it, tick))``
+gives, with the same ticks, however the list changes while it is iterated. The sandbox's
+security suites run again without the extension (``NIGHTPOS_SANDBOX_NATIVE=0``), so that both
+ways are proven wherever the extension is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nightpos_app.sandbox import access, native, operators, safe_builtins
+from nightpos_app.sandbox.budget import Budget, BudgetExceeded, _ticking
+from nightpos_app.sandbox.errors import Violation
+
+fast = native.fastguards
+needs_native = pytest.mark.skipif(fast is None, reason="the C extension is not built here")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_extension_is_used_where_it_is_built() -> None:
+    built = list((ROOT / "nightpos_app" / "sandbox").glob("_fastguards*.so"))
+    if not built or os.environ.get(native.ENV_SWITCH) == "0":
+        pytest.skip("the C extension is not built here, or turned off")
+    assert fast is not None
+    for name in ("getitem", "getattr", "add", "iadd", "mul"):
+        assert safe_builtins.SAFE_BUILTINS[f"_{name}_"] is getattr(fast, name)
+        assert safe_builtins.HOOKS[f"_{name}_"] is getattr(fast, name)
+
+
+class _Box(dict):
+    """A dict subclass: the C path hands it to the Python guard."""
+
+
+VALUES: list[Any] = [
+    0,
+    -1,
+    7,
+    2**62,
+    -(2**63),
+    2**64 + 1,
+    2**40000,
+    1.5,
+    float("inf"),
+    True,
+    None,
+    "ab",
+    b"ab",
+    [1, 2],
+    (1, 2),
+    {"a": 1},
+    _Box(a=1),
+    range(3),
+    Decimal("1.5"),
+    dt.date(2024, 1, 1),
+    {1, 2},
+    frozenset({1}),
+    {"a": 1}.keys(),
+]
+
+
+def _outcome(function: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+    try:
+        value = function(*args)
+    except BaseException as exc:  # noqa: BLE001 - the error itself is compared
+        return type(exc).__name__, str(exc)
+    return "value", "nan" if isinstance(value, float) and math.isnan(value) else value
+
+
+def _same(c_guard: Callable[..., Any], python_guard: Callable[..., Any], *args: Any) -> None:
+    expected = _outcome(python_guard, *args)
+    got = _outcome(c_guard, *args)
+    assert got == expected, (args, got, expected)
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["add", "iadd", "mul"])
+def test_operators_give_what_the_python_guards_give(name: str) -> None:
+    python_guard = {
+        "add": operators.guarded_add,
+        "iadd": operators.guarded_iadd,
+        "mul": operators.guarded_mul,
+    }[name]
+    c_guard = getattr(fast, name)
+    budget = Budget(5.0, 64 * 2**20)
+    with budget:
+        for a in VALUES:
+            for b in VALUES:
+                if name == "iadd" and type(a) is list:
+                    # Lists grow in place: each side gets its own copy.
+                    _same(
+                        lambda x, y: c_guard(list(x), y),
+                        lambda x, y: python_guard(list(x), y),
+                        a,
+                        b,
+                    )
+                else:
+                    _same(c_guard, python_guard, a, b)
+
+
+@needs_native
+def test_int_products_past_64_bits_are_checked_by_the_python_guard() -> None:
+    with Budget(5.0, 64 * 2**20):
+        assert fast.mul(2**63, 2**63) == 2**126  # checked by guarded_mul, and allowed
+        with pytest.raises(BudgetExceeded, match="bits"):
+            fast.mul(2**40000, 2**40000)
+
+
+@needs_native
+def test_items_give_what_the_python_guard_gives() -> None:
+    keys: list[Any] = [0, 1, -1, 5, "a", "_a", b"a", slice(0, 1), None, (1,)]
+    with Budget(5.0, 64 * 2**20):
+        for obj in VALUES:
+            for key in keys:
+                _same(fast.getitem, access.guarded_getitem, obj, key)
+
+
+@needs_native
+def test_attributes_give_what_the_python_guard_gives() -> None:
+    names = ["get", "keys", "upper", "append", "real", "year", "_x", "__class__", "mro", "nope"]
+    with Budget(5.0, 64 * 2**20):
+        for obj in [*VALUES, str, dict, safe_builtins.SAFE_BUILTINS["str"]]:
+            for name in names:
+                expected = _outcome(access.guarded_getattr, obj, name)
+                got = _outcome(fast.getattr, obj, name)
+                # Bound methods and partials compare by what they wrap.
+                assert got[0] == expected[0], (obj, name, got, expected)
+                if got[0] != "value":
+                    assert got == expected
+                else:
+                    assert type(got[1]) is type(expected[1]), (obj, name)
+        with pytest.raises(Violation):
+            fast.getattr({}, 3)
+
+
+def _paid_list_iterator(kind: str, items: list[Any], n: int, tick: Callable[[], Any]) -> Any:
+    if kind == "c":
+        return fast.ListTail(items, n, tick)
+    iterator = iter(items)
+    return chain(islice(iterator, n), _ticking(iterator, tick))
+
+
+#: A list changed while it is iterated: (the list, what the loop does with each item).
+CHANGES: list[tuple[str, Callable[[list[Any], Any], None]]] = [
+    ("untouched", lambda items, item: None),
+    ("grows", lambda items, item: items.append(item) if len(items) < 30 else None),
+    ("shrinks", lambda items, item: items.pop() if items else None),
+    ("cleared", lambda items, item: items.clear()),
+    ("cleared then refilled", lambda items, item: items.extend([1]) if item == 9 else None),
+    ("front removed", lambda items, item: items.pop(0) if items else None),
+]
+
+
+@needs_native
+@pytest.mark.parametrize(("label", "change"), CHANGES, ids=[c[0] for c in CHANGES])
+@pytest.mark.parametrize("n", [0, 3, 10])
+def test_list_tail_gives_the_same_items_and_ticks(
+    label: str, change: Callable[[list[Any], Any], None], n: int
+) -> None:
+    results = {}
+    for kind in ("c", "python"):
+        items = list(range(10))
+        ticks: list[int] = []
+        seen = []
+        for item in _paid_list_iterator(kind, items, n, lambda: ticks.append(1)):
+            seen.append(item)
+            change(items, item)
+        results[kind] = (seen, len(ticks), items)
+    assert results["c"] == results["python"]
+
+
+@needs_native
+def test_a_tick_that_raises_stops_the_list_tail_and_raises_again() -> None:
+    def tick() -> None:
+        raise RuntimeError("budget")
+
+    items = [1]
+    tail = fast.ListTail(items, 1, tick)
+    assert next(tail) == 1
+    items.append(2)
+    with pytest.raises(RuntimeError):
+        next(tail)
+    items.append(3)
+    with pytest.raises(RuntimeError):  # an exceeded budget stays exceeded
+        next(tail)
+
+
+@needs_native
+def test_the_c_guards_refuse_wrong_calls() -> None:
+    with pytest.raises(TypeError):
+        fast.getitem({})
+    with pytest.raises(TypeError):
+        fast.ListTail((1,), 0, lambda: None)
+    with pytest.raises(TypeError):
+        fast.ListTail([1], 0, None)
+
+
+@pytest.mark.skipif(
+    os.environ.get(native.ENV_SWITCH) == "0", reason="already the Python guards alone"
+)
+def test_the_security_suites_pass_with_the_python_guards_alone() -> None:
+    """The escape corpus, the guards and the loop ticks, without the C extension."""
+    env = {**os.environ, native.ENV_SWITCH: "0"}
+    suites = [f"tests/core/sandbox/{name}" for name in ("test_escapes.py", "test_guards.py")]
+    suites.append("tests/core/sandbox/test_loop_ticks.py")
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own tests
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *suites],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
