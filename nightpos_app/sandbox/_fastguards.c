@@ -7,6 +7,8 @@
  * Without this module (no compiler where the package was installed, or
  * NIGHTPOS_SANDBOX_NATIVE=0) the Python guards run alone: see nightpos_app/sandbox/native.py.
  *
+ * Ticker is the budget's countdown (budget._make_tick's closures): see its comment below.
+ *
  * ListTail is the iterator the budget gives a `for` loop over a list (budget.getiter): the
  * first `free` items (already paid for) run without a tick, each item the list gained
  * during the loop calls `tick` first: what chain(islice(it, n), _ticking(it, tick)) does,
@@ -14,6 +16,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 /* The Python guards every case not handled here goes to (bind()). */
 static PyObject *slow_getitem = NULL;
@@ -174,6 +177,22 @@ typedef struct {
 static PyTypeObject ListTailType;
 
 static PyObject *
+listtail_make(PyObject *list, Py_ssize_t free, PyObject *tick)
+{
+    ListTail *self = PyObject_GC_New(ListTail, &ListTailType);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(list);
+    Py_INCREF(tick);
+    self->list = list;
+    self->index = 0;
+    self->free = free < 0 ? 0 : free;
+    self->tick = tick;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static PyObject *
 listtail_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyObject *list, *tick;
@@ -188,17 +207,7 @@ listtail_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "ListTail(): tick must be callable");
         return NULL;
     }
-    ListTail *self = PyObject_GC_New(ListTail, &ListTailType);
-    if (self == NULL)
-        return NULL;
-    Py_INCREF(list);
-    Py_INCREF(tick);
-    self->list = list;
-    self->index = 0;
-    self->free = free < 0 ? 0 : free;
-    self->tick = tick;
-    PyObject_GC_Track(self);
-    return (PyObject *)self;
+    return listtail_make(list, free, tick);
 }
 
 static int
@@ -266,6 +275,198 @@ static PyTypeObject ListTailType = {
     .tp_new = listtail_new,
 };
 
+
+/* ------------------------------------------------------------------ Ticker */
+/* The budget's countdown (budget._make_tick's closures, in C): calling it ticks; `left` is
+ * the countdown; expire() makes every later tick call `check` (which then raises); getiter()
+ * charges a loop's ticks for its items when the loop starts (Budget.getiter). `check(unspent)`
+ * returns the next countdown; `slow(ticker, iterable, n)` serves the loops not handled here:
+ * n >= 0 for a list (or other bounded iterable) longer than the countdown, n == -1 for an
+ * iterable that ticks per item. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t left;
+    PyObject *check;
+    PyObject *slow;
+    vectorcallfunc vectorcall;
+} Ticker;
+
+static PyTypeObject TickerType;
+
+static int
+ticker_refill(Ticker *self, PyObject *unspent)
+{
+    /* left = check() or check(unspent); on an error `left` is kept (<= 0: the next tick
+     * calls check again, which raises again). */
+    PyObject *args[1] = {unspent};
+    PyObject *next = PyObject_Vectorcall(self->check, args, unspent == NULL ? 0 : 1, NULL);
+    if (next == NULL)
+        return -1;
+    Py_ssize_t value = PyLong_AsSsize_t(next);
+    Py_DECREF(next);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    self->left = value;
+    return 0;
+}
+
+static PyObject *
+ticker_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Ticker *self = (Ticker *)callable;
+    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "a tick takes no arguments");
+        return NULL;
+    }
+    self->left -= 1;
+    if (self->left <= 0 && ticker_refill(self, NULL) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+ticker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"check", "slow", "left", NULL};
+    PyObject *check, *slow;
+    Py_ssize_t left = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|n:Ticker", keywords, &check, &slow,
+                                     &left))
+        return NULL;
+    if (!PyCallable_Check(check) || !PyCallable_Check(slow)) {
+        PyErr_SetString(PyExc_TypeError, "Ticker(): check and slow must be callable");
+        return NULL;
+    }
+    Ticker *self = PyObject_GC_New(Ticker, &TickerType);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(check);
+    Py_INCREF(slow);
+    self->left = left;
+    self->check = check;
+    self->slow = slow;
+    self->vectorcall = ticker_vectorcall;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static int
+ticker_traverse(Ticker *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->check);
+    Py_VISIT(self->slow);
+    return 0;
+}
+
+static int
+ticker_clear(Ticker *self)
+{
+    Py_CLEAR(self->check);
+    Py_CLEAR(self->slow);
+    return 0;
+}
+
+static void
+ticker_dealloc(Ticker *self)
+{
+    PyObject_GC_UnTrack(self);
+    ticker_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *
+ticker_expire(Ticker *self, PyObject *unused)
+{
+    self->left = -((Py_ssize_t)1 << 62);
+    Py_RETURN_NONE;
+}
+
+static int
+bounded_iteration(PyTypeObject *t)
+{
+    /* budget._BOUNDED_ITERATION: iteration bounded by the length when the loop starts. */
+    return t == &PyTuple_Type || t == &PyUnicode_Type || t == &PyBytes_Type ||
+           t == &PyFrozenSet_Type || t == &PyRange_Type || t == &PyDict_Type ||
+           t == &PyDictKeys_Type || t == &PyDictValues_Type || t == &PyDictItems_Type;
+}
+
+static PyObject *
+ticker_slow(Ticker *self, PyObject *iterable, Py_ssize_t n)
+{
+    if (self->check == NULL || self->slow == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a cleared Ticker");
+        return NULL;
+    }
+    PyObject *count = PyLong_FromSsize_t(n);
+    if (count == NULL)
+        return NULL;
+    PyObject *args[3] = {(PyObject *)self, iterable, count};
+    PyObject *result = PyObject_Vectorcall(self->slow, args, 3, NULL);
+    Py_DECREF(count);
+    return result;
+}
+
+static PyObject *
+ticker_getiter(Ticker *self, PyObject *iterable)
+{
+    PyTypeObject *t = Py_TYPE(iterable);
+    int is_list = t == &PyList_Type;
+    if (!is_list && !bounded_iteration(t))
+        return ticker_slow(self, iterable, -1);
+    Py_ssize_t n = PyObject_Length(iterable);
+    if (n < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear(); /* range(10**30): ticks per item */
+        return ticker_slow(self, iterable, -1);
+    }
+    if (n >= self->left) {
+        /* Where a tick per item would have checked: before the items instead. */
+        PyObject *unspent = PyLong_FromSsize_t(self->left);
+        if (unspent == NULL)
+            return NULL;
+        int failed = ticker_refill(self, unspent);
+        Py_DECREF(unspent);
+        if (failed)
+            return NULL;
+    }
+    if (n < self->left) {
+        self->left -= n;
+        if (!is_list)
+            return PyObject_GetIter(iterable);
+        return listtail_make(iterable, n, (PyObject *)self);
+    }
+    return ticker_slow(self, iterable, n);
+}
+
+static PyMemberDef ticker_members[] = {
+    {"left", T_PYSSIZET, offsetof(Ticker, left), 0, "ticks before the next check"},
+    {"check", T_OBJECT, offsetof(Ticker, check), READONLY, "the budget's check"},
+    {NULL},
+};
+
+static PyMethodDef ticker_methods[] = {
+    {"expire", (PyCFunction)ticker_expire, METH_NOARGS, "Every later tick checks (and raises)."},
+    {"getiter", (PyCFunction)ticker_getiter, METH_O, "A loop's iterator, its ticks charged."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TickerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "nightpos_app.sandbox._fastguards.Ticker",
+    .tp_basicsize = sizeof(Ticker),
+    .tp_dealloc = (destructor)ticker_dealloc,
+    .tp_vectorcall_offset = offsetof(Ticker, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Ticker(check, slow, left=1): a call's countdown; calling it ticks.",
+    .tp_traverse = (traverseproc)ticker_traverse,
+    .tp_clear = (inquiry)ticker_clear,
+    .tp_members = ticker_members,
+    .tp_methods = ticker_methods,
+    .tp_new = ticker_new,
+};
+
 /* ------------------------------------------------------------------ module */
 static PyMethodDef methods[] = {
     {"getitem", (PyCFunction)(void (*)(void))fg_getitem, METH_FASTCALL,
@@ -291,7 +492,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__fastguards(void)
 {
-    if (PyType_Ready(&ListTailType) < 0)
+    if (PyType_Ready(&ListTailType) < 0 || PyType_Ready(&TickerType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
@@ -299,6 +500,12 @@ PyInit__fastguards(void)
     Py_INCREF(&ListTailType);
     if (PyModule_AddObject(module, "ListTail", (PyObject *)&ListTailType) < 0) {
         Py_DECREF(&ListTailType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&TickerType);
+    if (PyModule_AddObject(module, "Ticker", (PyObject *)&TickerType) < 0) {
+        Py_DECREF(&TickerType);
         Py_DECREF(module);
         return NULL;
     }

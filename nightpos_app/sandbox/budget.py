@@ -42,6 +42,8 @@ from nightpos_app.sandbox.native import fastguards
 #: A list's iterator whose first items are paid for (``chain(islice(it, n), _ticking(it,
 #: tick))`` without its two Python-level layers), or None without the C fast paths.
 ListTail: Any = fastguards.ListTail if fastguards is not None else None
+#: The countdown of :func:`_make_tick` in C (one object instead of three closures), or None.
+Ticker: Any = fastguards.Ticker if fastguards is not None else None
 
 T = TypeVar("T")
 
@@ -146,9 +148,36 @@ def _ticking(iterator: Iterator[T], tick: Callable[[], bool]) -> Iterator[T]:
         yield item
 
 
+def _ticker_chunks(ticker: Any, iterator: Iterator[Any], n: int, grows: bool) -> Iterator[Any]:
+    # _make_tick's chunks, on a C Ticker's countdown.
+    while n > 0:
+        if ticker.left <= 0:
+            ticker.left = ticker.check()
+        take = n if n < ticker.left else ticker.left
+        ticker.left -= take
+        n -= take
+        yield islice(iterator, take)
+        if grows and not length_hint(iterator):
+            break
+    if grows:
+        yield _ticking(iterator, ticker)
+
+
+def _ticker_slow(ticker: Any, iterable: Any, n: int) -> Iterator[Any]:
+    """The loops a C Ticker's ``getiter`` hands back, as :func:`_make_tick`'s ``getiter``
+    serves them: ``n == -1``, an iterable that ticks per item; else one of ``n`` items, more
+    than the countdown, served in chunks (checked first by the Ticker)."""
+    if n < 0:
+        return _ticking(iter(iterable), ticker)
+    return chain.from_iterable(_ticker_chunks(ticker, iter(iterable), n, type(iterable) is list))
+
+
 def _make_tick(
     check: Callable[[int], int],
 ) -> tuple[Callable[[], bool], Callable[[], None], Callable[[Any], Iterator[Any]]]:
+    if Ticker is not None:  # the same countdown, in C
+        ticker = Ticker(check, _ticker_slow, _FIRST_COUNTDOWN)
+        return ticker, ticker.expire, ticker.getiter
     # A countdown in a closure cell: the cheapest state Python can keep. The
     # tick returns True so that it can sit in front of a lambda's body.
     # ``check`` returns the next countdown; ``expire`` makes every later tick
