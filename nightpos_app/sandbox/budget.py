@@ -172,12 +172,18 @@ def _ticker_slow(ticker: Any, iterable: Any, n: int) -> Iterator[Any]:
     return chain.from_iterable(_ticker_chunks(ticker, iter(iterable), n, type(iterable) is list))
 
 
-def _make_tick(
-    check: Callable[[int], int],
-) -> tuple[Callable[[], bool], Callable[[], None], Callable[[Any], Iterator[Any]]]:
+Countdown = tuple[Callable[[], bool], Callable[[], None], Callable[[Any], Iterator[Any]]]
+
+
+def _make_tick(check: Callable[[int], int]) -> Countdown:
+    """A call's ``(tick, expire, getiter)`` on ``check`` (see :func:`_python_countdown`)."""
     if Ticker is not None:  # the same countdown, in C
         ticker = Ticker(check, _ticker_slow, _FIRST_COUNTDOWN)
         return ticker, ticker.expire, ticker.getiter
+    return _python_countdown(check)
+
+
+def _python_countdown(check: Callable[[int], int]) -> Countdown:
     # A countdown in a closure cell: the cheapest state Python can keep. The
     # tick returns True so that it can sit in front of a lambda's body.
     # ``check`` returns the next countdown; ``expire`` makes every later tick

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from nightpos_app.sandbox import access, native, operators, safe_builtins
+from nightpos_app.sandbox import budget as budget_module
 from nightpos_app.sandbox.budget import Budget, BudgetExceeded, _ticking
 from nightpos_app.sandbox.errors import Violation
 
@@ -226,3 +227,56 @@ def test_the_security_suites_pass_with_the_python_guards_alone() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+class _Checks:
+    """A budget's check that records its calls and returns the countdowns it is given."""
+
+    def __init__(self, countdowns: list[int]) -> None:
+        self.countdowns = countdowns
+        self.calls: list[int] = []
+
+    def __call__(self, unspent: int = 0) -> int:
+        self.calls.append(unspent)
+        return self.countdowns[min(len(self.calls) - 1, len(self.countdowns) - 1)]
+
+
+def _loops(getiter: Callable[[Any], Any], tick: Callable[[], Any]) -> list[Any]:
+    out: list[Any] = []
+    grown = [1, 2, 3]
+    for item in getiter(grown):
+        if len(grown) < 12:
+            grown.append(item)
+        out.append(item)
+    for iterable in [(1, 2), "abcdefgh", range(40), {"a": 1}.items(), {3, 4}, iter([5, 6])]:
+        out.append(list(getiter(iterable)))
+    out.append(list(getiter(list(range(100)))))
+    out.append(list(islice(getiter(range(10**30)), 5)))
+    for _ in range(7):
+        tick()
+    return out
+
+
+@needs_native
+@pytest.mark.parametrize("countdowns", [[1], [3, 64], [64], [5, 1, 2, 64]])
+def test_the_c_countdown_checks_where_the_python_one_does(countdowns: list[int]) -> None:
+    results = []
+    for make in (budget_module._make_tick, budget_module._python_countdown):
+        checks = _Checks(countdowns)
+        tick, _expire, getiter = make(checks)
+        results.append((_loops(getiter, tick), checks.calls))
+    assert budget_module.Ticker is not None
+    assert results[0] == results[1]
+
+
+@needs_native
+def test_an_expired_c_countdown_checks_at_the_next_tick() -> None:
+    calls = []
+    for make in (budget_module._make_tick, budget_module._python_countdown):
+        checks = _Checks([64])
+        tick, expire, _getiter = make(checks)
+        tick()
+        expire()
+        tick()
+        calls.append(len(checks.calls))
+    assert calls == [2, 2]
