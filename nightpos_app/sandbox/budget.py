@@ -305,7 +305,11 @@ class Budget:
         self._tripped: tuple[Kind, str] | None = None
         self._closed = False
         self._parent: Budget | None = None
-        self.tick, self._expire, self.getiter = _make_tick(self.check)
+        if Ticker is not None:  # _make_tick, without its call
+            ticker = Ticker(self.check, _ticker_slow, _FIRST_COUNTDOWN)
+            self.tick, self._expire, self.getiter = ticker, ticker.expire, ticker.getiter
+        else:
+            self.tick, self._expire, self.getiter = _python_countdown(self.check)
 
     # ----------------------------------------------------------- lifecycle
     def __enter__(self) -> Budget:
@@ -321,8 +325,9 @@ class Budget:
         self._parent = parent
         self._cpu_start = cpu_now
         self._rss_start = rss_now
-        self._last_check = time.perf_counter()
-        self._deadline = self._last_check + min(CHECK_INTERVAL, self._cpu_limit)
+        self._last_check = now = time.perf_counter()
+        limit = self._cpu_limit
+        self._deadline = now + (CHECK_INTERVAL if limit > CHECK_INTERVAL else limit)
         _local.budget = self
         return self
 
