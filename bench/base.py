@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +47,5 @@ class Context:
     tmp: Path
     database_url: str | None  # BENCH_DATABASE_URL (PostgreSQL), or None for SQLite files
     log: Callable[[str], None] = print
+    #: The PostgreSQL databases made for the run (dropped at its end by ``drop_databases``).
+    databases: list[str] = field(default_factory=list)

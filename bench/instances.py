@@ -47,17 +47,22 @@ def database_url(ctx: Context, name: str) -> str:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         connection.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
     admin.dispose()
-    return url.set(database=dbname).render_as_string(hide_password=False)
+    made = url.set(database=dbname).render_as_string(hide_password=False)
+    ctx.databases.append(made)
+    return made
 
 
-def drop_database(ctx: Context, url: str) -> None:
-    if ctx.database_url is None:
+def drop_databases(ctx: Context) -> None:
+    """Drop the PostgreSQL databases :func:`database_url` made for this run."""
+    if ctx.database_url is None or not ctx.databases:
         return
-    dbname = sa.engine.make_url(url).database
     admin = sa.create_engine(ctx.database_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        for url in ctx.databases:
+            dbname = sa.engine.make_url(url).database
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     admin.dispose()
+    ctx.databases.clear()
 
 
 @dataclass
