@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from nightpos_app.exceptions import UserError
-from nightpos_app.metrics import CODE_RUNS, RUNNERS_KILLED, code_outcome
+from nightpos_app.metrics import CODE_RUNS, code_outcome
 from nightpos_app.orm import Environment, RecordSet
 from nightpos_app.orm.registry import ModelRegistry
 from nightpos_app.sandbox.compiler import compile_source
@@ -43,11 +43,11 @@ from nightpos_app.sandbox.process.runner import (
     MAX_CONTAINERS,
     RunnerPool,
     RunnerProcess,
-    RunnersBusy,
     close_pools,
     pool_for,
 )
 from nightpos_app.sandbox.process.service import RecordService, records_ref, schema_of
+from nightpos_app.sandbox.process.watch import WATCH_INTERVAL, CallWatch
 from nightpos_app.sandbox.process.wire import (
     ChannelClosed,
     Codec,
@@ -55,15 +55,9 @@ from nightpos_app.sandbox.process.wire import (
     TooLarge,
     WireError,
 )
-from nightpos_app.sqlite import lock_wait_seconds
 
 logger = logging.getLogger(__name__)
 
-#: How often the parent looks at a running runner's CPU time, in seconds.
-WATCH_INTERVAL = 0.05
-#: CPU time past the budget before the parent kills a runner: the runner's own budget stops
-#: Python-level code first, with the line it was on; this is for code stuck inside C.
-CPU_GRACE = 0.25
 #: Helpers a runner makes itself, by the objects the parent's names hold.
 _HELPERS: dict[int, str] = {id(DATETIME): "datetime", id(TIME): "time", id(JSON): "json"}
 _FILENAMES = {"eval": "<expression>", "exec": "<code>"}
@@ -79,87 +73,19 @@ def _megabytes(nbytes: int) -> str:
     return f"{nbytes / 2**20:g} MiB"
 
 
-class CodeCall:
-    """One call's runner and budget: CPU seconds for all its runs, and a wall-clock deadline."""
+class CodeCall(CallWatch):
+    """One call's runner and budget: CPU seconds for all its runs, and a wall-clock deadline.
+
+    Its runner, deadline and CPU watch are :class:`~.watch.CallWatch`'s; this class runs code
+    in the runner and serves what the code asks of the record API meanwhile.
+    """
 
     def __init__(self, sandbox: IsolatedSandbox, cpu_seconds: float, wall_seconds: float) -> None:
-        self.sandbox = sandbox
-        self.cpu_seconds = cpu_seconds
-        self.wall_seconds = wall_seconds
-        self._deadline = time.monotonic() + wall_seconds
-        self._lock_waits = lock_wait_seconds()
-        self.runner: RunnerProcess | None = None
-        #: CPU seconds this call's finished runs used (as the runner measured them).
-        self._cpu_spent = 0.0
-        #: The runner's CPU clock when the outermost run in progress started.
-        self._run_mark: float | None = None
-        #: The error that ended this call's runner: every later run ends with it too.
-        self.broken: SandboxError | None = None
-        self._depth = 0
+        super().__init__(sandbox, cpu_seconds, wall_seconds)
         #: Whether a posted write is being carried out (the runner goes on meanwhile).
         self._posting = False
         #: Whether any code ran in this call (a call whose Target Record needed none did not).
         self.ran = False
-
-    @property
-    def deadline(self) -> float:
-        """When the call's time is up (a ``time.monotonic()`` value): its wall seconds from
-        its start, leaving out the time its transaction waited for SQLite's write lock (taken
-        at the transaction's first statement, maybe in the middle of a run: other writers'
-        time, not the code's)."""
-        return self._deadline + lock_wait_seconds() - self._lock_waits
-
-    # ------------------------------------------------------------ runner
-    def _runner(self) -> RunnerProcess:
-        if self.broken is not None:
-            raise self.broken
-        if self.runner is None:
-            try:
-                self.runner = self.sandbox.pool.acquire(max(self.deadline - time.monotonic(), 0))
-            except RunnersBusy:
-                self.broken = SandboxError(
-                    "Every process that runs rule code is busy: try again shortly", "timeout"
-                )
-                raise self.broken from None
-        return self.runner
-
-    def _over_cpu(self, runner: RunnerProcess) -> bool:
-        """Whether the run in progress took the call past its CPU time (read from /proc:
-        only while a run is slow, so a fast call reads no file)."""
-        now = runner.cpu_seconds()
-        if now is None:
-            return False  # the runner's own CPU limit (RLIMIT_CPU) is the backstop
-        if self._run_mark is None:
-            # A runner that has not reported its clock yet: count from one interval ago.
-            self._run_mark = (
-                runner.cpu_mark if runner.cpu_mark is not None else now - WATCH_INTERVAL
-            )
-        return self._cpu_spent + (now - self._run_mark) > self.cpu_seconds + CPU_GRACE
-
-    def close(self) -> None:
-        """Give the runner back (or end it, if this call left it in an unknown state)."""
-        runner, self.runner = self.runner, None
-        if runner is not None:
-            self.sandbox.pool.release(runner, reusable=self.broken is None and self._depth == 0)
-
-    def _stop(self, runner: RunnerProcess, message: str, kind: Any) -> SandboxError:
-        RUNNERS_KILLED.labels(code_outcome(kind)).inc()
-        runner.kill()
-        self.runner = None
-        self.sandbox.pool.release(runner, reusable=False)
-        self.broken = SandboxError(message, kind)
-        return self.broken
-
-    def _died(self, runner: RunnerProcess) -> SandboxError:
-        signal_name = runner.exit_signal()
-        if signal_name == "SIGXCPU":
-            return self._stop(runner, self._cpu_message(), "timeout")
-        how = f" ({signal_name})" if signal_name else ""
-        logger.warning("runner process %s ended during a run%s", runner.pid, how)
-        return self._stop(runner, f"The code crashed the process that ran it{how}", "crashed")
-
-    def _cpu_message(self) -> str:
-        return f"The code used more than its {self.cpu_seconds:g} s of CPU time and was stopped"
 
     # --------------------------------------------------------------- runs
     def run(
@@ -217,18 +143,6 @@ class CodeCall:
             runner.channel.send(data)
         except ChannelClosed:
             raise self._died(runner) from None
-
-    def _check_deadline(self, runner: RunnerProcess) -> float:
-        """The seconds left before the deadline; past it, the runner is stopped."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise self._stop(
-                runner,
-                f"The code ran longer than the {self.wall_seconds:g} s a call may take "
-                "and was stopped",
-                "timeout",
-            )
-        return left
 
     def _receive(self, runner: RunnerProcess, codec: Codec) -> list[Any]:
         while True:
@@ -332,13 +246,6 @@ class CodeCall:
         if self.broken is not None:  # a nested run ended the runner
             raise self.broken
         return reply
-
-    def _account(self, runner: RunnerProcess, used: Any, clock: Any, outermost: bool) -> None:
-        """Count the CPU time a run used (nested runs are inside the outermost one's)."""
-        if type(clock) is float:
-            runner.cpu_mark = clock
-        if outermost and type(used) is float and used >= 0:
-            self._cpu_spent += used
 
     def _pack_reply(self, codec: Codec, reply: list[Any]) -> bytes:
         try:
