@@ -7,8 +7,9 @@ PORT   ?= 8080
 
 .PHONY: run test lint venv test-venv migration translations clean bench bench-quick bench-pg fuzz newman screenshots
 
-# The venv is rebuilt when pyproject.toml changes.
-$(BIN)/.installed: pyproject.toml
+# The venv is rebuilt when pyproject.toml changes, and when the sandbox's C extension does
+# (setup.py builds it in place: nightpos_app/sandbox/native.py).
+$(BIN)/.installed: pyproject.toml setup.py nightpos_app/sandbox/_fastguards.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .

@@ -5,7 +5,8 @@ is optional, and ``NIGHTPOS_SANDBOX_NATIVE=0`` turns it off (the tests run the s
 suites both ways). Each C guard does what the first lines of its Python twin do for the exact
 types those lines let through (a plain dict's item, the product of two floats...) and calls
 the Python twin for everything else, so both ways have the same semantics; only the cost of a
-Python call on the common cases differs.
+Python call on the common cases differs. ``make venv``/``make test-venv`` rebuild it when
+``_fastguards.c`` or ``setup.py`` changed (``pip install -e .`` does it by hand).
 """
 
 from __future__ import annotations
