@@ -17,6 +17,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <limits.h>
+#include <unistd.h>
 
 /* The Python guards every case not handled here goes to (bind()). */
 static PyObject *slow_getitem = NULL;
@@ -163,6 +165,50 @@ fg_bind(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_INCREF(rules);
     Py_XSETREF(getattr_rules, rules);
     Py_RETURN_NONE;
+}
+
+
+/* statm_pages(fd): the second field of /proc/self/statm read from `fd` (resident pages), or
+ * None when it cannot be read: budget._RssReader.read's pread and parse, without the bytes
+ * object and the list its Python twin makes. */
+static PyObject *
+fg_statm_pages(PyObject *module, PyObject *arg)
+{
+    long number = PyLong_AsLong(arg);
+    if (number == -1 && PyErr_Occurred())
+        return NULL;
+    if (number < 0 || number > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "statm_pages(): not a file descriptor");
+        return NULL;
+    }
+    int fd = (int)number;
+    char buffer[128];
+    ssize_t got;
+    Py_BEGIN_ALLOW_THREADS
+    got = pread(fd, buffer, sizeof(buffer) - 1, 0);
+    Py_END_ALLOW_THREADS
+    if (got <= 0)
+        Py_RETURN_NONE;
+    buffer[got] = '\0';
+    char *p = buffer;
+    while (*p == ' ')
+        p++;
+    while (*p >= '0' && *p <= '9') /* the first field: the size */
+        p++;
+    if (*p != ' ')
+        Py_RETURN_NONE;
+    while (*p == ' ')
+        p++;
+    if (*p < '0' || *p > '9')
+        Py_RETURN_NONE;
+    unsigned long long pages = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (pages > (ULLONG_MAX - 9) / 10)
+            Py_RETURN_NONE;
+        pages = pages * 10 + (unsigned long long)(*p - '0');
+        p++;
+    }
+    return PyLong_FromUnsignedLongLong(pages);
 }
 
 /* ------------------------------------------------------------------ ListTail */
@@ -476,6 +522,8 @@ static PyMethodDef methods[] = {
     {"add", (PyCFunction)(void (*)(void))fg_add, METH_FASTCALL, "guarded_add's fast path."},
     {"iadd", (PyCFunction)(void (*)(void))fg_iadd, METH_FASTCALL, "guarded_iadd's fast path."},
     {"mul", (PyCFunction)(void (*)(void))fg_mul, METH_FASTCALL, "guarded_mul's fast path."},
+    {"statm_pages", (PyCFunction)fg_statm_pages, METH_O,
+     "statm_pages(fd): resident pages from /proc/self/statm's descriptor, or None."},
     {"bind", (PyCFunction)(void (*)(void))fg_bind, METH_VARARGS | METH_KEYWORDS,
      "bind(*, getitem, getattr, add, iadd, mul, rules): the Python guards and rules."},
     {NULL, NULL, 0, NULL},

@@ -117,6 +117,9 @@ class _RssReader:
             fd = self._open()
             if fd is None:
                 return None
+        if fastguards is not None:  # the same read and parse, in C
+            pages = fastguards.statm_pages(fd)
+            return None if pages is None else pages * self._page
         try:
             return int(os.pread(fd, 128, 0).split()[1]) * self._page
         except (OSError, IndexError, ValueError):

@@ -280,3 +280,23 @@ def test_an_expired_c_countdown_checks_at_the_next_tick() -> None:
         tick()
         calls.append(len(checks.calls))
     assert calls == [2, 2]
+
+
+@needs_native
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="no /proc/self/statm here")
+def test_the_resident_memory_read_in_c_is_the_python_one() -> None:
+    fd = os.open("/proc/self/statm", os.O_RDONLY)
+    try:
+        python_pages = int(os.pread(fd, 128, 0).split()[1])
+        c_pages = fast.statm_pages(fd)
+        assert c_pages is not None
+        assert abs(c_pages - python_pages) < 256  # the same field (it may move a little)
+    finally:
+        os.close(fd)
+    empty = os.open(os.devnull, os.O_RDONLY)
+    try:
+        assert fast.statm_pages(empty) is None  # nothing to read: no figure, as in Python
+    finally:
+        os.close(empty)
+    with pytest.raises(ValueError):
+        fast.statm_pages(-1)
