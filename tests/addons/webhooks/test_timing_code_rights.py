@@ -11,7 +11,6 @@ REST API and the form, and kept as it was; the rest of the rule stays the editor
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
