@@ -78,10 +78,15 @@ class Selection:
 
 
 def why_not(call: WebhookCall) -> str | None:
-    """Why ``call`` cannot be replayed, or None."""
+    """Why ``call`` cannot be replayed, or None.
+
+    Its rule must keep payloads *now*: an admin who turned Keep Payloads for Replay off meant
+    the payloads not to be run (nor their effects shown by a dry run) again, though the rows
+    kept before stay until retention removes them.
+    """
     if call.status not in FINISHED:
         return NOT_FINISHED
-    if call.run_payload is None:
+    if call.run_payload is None or call.rule is None or not call.rule.keep_payloads:
         return NOT_KEPT
     return None
 
@@ -90,8 +95,15 @@ def selected(selection: Selection, cap: int) -> list[WebhookCall]:
     """The replayable calls of ``selection``, oldest first, at most ``cap`` (and the
     selection's own limit)."""
     table = WebhookCall.__table__
-    query = sa.select(WebhookCall).where(
-        table.c.status.in_(FINISHED), table.c.run_payload.is_not(None)
+    rules = AutomationRule.__table__
+    query = (
+        sa.select(WebhookCall)
+        .join(rules, rules.c.id == table.c.rule_id)
+        .where(
+            table.c.status.in_(FINISHED),
+            table.c.run_payload.is_not(None),
+            rules.c.keep_payloads.is_(True),
+        )
     )
     if selection.rule_id is not None:
         query = query.where(table.c.rule_id == selection.rule_id)

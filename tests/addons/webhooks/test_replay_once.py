@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from addons.webhooks.incoming.replay import REPLAYING
+from addons.webhooks.incoming.replay import NOT_KEPT, REPLAYING
 from tests.addons.webhooks.inbox_support import Clock, calls, contact_rule, contacts, worker
 from tests.addons.webhooks.live_server import serving
 from tests.addons.webhooks.test_replay import CALLS, set_code
@@ -137,3 +137,27 @@ def test_concurrent_replays_of_one_call_store_one(
     assert statuses == [202] + [409] * 7, statuses
     replays = [row for row in calls(app) if row["replay_of"] == call_id]
     assert len(replays) == 1
+
+
+def test_a_rule_that_no_longer_keeps_payloads_has_its_old_calls_replayed_by_nobody(
+    app: Flask, api: ApiClient, make_rule: Any
+) -> None:
+    """Keep Payloads for Replay turned off: the payloads kept before are not run again, for
+    real or as a dry run (whose changes and logs would show what they held)."""
+    rule, call_id = one_logged_call(app, api, make_rule)
+    assert (
+        api.put(f"/api/v1/base_automation/{rule['id']}", {"keep_payloads": False}).status_code
+        == 200
+    )
+    message = f"Call {call_id}: {NOT_KEPT}"
+    for body in ({}, {"dry_run": True}):
+        refused = api.post(f"{CALLS}{call_id}/replay", body)
+        assert (refused.status_code, refused.get_json()["message"]) == (409, message), body
+        selected = api.post(f"{CALLS}replay", {**body, "rule_id": rule["id"]}).get_json()["result"]
+        assert selected.get("replays", selected.get("calls")) == [], body
+    assert len(calls(app, rule["id"])) == 1
+    # Turned on again, the kept payload (still within retention) can be replayed.
+    assert (
+        api.put(f"/api/v1/base_automation/{rule['id']}", {"keep_payloads": True}).status_code == 200
+    )
+    assert api.post(f"{CALLS}{call_id}/replay", {}).status_code == 202
