@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.common import ROOT, Context, Report, Table, database_label, render
 
-BENCHMARKS = ["webhook", "statements", "sandbox", "growth", "outgoing", "memory"]
+BENCHMARKS = ["webhook", "statements", "sandbox", "growth", "outgoing", "inbox", "memory"]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 

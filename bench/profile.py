@@ -6,12 +6,14 @@
 
 Prints pyinstrument's text report (``--html FILE`` writes the HTML one). The webhook cases run
 through the whole Flask app (routing, the endpoint, the engine, the commit) on a fresh SQLite
-instance, without gunicorn and the network.
+instance (``BENCH_DATABASE_URL``: a PostgreSQL database made for the run), without gunicorn and
+the network.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="nightpos-profile-"))
-    ctx = Context(quick=True, rounds=1, duration=1, tmp=tmp, database_url=None)
+    database = os.environ.get("BENCH_DATABASE_URL") or None  # PostgreSQL, as `make bench` takes it
+    ctx = Context(quick=True, rounds=1, duration=1, tmp=tmp, database_url=database)
     try:
         instance = prepare_instance(ctx, "profile")
         with app_context(instance) as app:

@@ -47,7 +47,7 @@ def test_an_on_update_rule_shows_only_what_a_record_trigger_uses(
     assert not visible(page, "#rule-guards")  # Request Authentication, Rate Limit...
     for record_field in ("trigger_fields", "filter_pre_domain", "filter_domain"):
         assert visible(page, f"[data-rule-field={record_field}]"), record_field
-    page.fill("input[name=trigger_fields]", "state")
+    page.select_option("select[name=trigger_fields]", "state")
     screenshot(page, f"record-rule-new-{language}")
     page.click("#model_form button[type=submit]")
     page.wait_for_url("**/automationruleview/show/*")

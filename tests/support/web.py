@@ -137,9 +137,10 @@ class _FormReader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.form_id = form_id
         self.in_form = False
-        self.values: dict[str, str] = {}
+        self.values: dict[str, Any] = {}  # a multiple drop-down's: a list
         self._select: str | None = None
         self._first_option: str | None = None
+        self._multiple = False
         self._textarea: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -162,11 +163,16 @@ class _FormReader(HTMLParser):
                 self.values[a["name"]] = a.get("value", "")
         elif tag == "select":
             self._select, self._first_option = a["name"], None
+            self._multiple = "multiple" in a
         elif tag == "option" and self._select:
             value = a.get("value", "")
             if self._first_option is None:
                 self._first_option = value
-            if "selected" in a:
+            if "selected" in a and self._multiple:
+                # A multiple drop-down posts each selected option (and nothing for none).
+                chosen = self.values.setdefault(self._select, [])
+                chosen.append(value)
+            elif "selected" in a:
                 self.values[self._select] = value
         elif tag == "textarea":
             self._textarea = a["name"]
@@ -176,8 +182,12 @@ class _FormReader(HTMLParser):
         if tag == "form":
             self.in_form = False
         elif tag == "select" and self._select:
-            # A browser posts the first option when none is marked selected.
-            if self._select not in self.values and self._first_option is not None:
+            # A browser posts the first option when none is marked selected (not a multiple one).
+            if (
+                not self._multiple
+                and self._select not in self.values
+                and self._first_option is not None
+            ):
                 self.values[self._select] = self._first_option
             self._select = None
         elif tag == "textarea" and self._textarea:
@@ -211,7 +221,7 @@ def navbar_menu(page: str, label: str) -> list[tuple[str, str]]:
     ]
 
 
-def form_values(page: str, form_id: str = "model_form") -> dict[str, str]:
+def form_values(page: str, form_id: str = "model_form") -> dict[str, Any]:
     """The fields a browser would post from the form ``form_id`` of ``page``, as filled in."""
     reader = _FormReader(form_id)
     reader.feed(page)

@@ -3,7 +3,8 @@
    - [data-copy="<input id>"]: copy that input's text; the button says its data-copied text
      (in the page's language) for a moment.
    - form[data-confirm]: ask before submitting.
-   - The rule form: the fields the chosen trigger uses, the header name for a header secret.
+   - The rule form: the fields the chosen trigger uses, the header name for a header secret,
+     and the chosen model's fields in the Date Field, Trigger Fields and Values set pickers.
    - time.nightpos-local-time: a stored UTC time, shown in the browser's time zone.
    - The action form: show the chosen type's settings, the chosen source (value/expression),
      the value input that suits the chosen field, the fields of the chosen model, and the
@@ -159,6 +160,41 @@
         });
     }
 
+    // The rule form's field pickers offer the chosen model's fields (data-model-fields: model
+    // -> {date, fields, selection, values}, rendered by the server). What was chosen stays
+    // chosen when the new model has it too; the server checks the posted names anyway.
+    function fillSelect(select, pairs, blank) {
+        if (!select) { return; }
+        var chosen = $(select).val() || [];
+        var keep = Array.isArray(chosen) ? chosen : [chosen];
+        select.textContent = "";
+        if (blank) { select.appendChild(option("", "", "")); }
+        pairs.forEach(function (p) {
+            var el = option(p[0], p[1], null);
+            el.selected = keep.indexOf(p[0]) >= 0;
+            select.appendChild(el);
+        });
+        $(select).trigger("change");  // Select2 redraws; a new Field refreshes its Values
+    }
+
+    function modelPickers(form) {
+        var byModel = JSON.parse(form.getAttribute("data-model-fields") || "{}");
+        return byModel[$(form).find("#model").val()] ||
+            { date: [], fields: [], selection: [], values: {} };
+    }
+
+    function followModel(form) {
+        var pickers = modelPickers(form);
+        fillSelect(document.getElementById("trg_date_field"), pickers.date, true);
+        fillSelect(document.getElementById("trigger_fields"), pickers.fields, false);
+        fillSelect(document.getElementById("trg_selection_field"), pickers.selection, true);
+    }
+
+    function followSelectionField(form) {
+        var values = modelPickers(form).values[$(form).find("#trg_selection_field").val()];
+        fillSelect(document.getElementById("trg_selection_value"), values || [], true);
+    }
+
     // Stored times are UTC: show them in the browser's time zone too (the UTC text stays in
     // the title).
     function localTimes() {
@@ -178,6 +214,8 @@
         if (ruleForm) {
             followTrigger(ruleForm);
             $(ruleForm).on("change", "#trigger, #auth_scheme", function () { followTrigger(ruleForm); });
+            $(ruleForm).on("change", "select#model", function () { followModel(ruleForm); });
+            $(ruleForm).on("change", "#trg_selection_field", function () { followSelectionField(ruleForm); });
         }
         $(document).on("submit", "form[data-confirm]", function () {
             return window.confirm(this.getAttribute("data-confirm"));

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from flask import request
+from wtforms.fields.choices import SelectFieldBase
 
 from addons.webhooks.models import AutomationRule
 from addons.webhooks.rules.code_rights import CHANGE_REFUSED, RULE_CODE_FIELDS, rule_changes
@@ -44,7 +45,7 @@ def lock_code_fields(form: RuleForm) -> None:
         if field.type == "HiddenField":
             continue
         # A disabled drop-down is not posted (_keep_code_fields then keeps the rule's value).
-        locked = {"disabled": True} if field.type == "SelectField" else {"readonly": True}
+        locked = {"disabled": True} if isinstance(field, SelectFieldBase) else {"readonly": True}
         field.render_kw = {**(field.render_kw or {}), **locked}
         field.description = note
 

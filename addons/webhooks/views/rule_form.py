@@ -17,6 +17,7 @@ from typing import Any
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
     BS3TextFieldWidget,
+    Select2ManyWidget,
     Select2Widget,
 )
 from flask_appbuilder.forms import DynamicForm
@@ -48,6 +49,12 @@ from addons.webhooks.rules.state import get_webhooks
 from addons.webhooks.rules.timing_settings import TIMING_COLUMNS, timing_problems
 from addons.webhooks.settings import cpu_limit_problem
 from addons.webhooks.views.naming import model_choices
+from addons.webhooks.views.rule_fields import (
+    PICKER_COLUMNS,
+    FieldNamesField,
+    field_problems,
+    set_picker_choices,
+)
 from addons.webhooks.views.widgets import CodeAreaWidget, choices
 from nightpos_app.i18n import lazy, translate
 from nightpos_app.state import get_env, get_state
@@ -245,34 +252,35 @@ class RuleForm(DynamicForm):
         description=lazy("On update: only records that matched this domain before the change."),
         widget=CodeAreaWidget(rows=2),
     )
-    trigger_fields = StringField(
+    trigger_fields = FieldNamesField(
         lazy("Trigger Fields"),
         validators=[Optional(), Length(max=MAX_TARGET_LENGTH), no_nul],
-        description=lazy(
-            "On update: only when one of these fields changes (technical names, separated by "
-            "commas). Empty: any field."
-        ),
-        widget=BS3TextFieldWidget(),
+        description=lazy("On update: only when one of these fields changes. Empty: any field."),
+        widget=Select2ManyWidget(),
     )
 
     # Values set and the timing triggers (addons/webhooks/rules/due.py); checked in validate().
-    trg_selection_field = StringField(
+    # The pickers' choices are the chosen model's fields (views/rule_fields.py).
+    trg_selection_field = SelectField(
         lazy("Field"),
         validators=[Optional(), Length(max=64), no_nul],
-        description=lazy("Values set: the selection field (technical name), e.g. state."),
-        widget=BS3TextFieldWidget(),
+        description=lazy("Values set: the selection field, e.g. Status."),
+        widget=Select2Widget(),
+        validate_choice=False,
     )
-    trg_selection_value = StringField(
+    trg_selection_value = SelectField(
         lazy("Value"),
         validators=[Optional(), Length(max=64), no_nul],
-        description=lazy("The rule runs when the field is set to this value, e.g. sale."),
-        widget=BS3TextFieldWidget(),
+        description=lazy("The rule runs when the field is set to this value."),
+        widget=Select2Widget(),
+        validate_choice=False,
     )
-    trg_date_field = StringField(
+    trg_date_field = SelectField(
         lazy("Date Field"),
         validators=[Optional(), Length(max=64), no_nul],
-        description=lazy("A date or datetime field (technical name), e.g. date_order."),
-        widget=BS3TextFieldWidget(),
+        description=lazy("A date or datetime field of the model, e.g. Order Date."),
+        widget=Select2Widget(),
+        validate_choice=False,
     )
     trg_date_range = IntegerField(
         lazy("Delay"),
@@ -344,6 +352,15 @@ class RuleForm(DynamicForm):
                 registry[self.model.data],
                 trigger,
                 {column: self[column].data for column in TIMING_COLUMNS},
+            )
+        )
+        # The pickers' own checks say it in the user's language; they replace the English
+        # ones of the same columns (rules/ words them for the REST API).
+        problems.update(
+            field_problems(
+                registry[self.model.data],
+                trigger,
+                {column: self[column].data for column in PICKER_COLUMNS},
             )
         )
         for name, problem in problems.items():
@@ -453,4 +470,5 @@ def rule_form(
     )
     if show_model:
         form.model.choices = choices([("", ""), *model_choices()])
+    set_picker_choices(form)
     return form

@@ -25,16 +25,7 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.incoming.urls import curl_command, sample_payload, webhook_url
-from addons.webhooks.models import (
-    AUTH_SCHEMES,
-    DELAY_UNITS,
-    INTERVAL_UNITS,
-    RESPOND_MODES,
-    ROTATION_GRACE,
-    SCHEDULE_TRIGGER,
-    TRIGGERS,
-    AutomationRule,
-)
+from addons.webhooks.models import RESPOND_MODES, ROTATION_GRACE, SCHEDULE_TRIGGER, AutomationRule
 from addons.webhooks.rules.code_rights import (
     CREATE_RULE_REFUSED,
 )
@@ -43,14 +34,22 @@ from addons.webhooks.rules.record_dry_run import dry_run_on_record, record_choic
 from addons.webhooks.rules.timing_settings import TIMING_COLUMNS
 from addons.webhooks.security import can_read_secrets, can_write_code
 from addons.webhooks.settings import setting
-from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_label
+from addons.webhooks.views.naming import CONTEXT_ARG, context_model, model_choices, model_label
 from addons.webhooks.views.rule_code_fields import (
     code_unchanged,
     keep_code_fields,
     lock_code_fields,
     with_visible_errors,
 )
+from addons.webhooks.views.rule_columns import (
+    FORMATTERS,
+    LABELS,
+    LIST_COLUMNS,
+    SHOW_COLUMNS,
+    trigger_label,
+)
 from addons.webhooks.views.rule_details import rule_details
+from addons.webhooks.views.rule_fields import pickers_by_model
 from addons.webhooks.views.rule_form import (
     FIELD_TRIGGERS,
     FORM_COLUMNS,
@@ -73,69 +72,6 @@ from nightpos_app.digits import ascii_int
 from nightpos_app.extensions import db
 from nightpos_app.i18n import lazy, translate
 from nightpos_app.state import get_state
-
-LIST_COLUMNS = ["name", "model", "trigger", "active", "log_calls"]
-#: The show page lists what the form edits, then when the rule was made and changed.
-SHOW_COLUMNS = [*FORM_COLUMNS, "created_at", "updated_at"]
-#: Built once, rendered in each request's language.
-LABELS = {
-    "name": lazy("Name"),
-    "model": lazy("Model"),
-    "trigger": lazy("Trigger"),
-    "active": lazy("Active"),
-    "log_calls": lazy("Log Calls"),
-    "respond": lazy("Respond"),
-    "ordered": lazy("One Call at a Time, in Order"),
-    "keep_payloads": lazy("Keep Payloads for Replay"),
-    "target_record": lazy("Target Record"),
-    "cpu_seconds": lazy("CPU Time Limit (s)"),
-    "description": lazy("Description"),
-    "auth_scheme": lazy("Request Authentication"),
-    "auth_header": lazy("Secret Header Name"),
-    "filter_domain": lazy("Apply On"),
-    "filter_pre_domain": lazy("Before Update Domain"),
-    "trigger_fields": lazy("Trigger Fields"),
-    "trg_selection_field": lazy("Field"),
-    "trg_selection_value": lazy("Value"),
-    "trg_date_field": lazy("Date Field"),
-    "trg_date_range": lazy("Delay"),
-    "trg_date_range_type": lazy("Delay Unit"),
-    "interval_number": lazy("Run Every"),
-    "interval_type": lazy("Period Unit"),
-    "ip_allowlist": lazy("Allowed IP Addresses"),
-    "rate_limit": lazy("Rate Limit"),
-    "idempotency": lazy("Idempotency Keys"),
-    "created_at": lazy("Created"),
-    "updated_at": lazy("Last Updated"),
-}
-
-
-def _yes_no(value: Any) -> str:
-    return translate("Yes") if value else translate("No")
-
-
-def _trigger_label(value: Any) -> str:
-    return translate(TRIGGERS[value]) if value in TRIGGERS else _text(value)
-
-
-def _respond_label(value: Any) -> str:
-    return translate(RESPOND_MODES[value]) if value in RESPOND_MODES else _text(value)
-
-
-def _auth_label(value: Any) -> str:
-    return translate(AUTH_SCHEMES[value]) if value in AUTH_SCHEMES else _text(value)
-
-
-def _cpu_label(value: Any) -> str:
-    """A rule's CPU Time Limit; empty shows the default it runs with (clamped as at run time)."""
-    if value is None:
-        seconds = min(setting("WEBHOOK_CPU_SECONDS"), setting("WEBHOOK_CPU_SECONDS_MAX"))
-        return translate("Default (%(seconds)s s)", seconds=f"{seconds:g}")
-    return f"{value:g}"
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _hidden(form: RuleForm, left_out: list[str]) -> list[str]:
@@ -169,27 +105,7 @@ class RuleViewBase(TimingRoutes, RecordModelView):
     search_columns = ["name", "model", "trigger", "active", "log_calls", "description"]
     order_columns = ["name", "model", "trigger", "active", "log_calls"]
     label_columns = LABELS
-    formatters_columns = {
-        "model": model_label,
-        "trigger": _trigger_label,
-        "active": _yes_no,
-        "log_calls": _yes_no,
-        "description": _text,
-        "auth_scheme": _auth_label,
-        "auth_header": _text,
-        "filter_domain": _text,
-        "filter_pre_domain": _text,
-        "trigger_fields": _text,
-        "ip_allowlist": _text,
-        "rate_limit": _text,
-        "idempotency": _yes_no,
-        "respond": _respond_label,
-        "ordered": _yes_no,
-        "keep_payloads": _yes_no,
-        "cpu_seconds": _cpu_label,
-        "trg_date_range_type": lambda v: translate(DELAY_UNITS[v]) if v in DELAY_UNITS else "",
-        "interval_type": lambda v: translate(INTERVAL_UNITS[v]) if v in INTERVAL_UNITS else "",
-    }
+    formatters_columns = FORMATTERS
     base_order = ("name", "asc")
     page_size = 50
 
@@ -344,7 +260,7 @@ class RuleViewBase(TimingRoutes, RecordModelView):
             return self.post_add_redirect()
         title = self._context_title(str(self.new_title))
         return self.render_template(
-            self.add_template, title=title, widgets=widgets, **self._form_context()
+            self.add_template, title=title, widgets=widgets, **self._form_context(widgets)
         )
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
@@ -354,15 +270,24 @@ class RuleViewBase(TimingRoutes, RecordModelView):
         if widgets is None:
             return self.post_edit_redirect()
         return self.render_template(
-            self.edit_template, title=str(self.edit_title), widgets=widgets, **self._form_context()
+            self.edit_template,
+            title=str(self.edit_title),
+            widgets=widgets,
+            **self._form_context(widgets),
         )
 
     @staticmethod
-    def _form_context() -> dict[str, Any]:
-        """What the rule form needs to follow the chosen trigger (webhooks.js)."""
+    def _form_context(widgets: dict[str, Any]) -> dict[str, Any]:
+        """What the rule form needs to follow the chosen trigger and model (webhooks.js): the
+        field pickers' choices of each model the form offers."""
+        form = (widgets.get("add") or widgets["edit"]).template_args["form"]
+        offered = (
+            [name for name, _label in model_choices()] if form.model.type != "HiddenField" else []
+        )
         return {
             "field_triggers": {k: list(v) for k, v in FIELD_TRIGGERS.items()},
             "guard_columns": GUARD_COLUMNS,
+            "model_fields": pickers_by_model([*offered, form.model.data or ""]),
         }
 
     # --------------------------------------------------------- the rule page
@@ -394,7 +319,7 @@ class RuleViewBase(TimingRoutes, RecordModelView):
             rule=rule,
             rule_model_label=model_label(rule.model),
             is_webhook=is_webhook,
-            trigger_label=_trigger_label(rule.trigger),
+            trigger_label=trigger_label(rule.trigger),
             details=details,
             guards=guards,
             can_read_secrets=secrets,

@@ -7,9 +7,8 @@ import datetime as dt
 
 from flask import Flask
 
-from addons.webhooks.timing.scheduler import Scheduler
 from tests.addons.webhooks.test_api import RULES, api, create  # noqa: F401 (the fixture)
-from tests.addons.webhooks.timing_support import clock_for, timer_calls, write
+from tests.addons.webhooks.timing_support import clock_for, drain, timer_calls, write
 from tests.support.web import ApiClient
 
 T0 = dt.datetime(2033, 7, 1, 10, 0, 0)
@@ -72,7 +71,7 @@ def test_a_scheduled_rule_tells_its_next_run_and_runs_now(
         clock.advance(minutes=5)
         answer = api.post(f"{RULES}{rule['id']}/run_now").get_json()
         assert answer["result"] == {"next_run_at": "2033-07-01T10:05:00Z"}
-        assert Scheduler(app, tick_seconds=0).drain() == 1
+        assert drain(app) == 1
         assert [c["status"] for c in timer_calls(app, rule["id"])] == ["ok"]
         due = api.get(f"{RULES}{rule['id']}/due").get_json()
         assert due["result"] == {"next_run_at": "2033-07-08T10:05:00Z"}

@@ -11,19 +11,20 @@ from typing import Any
 
 from flask import Flask
 
-from addons.webhooks.timing.scheduler import Scheduler
 from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.test_devmode_and_rule_form import rule_form_error
-from tests.addons.webhooks.timing_support import MARK_ACTION, clock_for, due_rows, notes, write
-from tests.support.web import WebClient, csrf_token_from, form_values, page_text
+from tests.addons.webhooks.timing_support import (
+    clock_for,
+    date_rule,
+    drain,
+    due_rows,
+    notes,
+    post_rule,
+    write,
+)
+from tests.support.web import WebClient, csrf_token_from, page_text
 
 T0 = dt.datetime(2032, 3, 1, 12, 0, 0)
-ADD = "/automationruleview/add?model=sale.order"
-
-
-def post_rule(web: WebClient, **values: Any) -> Any:
-    data = {**form_values(web.get(ADD).get_data(as_text=True)), **values}
-    return web.client.post(ADD, data=data)
 
 
 def test_the_form_saves_a_date_rule_and_refuses_a_field_that_is_no_date(
@@ -110,7 +111,7 @@ def test_a_scheduled_rule_shows_its_next_run_and_runs_now(
         [row] = due_rows(app, rule_id)
         assert row["due_at"] == T0
         clock.advance(seconds=1)
-        assert Scheduler(app, tick_seconds=0).drain() == 1
+        assert drain(app) == 1
         # Logs shows the timed run.
         logs = admin_web.get(f"/webhookcallview/list/?rule_id={rule_id}")
         assert "TIMER" in page_text(logs)
@@ -122,13 +123,7 @@ def test_the_test_panel_lists_records_due_now_and_soon_and_dry_runs_one(
     make_rule: Callable[..., dict[str, Any]],
 ) -> None:
     with clock_for(app, start=T0) as clock:
-        rule = make_rule(
-            trigger="on_time",
-            trg_date_field="date_order",
-            trg_date_range=0,
-            trg_date_range_type="minutes",
-            actions=[MARK_ACTION],
-        )
+        rule = date_rule(make_rule)
         write(app, "sale.order", 2, {"date_order": dt.date(2032, 3, 2)})
         write(app, "sale.order", 3, {"date_order": dt.date(2032, 3, 5)})
         write(app, "sale.order", 4, {"date_order": dt.date(2032, 3, 2)})

@@ -18,7 +18,9 @@ from nightpos_app.state import get_env
 from tests.addons.webhooks.timing_support import (
     MARK_ACTION,
     clock_for,
+    date_rule,
     due_rows,
+    new_order,
     notes,
     timer_calls,
     write,
@@ -37,14 +39,7 @@ def test_based_on_date_field_runs_at_the_date_plus_delay_once_and_again_when_the
 ) -> None:
     with clock_for(app, start=T0) as clock:
         write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 12)})
-        rule = make_rule(
-            name="Remind",
-            trigger="on_time",
-            trg_date_field="date_order",
-            trg_date_range=30,
-            trg_date_range_type="minutes",
-            actions=[MARK_ACTION],
-        )
+        rule = date_rule(make_rule, 30, "minutes", name="Remind")
         rows = {row["record_id"]: row for row in due_rows(app, rule["id"])}
         # Demo orders dated before now are not made due by the new rule; order 3 is.
         assert rows[3]["due_at"] == dt.datetime(2030, 5, 12, 0, 30)
@@ -76,14 +71,7 @@ def test_a_negative_delay_runs_before_the_date_and_extra_conditions_are_checked_
     app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
 ) -> None:
     with clock_for(app, start=T0) as clock:
-        rule = make_rule(
-            trigger="on_time",
-            trg_date_field="date_order",
-            trg_date_range=-1,
-            trg_date_range_type="days",
-            filter_domain="[('state', '=', 'draft')]",
-            actions=[MARK_ACTION],
-        )
+        rule = date_rule(make_rule, -1, "days", filter_domain="[('state', '=', 'draft')]")
         write(app, "sale.order", 4, {"date_order": dt.date(2030, 6, 1), "state": "draft"})
         write(app, "sale.order", 5, {"date_order": dt.date(2030, 6, 1), "state": "draft"})
         write(app, "sale.order", 5, {"state": "cancel"})
@@ -105,10 +93,7 @@ def test_after_creation_runs_the_delay_after_the_record_was_created(
             trg_date_range_type="minutes",
             actions=[MARK_ACTION],
         )
-        with app.app_context():
-            order = get_env(trusted=True)["sale.order"].create({"partner_id": 1, "currency_id": 1})
-            db.session.commit()
-            new_id = order.id
+        new_id = new_order(app)
         write(app, "sale.order", 2, {"amount_total": 9})  # an update is not a creation
         clock.advance(minutes=4, seconds=59)
         assert scheduler.drain() == 0
@@ -217,10 +202,7 @@ def test_a_failing_timed_run_is_rolled_back_logged_and_not_run_again(
             trg_date_range_type="minutes",
             actions=[failing],
         )
-        with app.app_context():
-            order = get_env(trusted=True)["sale.order"].create({"partner_id": 1, "currency_id": 1})
-            db.session.commit()
-            new_id = order.id
+        new_id = new_order(app)
         clock.advance(minutes=2)
         assert scheduler.drain() == 1
         assert notes(app, [new_id]) == {new_id: ""}
@@ -234,13 +216,7 @@ def test_a_failing_timed_run_is_rolled_back_logged_and_not_run_again(
 def test_the_demo_orders_give_a_new_date_rule_orders_due_ahead_not_the_past(
     app: Flask, make_rule: Callable[..., dict[str, Any]]
 ) -> None:
-    rule = make_rule(
-        trigger="on_time",
-        trg_date_field="date_order",
-        trg_date_range=0,
-        trg_date_range_type="minutes",
-        actions=[MARK_ACTION],
-    )
+    rule = date_rule(make_rule, 0, "minutes")
     with app.app_context():
         ahead = get_env(trusted=True)["sale.order"].search([("date_order", ">", dt.date.today())])
         assert len(ahead) == 2
@@ -252,13 +228,7 @@ def test_records_missed_during_downtime_each_run_once(
     app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
 ) -> None:
     with clock_for(app, start=T0) as clock:
-        make_rule(
-            trigger="on_time",
-            trg_date_field="date_order",
-            trg_date_range=9,
-            trg_date_range_type="hours",
-            actions=[MARK_ACTION],
-        )
+        date_rule(make_rule, 9, "hours")
         for day, order in enumerate((2, 3, 4), start=11):
             write(app, "sale.order", order, {"date_order": dt.date(2030, 5, day)})
         clock.now = dt.datetime(2030, 6, 1)  # the worker was down for three weeks
@@ -275,13 +245,7 @@ def test_a_run_whose_claim_was_lost_meanwhile_is_rolled_back(
     slow = Scheduler(app, scheduler_id="slow", lease_seconds=60, batch=5)
     fast = Scheduler(app, scheduler_id="fast", lease_seconds=60, batch=5)
     with clock_for(app, start=T0) as clock:
-        rule = make_rule(
-            trigger="on_time",
-            trg_date_field="date_order",
-            trg_date_range=0,
-            trg_date_range_type="minutes",
-            actions=[MARK_ACTION],
-        )
+        rule = date_rule(make_rule, 0, "minutes")
         write(app, "sale.order", 2, {"date_order": dt.date(2030, 5, 11)})
         write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 11)})
         clock.now = dt.datetime(2030, 5, 11, 0, 1)
@@ -327,13 +291,7 @@ def test_saving_a_date_rule_keeps_missed_runs_and_moves_pending_ones_to_the_new_
     app: Flask, make_rule: Callable[..., dict[str, Any]], scheduler: Scheduler
 ) -> None:
     with clock_for(app, start=T0) as clock:
-        rule = make_rule(
-            trigger="on_time",
-            trg_date_field="date_order",
-            trg_date_range=1,
-            trg_date_range_type="hours",
-            actions=[MARK_ACTION],
-        )
+        rule = date_rule(make_rule, 1, "hours")
         write(app, "sale.order", 2, {"date_order": dt.date(2030, 5, 11)})
         write(app, "sale.order", 3, {"date_order": dt.date(2030, 5, 20)})
         clock.now = dt.datetime(2030, 5, 12)  # order 2 was due on the 11th: missed so far

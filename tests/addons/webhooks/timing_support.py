@@ -1,4 +1,5 @@
-"""Helpers for timing-rule tests: a clock the tests move, and what the rules did."""
+"""Helpers for timing-rule tests: a clock the tests move, the rules and records they set up
+(through the record API or the rule form), and what the rules did."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from flask import Flask
 
 from addons.webhooks.models import AutomationDue, WebhookCall
 from addons.webhooks.rules.due import CLOCK_SETTING
+from addons.webhooks.timing.scheduler import Scheduler
 from nightpos_app.extensions import db
+from tests.support.web import WebClient, form_values
+
+#: The rule form, opened from the Sales app.
+ADD = "/automationruleview/add?model=sale.order"
 
 #: Appends "x" to the record's note: a record's note tells how many times the rule ran on it.
 MARK_ACTION = {
@@ -25,6 +31,42 @@ MARK_ACTION = {
     "action_type": "execute_code",
     "settings": {"code": "record.write({'note': (record.note or '') + 'x'})"},
 }
+
+
+def post_rule(web: WebClient, url: str = ADD, **values: Any) -> Any:
+    """Post the rule form at ``url`` as a browser would, with ``values`` filled in (a list for
+    a multiple drop-down)."""
+    data = {**form_values(web.get(url).get_data(as_text=True)), **values}
+    return web.client.post(url, data=data)
+
+
+def date_rule(
+    make_rule: Callable[..., dict[str, Any]], delay: int = 0, unit: str = "minutes", **values: Any
+) -> dict[str, Any]:
+    """A *Based on date field* rule on the sales orders' Order Date that marks each order."""
+    return make_rule(
+        trigger="on_time",
+        trg_date_field="date_order",
+        trg_date_range=delay,
+        trg_date_range_type=unit,
+        actions=[MARK_ACTION],
+        **values,
+    )
+
+
+def new_order(app: Flask) -> int:
+    """A new sales order (created through the record API, committed); its id."""
+    from nightpos_app.state import get_env
+
+    with app.app_context():
+        order = get_env(trusted=True)["sale.order"].create({"partner_id": 1, "currency_id": 1})
+        db.session.commit()
+        return order.id
+
+
+def drain(app: Flask, **options: Any) -> int:
+    """Run what is due now with a scheduler of its own (no tick wait); how many it ran."""
+    return Scheduler(app, tick_seconds=0, **options).drain()
 
 
 class Clock:
@@ -76,9 +118,9 @@ def notes(app: Flask, ids: list[int]) -> dict[int, str]:
 def timer_calls(app: Flask, rule_id: int) -> list[dict[str, Any]]:
     with app.app_context():
         rows = db.session.execute(
-            sa.select(
-                WebhookCall.status, WebhookCall.payload, WebhookCall.error_message
-            ).where(WebhookCall.rule_id == rule_id, WebhookCall.method == "TIMER")
+            sa.select(WebhookCall.status, WebhookCall.payload, WebhookCall.error_message).where(
+                WebhookCall.rule_id == rule_id, WebhookCall.method == "TIMER"
+            )
         )
         return [dict(row._mapping) for row in rows]
 
