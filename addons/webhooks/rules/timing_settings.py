@@ -47,8 +47,11 @@ def timing_problems(entry: ModelEntry, trigger: str, values: dict[str, Any]) -> 
             problems["trg_date_field"] = f"Choose a date or datetime field of {entry.name}."
     if trigger in TIMING_TRIGGERS:
         most = max_amount(values.get("trg_date_range_type"))
-        if not _bounded_int(values.get("trg_date_range"), -most, most):
-            problems["trg_date_range"] = f"A whole number between -{most} and {most}."
+        # Before a date, yes; before a record's creation or last update is no time at all (it
+        # ran every record at once).
+        least = -most if trigger == "on_time" else 0
+        if not _bounded_int(values.get("trg_date_range"), least, most):
+            problems["trg_date_range"] = f"A whole number between {least} and {most}."
         if values.get("trg_date_range_type") not in DELAY_UNITS:
             problems["trg_date_range_type"] = f"Choose one of {', '.join(DELAY_UNITS)}."
     if trigger == SCHEDULE_TRIGGER:

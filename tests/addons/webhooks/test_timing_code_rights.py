@@ -1,12 +1,12 @@
 """When code runs is code's business: a timing rule's settings take ``can_write_code``.
 
 Attack (a rule editor without ``can_write_code``, docs/security.md): an admin's scheduled rule
-cancels unpaid orders once a month; the editor may not touch its code, Model or Trigger, but
-the period, the date field, the delay and the selection value decide when, how often and on
-which records that code runs. Changing "every 1 month" to "every 1 minute", or the delay of a
-"30 days after creation" to "-30 days" (every new record at once), is running code the editor
-was not given to run. Each of those settings is now refused without the permission, over the
-REST API and the form, and kept as it was; the rest of the rule stays the editor's.
+cancels unpaid orders once a month; the editor may not touch its code, Model or Trigger, but the
+period, the date field, the delay and the selection value decide when, how often and on which
+records that code runs. Changing "every 1 month" to "every 1 minute", or "30 days after
+creation" to "1 day", is running code the editor was not given to run. Each of those settings is
+now refused without the permission, over the REST API and the form, and kept as it was; the rest
+of the rule stays the editor's.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CODE = {"name": "Cancel", "action_type": "execute_code", "settings": {"code": "l
 #: Each timing setting an editor without the permission tries to change, per trigger.
 ATTEMPTS: dict[str, list[dict[str, Any]]] = {
     "on_schedule": [{"interval_number": 1, "interval_type": "minutes"}, {"interval_number": 6}],
-    "on_time_created": [{"trg_date_range": -30}, {"trg_date_range_type": "minutes"}],
+    "on_time_created": [{"trg_date_range": 1}, {"trg_date_range_type": "minutes"}],
     "on_time": [{"trg_date_field": "validity_date"}, {"trg_date_range": -3}],
     "on_value_set": [{"trg_selection_value": "draft"}],
 }

@@ -5,8 +5,9 @@ whatever the unit, so "5,256,000 days" or "months" saved (or answered 500 on sav
 saved, *every write of the rule's model* answered 500 (the time past year 9999 overflowed when
 the write made a record due): a whole model's screens, API and webhooks down. A record's own
 date near the calendar's end (9999-12-31) did the same with a small delay. Now each unit is
-bounded to about ten years (the form and the API say the unit's bound), and a time past the
-calendar's end is its end (never due) rather than an error.
+bounded to about ten years (the form and the API say the unit's bound; a delay before a
+record's creation or update, which ran every record at once, is refused too), and a time past
+the calendar's end is its end (never due) rather than an error.
 """
 
 from __future__ import annotations
@@ -59,23 +60,20 @@ def test_each_unit_is_bounded_to_about_ten_years_and_writes_go_on(
 ) -> None:
     assert max_amount(unit) == MOST[unit]
     column = "interval_number" if trigger == "on_schedule" else "trg_date_range"
-    low = 1 if trigger == "on_schedule" else -MOST[unit]
-    for too_far in ([MOST[unit] + 1, MAX_DELAY] if unit != "minutes" else [MAX_DELAY + 1]) + (
-        [] if trigger == "on_schedule" else [-MAX_DELAY - 1, -MOST[unit] - 1]
-    ):
+    # Before a date, yes; before a record's creation or update, or a period of 0, no.
+    low = {"on_schedule": 1, "on_time": -MOST[unit]}.get(trigger, 0)
+    for too_far in ([MOST[unit] + 1, MAX_DELAY] if unit != "minutes" else [MAX_DELAY + 1]) + [
+        -MAX_DELAY - 1,
+        low - 1,
+    ]:
         response = api.post(
             RULES, {"name": "R", "model": "sale.order", **timing(trigger, too_far, unit)}
         )
         assert response.status_code == 422, (too_far, response.get_json())
         message = f"A whole number between {low} and {MOST[unit]}."
         assert response.get_json() == {"message": {column: [message]}}
-    signs = (1,) if trigger == "on_schedule" else (1, -1)
-    for sign in signs:
-        values = {
-            "name": f"R{sign}",
-            "model": "sale.order",
-            **timing(trigger, sign * MOST[unit], unit),
-        }
+    for amount in {low, MOST[unit]}:
+        values = {"name": f"R{amount}", "model": "sale.order", **timing(trigger, amount, unit)}
         create(api, RULES, values)
     # Every write of the model still works (and makes records due where the rule says so).
     assert api.put("/api/v1/sale_order/7", {"note": "still writable"}).status_code == 200
