@@ -26,7 +26,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.common import ROOT, Context, Report, Table, database_label, render
+from bench.common import ROOT, Context, Report, Table, database_label, drop_databases, render
 
 BENCHMARKS = ["webhook", "statements", "sandbox", "growth", "outgoing", "inbox", "memory"]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             for table in report.tables:
                 print(render(table) + "\n", flush=True)
     finally:
+        if not args.keep:
+            drop_databases(ctx)
         if args.keep:
             ctx.log(f"bench: kept {tmp}")
         else:

@@ -26,6 +26,7 @@ from bench.common import (
     USE_CASE_2_PAYLOAD,
     Context,
     app_context,
+    drop_databases,
     prepare_instance,
     use_case_rules,
 )
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 run()
             profiler.stop()
     finally:
+        drop_databases(ctx)
         shutil.rmtree(tmp, ignore_errors=True)
     if args.html:
         args.html.write_text(profiler.output_html())

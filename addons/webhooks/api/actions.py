@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from addons.webhooks.action_types import ActionType, SettingsError
 from addons.webhooks.api.base import WebhooksApi, until
+from addons.webhooks.api.openapi_components import grace_body
 from addons.webhooks.models import AutomationRule, ServerAction
 from addons.webhooks.rules import hidden_headers
 from addons.webhooks.rules.code_rights import (
@@ -135,6 +136,15 @@ class ActionApi(WebhooksApi):
 
     secret_columns = ("signing_secret", "previous_signing_secret")
     checks = ActionChecks
+    openapi_spec_methods = {
+        "rotate_signing_secret": {
+            "post": {
+                "requestBody": grace_body(
+                    "How long the old secret keeps signing too (default none)"
+                )
+            }
+        },
+    }
 
     def redact(self, row: dict[str, Any], secrets: bool) -> None:
         super().redact(row, secrets)
@@ -161,18 +171,7 @@ class ActionApi(WebhooksApi):
         get:
           responses:
             200:
-              description: >-
-                Each type's key (the action_type of an action), label, description, and
-                settings (name, kind, whether required, label, description)
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        type: array
-                        items:
-                          type: object
+              $ref: '#/components/responses/ActionTypes'
         """
         return self.response(
             200, result=[describe_action_type(t) for t in get_webhooks().action_types]
@@ -186,35 +185,12 @@ class ActionApi(WebhooksApi):
         """Replace an action's signing secret; the old one keeps signing for a grace period.
         ---
         post:
-          requestBody:
-            required: false
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    grace:
-                      type: string
-                      enum: [none, 1h, 24h, 7d]
-                      description: How long the old secret keeps signing too (default none)
+          # requestBody: {"grace": …}, from openapi_spec_methods
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
-              description: >-
-                Rotated; the new signing secret for callers who may read secrets
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        type: object
+              $ref: '#/components/responses/SigningSecretRotated'
         """
 
         def public(action: ServerAction) -> dict[str, Any]:

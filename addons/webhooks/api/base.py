@@ -7,9 +7,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from apispec import APISpec
 from flask import request
 from werkzeug.wrappers import Response
 
+from addons.webhooks.api import openapi_components
 from addons.webhooks.models import ROTATION_GRACE
 from addons.webhooks.security import can_read_secrets
 from nightpos_app.crud import ForeignKeySchemaConverter, RecordRestApi, build_model_api, columns_for
@@ -54,11 +56,15 @@ class WebhooksApi(RecordRestApi):
     * ``hidden_columns``: never returned, filtered or sorted on;
     * ``checks``: a class of schema validators run on every POST and PUT;
     * ``read_only`` (the host's): no POST, PUT or DELETE route.
+
+    The routes' docstrings refer to the addon's shared OpenAPI components
+    (:mod:`~addons.webhooks.api.openapi_components`), registered by every resource.
     """
 
     secret_columns: tuple[str, ...] = ()
     hidden_columns: tuple[str, ...] = ()
     checks: type | None = None
+    responses = {**RecordRestApi.responses, **openapi_components.RESPONSES}
 
     @classmethod
     def for_model(cls, entry: ModelEntry) -> type[RecordRestApi]:
@@ -76,6 +82,10 @@ class WebhooksApi(RecordRestApi):
         if cls.checks is not None:
             attrs["model2schemaconverter"] = converter_for(cls.checks)
         return build_model_api(entry, base=cls, **attrs)
+
+    def add_apispec_components(self, api_spec: APISpec) -> None:
+        super().add_apispec_components(api_spec)
+        openapi_components.register(api_spec)
 
     # ------------------------------------------------------------ secrets in answers
 

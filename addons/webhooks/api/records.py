@@ -133,10 +133,7 @@ class CallApi(WebhooksApi):
                       description: >-
                         true: answer what the call would change, keep nothing (default false)
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
               $ref: '#/components/responses/DryRun'
@@ -208,32 +205,6 @@ class CallApi(WebhooksApi):
         cap = replays.MAX_DRY_RUNS if dry_run else replays.replay_cap()
         return self._replay(replays.selected(selection, cap), dry_run)
 
-    responses = {
-        **WebhooksApi.responses,
-        "DryRun": {
-            "description": "What each call would do now; nothing was kept",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"result": {"type": "object"}},
-                    }
-                }
-            },
-        },
-        "Replayed": {
-            "description": "Each call is in the inbox again, as a new call replaying it",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"result": {"type": "object"}},
-                    }
-                }
-            },
-        },
-    }
-
 
 class AttemptApi(WebhooksApi):
     """Delivery attempts over REST, read-only."""
@@ -268,10 +239,7 @@ class DeliveryApi(WebhooksApi):
         ---
         post:
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
               $ref: '#/components/responses/SentAgain'
@@ -289,10 +257,7 @@ class DeliveryApi(WebhooksApi):
         ---
         post:
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
               $ref: '#/components/responses/SentAgain'
@@ -300,27 +265,3 @@ class DeliveryApi(WebhooksApi):
               $ref: '#/components/responses/409'
         """
         return self._send_again(pk, outbox.replay)
-
-    responses = {
-        **WebhooksApi.responses,
-        "SentAgain": {
-            "description": "The message is pending again",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer"},
-                            "result": {
-                                "type": "object",
-                                "properties": {
-                                    "message": {"type": "string"},
-                                    "state": {"type": "string", "enum": ["pending"]},
-                                },
-                            },
-                        },
-                    }
-                }
-            },
-        },
-    }

@@ -20,6 +20,7 @@ from marshmallow import ValidationError, validates_schema
 from werkzeug.wrappers import Response
 
 from addons.webhooks.api.base import WebhooksApi, until
+from addons.webhooks.api.openapi_components import grace_body
 from addons.webhooks.checks import actions_not_suiting
 from addons.webhooks.incoming.guards import parse_allowlist, parse_rate_limit
 from addons.webhooks.incoming.urls import secret_url, webhook_url
@@ -150,6 +151,11 @@ class RuleApi(WebhooksApi):
     secret_columns = ("webhook_secret", "signing_secret")
     hidden_columns = ("webhook_secret_digest", "previous_secret_digest")
     checks = RuleChecks
+    openapi_spec_methods = {
+        "rotate_secret": {
+            "post": {"requestBody": grace_body("How long the old URL keeps working (default none)")}
+        },
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -172,35 +178,12 @@ class RuleApi(WebhooksApi):
         """Replace a rule's secret: its old URL answers 404 from now on, or after a grace period.
         ---
         post:
-          requestBody:
-            required: false
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    grace:
-                      type: string
-                      enum: [none, 1h, 24h, 7d]
-                      description: How long the old URL keeps working (default none)
+          # requestBody: {"grace": …}, from openapi_spec_methods
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
-              description: >-
-                Rotated; the new secret and URL for callers who may read secrets
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        type: object
+              $ref: '#/components/responses/SecretRotated'
         """
         return self.rotation(
             pk,
@@ -219,23 +202,10 @@ class RuleApi(WebhooksApi):
         ---
         post:
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
-              description: >-
-                Rotated; the new signing secret for callers who may read secrets
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        type: object
+              $ref: '#/components/responses/SigningSecretRotated'
         """
         return self.rotation(
             pk,
@@ -256,22 +226,10 @@ class RuleApi(WebhooksApi):
         ---
         get:
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
-              description: The next run, or the records due soonest first (at most 100)
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        type: object
+              $ref: '#/components/responses/DueWork'
         """
         rule = self.datamodel.get(pk, self._base_filters)
         if rule is None:
@@ -297,22 +255,12 @@ class RuleApi(WebhooksApi):
         ---
         post:
           parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
+          - pk
           responses:
             200:
-              description: The rule is due now
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        type: object
+              $ref: '#/components/responses/DueNow'
+            400:
+              $ref: '#/components/responses/400'
         """
         rule = self.datamodel.get(pk, self._base_filters)
         if rule is None:

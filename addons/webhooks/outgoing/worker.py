@@ -24,7 +24,6 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from addons.webhooks.metrics import observe_delivery
 from addons.webhooks.models import ServerAction, WebhookDelivery, WebhookDeliveryAttempt
 from addons.webhooks.outgoing import notify, outbox, retry, sender, ssrf
 from addons.webhooks.outgoing.heartbeat import Heartbeat
-from addons.webhooks.rules.state import WORKER_JOBS_KEY
+from addons.webhooks.outgoing.jobs import WorkerJobs
 from addons.webhooks.settings import number_list, setting
 from nightpos_app.extensions import db
 from nightpos_app.jsonlog import FIELDS
@@ -121,9 +120,8 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._schema_ready = False
-        self._jobs: list[Callable[[], int]] = [
-            make(app) for make in app.extensions.get(WORKER_JOBS_KEY, ())
-        ]
+        #: The timing scheduler and the inbox, run once per round of the loop (jobs.py).
+        self._jobs = WorkerJobs(app, self.id)
         _workers.add(self)
 
     # --- Control ---------------------------------------------------------------------------
@@ -141,10 +139,7 @@ class OutboxWorker:
         """Stop after the message in hand (safe from a signal handler or another thread)."""
         self._stop.set()
         self._wake.set()
-        for job in self._jobs:  # a job that can stop mid-round (the inbox's) stops too
-            stop = getattr(getattr(job, "__self__", None), "stop", None)
-            if stop is not None:
-                stop()
+        self._jobs.stop()  # a job that can stop mid-round (the inbox's) stops too
 
     def run(self) -> None:
         """Send due messages until stopped; database trouble is logged and waited out."""
@@ -191,24 +186,9 @@ class OutboxWorker:
             except OSError:
                 log.warning("outbox worker %s: cannot write its heartbeat file", self.id)
 
-    # --- Other periodic jobs (the timing scheduler) -----------------------------------------
-
     def _run_jobs(self) -> int:
-        """Run each registered job once (each decides whether it is due); the work done.
-
-        A job's failure is logged and does not keep the outbox from being sent.
-        """
-        done = 0
-        for job in self._jobs:
-            try:
-                done += job()
-            except Exception as error:  # noqa: BLE001 (one job must not stop the loop)
-                problem = database_problem(error)
-                if problem is None:
-                    log.exception("worker %s: a periodic job failed", self.id)
-                else:
-                    log.warning("worker %s: periodic job: %s", self.id, problem.detail)
-        return done
+        """Run each of the other periodic jobs once (jobs.py); the work done."""
+        return self._jobs.run()
 
     def _listen_for_commits(self) -> None:
         """On PostgreSQL, be woken by commits in other processes too (LISTEN/NOTIFY)."""

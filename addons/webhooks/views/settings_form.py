@@ -43,202 +43,44 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import fields as ma
-from marshmallow import validate as ma_validate
-
-from addons.webhooks.action_types import ActionType
-from addons.webhooks.action_types.send_webhook import sendable_fields
-from addons.webhooks.checks import flatten_messages
 from addons.webhooks.rules.code_rights import code_settings
-from addons.webhooks.views.naming import (
-    field_choices,
-    field_label,
-    model_choices,
-    model_label,
-    technical,
+from addons.webhooks.views.naming import field_choices, model_choices
+from addons.webhooks.views.settings_inputs import (
+    BLANK_ROWS,
+    MAX_HEADER_LINES,
+    MAX_ROWS,
+    FormData,
+    SettingInput,
+    TypeSection,
+    ValueRow,
+    readable_choices,
 )
-from addons.webhooks.views.values import (
-    BadInput,
-    ValueInput,
-    display_value,
-    format_value,
-    parse_value,
-    value_input,
-)
-from nightpos_app.i18n import translate
-from nightpos_app.orm import Environment
-from nightpos_app.orm.fields import FieldInfo
-from nightpos_app.orm.registry import ModelEntry, ModelRegistry
+from addons.webhooks.views.settings_reading import SettingsReading
+from addons.webhooks.views.settings_summary import SettingsSummary
+from addons.webhooks.views.values import format_value, value_input
 
-#: Blank lines offered under the filled ones of a ``field_values`` input.
-BLANK_ROWS = 2
-#: Lines of a ``field_values`` input read from a post (the schema allows 200).
-MAX_ROWS = 200
-#: Lines of a ``headers`` input read from a post (the type refuses more than a few anyway).
-MAX_HEADER_LINES = 100
-
-FormData = Mapping[str, str]
+# The inputs are re-exported: the action views import them from here.
+__all__ = [
+    "BLANK_ROWS",
+    "MAX_HEADER_LINES",
+    "MAX_ROWS",
+    "FormData",
+    "SettingInput",
+    "SettingsForm",
+    "TypeSection",
+    "ValueRow",
+]
 
 
-@dataclass
-class ValueRow:
-    """One line of a ``field_values`` input: a field and its fixed value or expression."""
+class SettingsForm(SettingsReading, SettingsSummary):
+    """Builds and reads the settings sections of an action form for one rule's model.
 
-    index: int
-    field: str = ""
-    source: str = "value"  # "value" | "expression"
-    text: str = ""
-
-
-@dataclass
-class SettingInput:
-    """One setting of one action type, as the form shows it."""
-
-    key: str
-    name: str  # the HTML input name: "<type key>-<setting>"
-    label: str
-    help: str
-    widget: str
-    required: bool
-    choices: list[tuple[str, str]] = field(default_factory=list)
-    value: str = ""
-    errors: list[str] = field(default_factory=list)
-    #: For a ``value`` input: the input that suits the chosen field.
-    value_input: ValueInput | None = None
-    #: On an alternative (an expression): the setting it replaces.
-    alternative_to: str | None = None
-    #: On a setting with alternatives: their keys, and which one is chosen.
-    alternatives: list[str] = field(default_factory=list)
-    source: str = ""
-    #: For ``field_values``: the lines, and the fields they may set.
-    rows: list[ValueRow] = field(default_factory=list)
-    field_choices: list[tuple[str, str]] = field(default_factory=list)
-    #: For ``field_list``: the chosen names, in order.
-    values: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    #: Shown disabled: code, for someone who may not write it (rules/code_rights.py).
-    locked: bool = False
-    #: For ``field_values``: fixed values only, no computed ones (the same reason).
-    no_expression: bool = False
-
-    @property
-    def source_name(self) -> str:
-        return f"{self.name}-source"
-
-
-@dataclass
-class TypeSection:
-    """The settings of one action type; the form shows the chosen type's section."""
-
-    key: str
-    label: str
-    description: str
-    inputs: list[SettingInput]
-    #: Messages not about one setting (e.g. the settings as a whole).
-    errors: list[str] = field(default_factory=list)
-    #: For a type that has ``preview``: what it would produce with these settings.
-    preview: str | None = None
-    #: Every input shown disabled, and why (an action that holds code, for someone who may
-    #: not write code).
-    locked: bool = False
-    note: str = ""
-
-    def input(self, key: str) -> SettingInput:
-        return next(i for i in self.inputs if i.key == key)
-
-
-def _default_widget(fld: ma.Field) -> str:
-    if isinstance(fld, ma.Boolean):
-        return "checkbox"
-    if isinstance(fld, ma.Integer):
-        return "integer"
-    if isinstance(fld, ma.Number):
-        return "number"
-    if isinstance(fld, ma.DateTime):
-        return "datetime"
-    if isinstance(fld, ma.Date):
-        return "date"
-    if isinstance(fld, ma.String):
-        if any(isinstance(v, ma_validate.OneOf) for v in fld.validators):
-            return "select"
-        return "text"
-    return "json"
-
-
-def _one_of_choices(fld: ma.Field) -> list[tuple[str, str]]:
-    for validator in fld.validators:
-        if isinstance(validator, ma_validate.OneOf):
-            return [(str(value), translate(str(label))) for value, label in validator.options()]
-    return []
-
-
-def _label(key: str, fld: ma.Field) -> str:
-    return translate(str(fld.metadata.get("label") or key.replace("_", " ").capitalize()))
-
-
-class SettingsForm:
-    """Builds and reads the settings sections of an action form for one rule's model."""
-
-    def __init__(
-        self,
-        types: list[ActionType],
-        entry: ModelEntry,
-        env: Environment,
-        registry: ModelRegistry,
-    ) -> None:
-        self.types = {t.key: t for t in types}
-        self.entry = entry
-        self.env = env
-        self.registry = registry
-
-    # ------------------------------------------------------------------ building
-
-    def section(self, type_key: str) -> TypeSection:
-        """The empty section of one type, straight from its schema."""
-        action_type = self.types[type_key]
-        inputs: list[SettingInput] = []
-        for key, fld in action_type.schema().fields.items():
-            widget = str(fld.metadata.get("widget") or _default_widget(fld))
-            inputs.append(
-                SettingInput(
-                    key=key,
-                    name=f"{type_key}-{key}",
-                    label=_label(key, fld),
-                    help=translate(str(fld.metadata.get("description", ""))),
-                    widget=widget,
-                    required=bool(fld.required),
-                    choices=_one_of_choices(fld) if widget == "select" else [],
-                    alternative_to=fld.metadata.get("alternative_to"),
-                    metadata=dict(fld.metadata),
-                )
-            )
-        for inp in inputs:
-            if inp.alternative_to:
-                primary = next((i for i in inputs if i.key == inp.alternative_to), None)
-                if primary is not None:
-                    primary.alternatives.append(inp.key)
-                    primary.source = primary.source or primary.key
-        return TypeSection(
-            type_key, translate(action_type.label), translate(action_type.description), inputs
-        )
-
-    def _model_of(self, section: TypeSection, inp: SettingInput) -> ModelEntry | None:
-        """The model whose fields ``inp`` names: the one ``model_from`` names, else the rule's."""
-        source = inp.metadata.get("model_from")
-        if not source:
-            return self.entry
-        name = next((i.value for i in section.inputs if i.key == source), "")
-        return self.registry[name] if name in self.registry else None  # noqa: SIM401 (no .get)
-
-    def _field_of(self, section: TypeSection, inp: SettingInput) -> FieldInfo | None:
-        """For a ``value`` input: the field the ``field_from`` setting has chosen."""
-        source = inp.metadata.get("field_from")
-        chosen = next((i.value for i in section.inputs if i.key == source), "")
-        model = self._model_of(section, inp)
-        return model.fields.get(chosen) if model is not None and chosen else None
+    Building a section (empty, from stored settings, as posted) is here; its inputs and the
+    look-ups are in settings_inputs.py, reading a posted section in settings_reading.py, the
+    summary of stored settings in settings_summary.py.
+    """
 
     def _complete(self, section: TypeSection) -> TypeSection:
         """Fill the choices that depend on other inputs (a field's value, a model's fields)."""
@@ -250,7 +92,7 @@ class SettingsForm:
                 inp.choices = [("", ""), *field_choices(model)] if model else []
             elif inp.widget == "field_list":
                 model = self._model_of(section, inp)
-                inp.choices = _readable_choices(model) if model else []
+                inp.choices = readable_choices(model) if model else []
             elif inp.widget == "value":
                 inp.value_input = value_input(self.env, self._field_of(section, inp))
             elif inp.widget == "field_values":
@@ -357,212 +199,3 @@ class SettingsForm:
             if row.field or row.text:
                 rows.append(row)
         return rows
-
-    # ------------------------------------------------------------------- reading
-
-    def read(self, section: TypeSection) -> dict[str, Any]:
-        """The settings the section holds; problems with the text go to ``inp.errors``."""
-        settings: dict[str, Any] = {}
-        skipped = {
-            key
-            for inp in section.inputs
-            if inp.alternatives
-            for key in [inp.key, *inp.alternatives]
-            if key != inp.source
-        }
-        for inp in section.inputs:
-            if inp.key in skipped:
-                continue
-            try:
-                present, value = self._read_input(section, inp)
-            except BadInput as exc:
-                inp.errors.append(str(exc))
-                continue
-            if present:
-                settings[inp.key] = value
-        return settings
-
-    def _read_input(self, section: TypeSection, inp: SettingInput) -> tuple[bool, Any]:
-        if inp.widget == "checkbox":
-            return True, bool(inp.value)
-        if inp.widget == "field_values":
-            return True, self._read_rows(section, inp)
-        if inp.widget == "field_list":
-            return True, list(inp.values)
-        if inp.widget == "headers":
-            return True, _read_headers(inp.value)
-        if inp.widget == "value":
-            return True, parse_value(self._field_of(section, inp), inp.value)
-        if inp.value == "":
-            return False, None  # the schema says whether it is required
-        if inp.widget == "json":
-            try:
-                return True, json.loads(inp.value)
-            except ValueError as exc:
-                raise BadInput(translate("Not valid JSON: %(error)s", error=exc)) from None
-        return True, inp.value  # marshmallow turns text into numbers, dates...
-
-    def _read_rows(self, section: TypeSection, inp: SettingInput) -> list[dict[str, Any]]:
-        model = self._model_of(section, inp)
-        lines: list[dict[str, Any]] = []
-        problems: list[str] = []
-        for number, row in enumerate(inp.rows, start=1):
-            if not row.field and not row.text:
-                continue  # a blank line offered for typing in
-            if not row.field:
-                problems.append(translate("Line %(number)s: choose a field.", number=number))
-                continue
-            if row.source == "expression":
-                lines.append({"field": row.field, "expression": row.text})
-                continue
-            fld = model.fields.get(row.field) if model else None
-            try:
-                lines.append({"field": row.field, "value": parse_value(fld, row.text)})
-            except BadInput as exc:
-                problems.append(
-                    translate("Line %(number)s: %(problem)s", number=number, problem=exc)
-                )
-        if problems:
-            raise BadInput(" ".join(problems))
-        return lines
-
-    def read_quietly(self, section: TypeSection) -> dict[str, Any]:
-        """The settings as far as they can be read, nothing reported (for a preview)."""
-        settings: dict[str, Any] = {}
-        for inp in section.inputs:
-            try:
-                present, value = self._read_input(section, inp)
-            except BadInput:
-                continue
-            if present:
-                settings[inp.key] = value
-        return settings
-
-    # -------------------------------------------------------------------- errors
-
-    @staticmethod
-    def show_errors(section: TypeSection, messages: Any) -> None:
-        """Put a type's validation messages (keyed by setting) next to the inputs."""
-        by_key = {inp.key: inp for inp in section.inputs}
-        if not isinstance(messages, Mapping):
-            section.errors.extend(flatten_messages(messages))
-            return
-        for key, problem in messages.items():
-            target = by_key.get(str(key))
-            if target is not None:
-                target.errors.extend(flatten_messages(problem))
-            else:
-                section.errors.extend(flatten_messages(problem))
-
-    # ------------------------------------------------------------------ summary
-
-    def describe(self, type_key: str, settings: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
-        """(label, text, is code) for each setting, for the rule page's list of actions."""
-        if type_key not in self.types:
-            return [(translate("Settings"), json.dumps(dict(settings), ensure_ascii=False), True)]
-        section = self.section(type_key)
-        lines: list[tuple[str, str, bool]] = []
-        for inp in section.inputs:
-            if inp.key not in settings:
-                continue
-            lines.append(self._describe_input(section, inp, settings))
-        return lines
-
-    def _describe_input(
-        self, section: TypeSection, inp: SettingInput, settings: Mapping[str, Any]
-    ) -> tuple[str, str, bool]:
-        stored = settings[inp.key]
-        if inp.widget in ("code", "expression"):
-            return inp.label, str(stored), True
-        if inp.widget == "model":
-            return inp.label, model_label(str(stored)), False
-        if inp.widget == "checkbox":
-            return inp.label, translate("Yes") if stored else translate("No"), False
-        if inp.widget == "field":
-            model = self._model_for_summary(inp, settings)
-            fld = model.fields.get(str(stored)) if model else None
-            return inp.label, field_label(fld) if fld else str(stored), False
-        if inp.widget == "value":
-            model = self._model_for_summary(inp, settings)
-            chosen = settings.get(inp.metadata.get("field_from", ""), "")
-            fld = model.fields.get(str(chosen)) if model else None
-            return inp.label, display_value(self.env, fld, stored), False
-        if inp.widget == "field_values":
-            model = self._model_for_summary(inp, settings)
-            return inp.label, self._describe_rows(model, stored), False
-        if inp.widget == "field_list":
-            model = self._model_for_summary(inp, settings)
-            names = stored if isinstance(stored, list) else []
-            known = dict(_readable_choices(model)) if model else {}
-            labels = [known.get(str(n), str(n)) for n in names]
-            return inp.label, ", ".join(labels), False
-        if inp.widget == "headers":
-            # Names only: a header's value is often a credential (Authorization), and the
-            # rule's page is read by people who may not see secrets.
-            names = list(stored) if isinstance(stored, Mapping) else []
-            return inp.label, ", ".join(str(n) for n in names), False
-        if isinstance(stored, (dict, list)):
-            return inp.label, json.dumps(stored, ensure_ascii=False), True
-        return inp.label, str(stored), False
-
-    def _model_for_summary(
-        self, inp: SettingInput, settings: Mapping[str, Any]
-    ) -> ModelEntry | None:
-        source = inp.metadata.get("model_from")
-        if not source:
-            return self.entry
-        name = settings.get(source)
-        return self.registry[name] if isinstance(name, str) and name in self.registry else None
-
-    def _describe_rows(self, model: ModelEntry | None, stored: Any) -> str:
-        parts = []
-        for line in stored if isinstance(stored, list) else []:
-            if not isinstance(line, Mapping):
-                continue
-            name = str(line.get("field", ""))
-            fld = model.fields.get(name) if model else None
-            label = field_label(fld) if fld else name
-            if "expression" in line:
-                parts.append(f"{label} = {line['expression']}")
-            else:
-                parts.append(f"{label} = {display_value(self.env, fld, line.get('value'))}")
-        return "; ".join(parts)
-
-
-def _readable_choices(entry: ModelEntry) -> list[tuple[str, str]]:
-    """The fields a message may carry, as (technical name, label), in the order of the labels;
-    never a secret field (nothing a rule does may read one)."""
-    sendable = {
-        name: label
-        for name, label in sendable_fields(entry).items()
-        if name not in entry.fields or not entry.fields[name].secret
-    }
-    found = sorted(sendable.items(), key=lambda f: (translate(f[1]).lower(), f[0]))
-    return [(name, technical(translate(label), name)) for name, label in found]
-
-
-def _read_headers(text: str) -> dict[str, str]:
-    """``Name: value`` lines as a mapping; the action type checks names and values."""
-    headers: dict[str, str] = {}
-    problems: list[str] = []
-    lines = [line for line in text.splitlines() if line.strip()]
-    for number, line in enumerate(lines[:MAX_HEADER_LINES], start=1):
-        name, colon, value = line.partition(":")
-        name = name.strip()
-        if not colon or not name:
-            problems.append(
-                translate("Line %(number)s: write the header as Name: value.", number=number)
-            )
-        elif name.lower() in {n.lower() for n in headers}:
-            problems.append(
-                translate(
-                    "Line %(number)s: the header %(name)s is given twice.",
-                    number=number,
-                    name=name,
-                )
-            )
-        else:
-            headers[name] = value.strip()
-    if problems:
-        raise BadInput(" ".join(problems))
-    return headers
