@@ -79,6 +79,14 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker's claim on a call lasts before another worker may run it (the first
     # one died); never less than the call's wall-clock budget and a margin.
     "WEBHOOK_INBOX_CLAIM_SECONDS": float(os.environ.get("WEBHOOK_INBOX_CLAIM_SECONDS", "60")),
+    # Calls of one rule that may wait to run; beyond, a call is answered 503 with Retry-After
+    # and not stored (a flood cannot fill the database: each holds its payload until it runs).
+    "WEBHOOK_INBOX_MAX_BACKLOG": int(os.environ.get("WEBHOOK_INBOX_MAX_BACKLOG", "100000")),
+    # How often (seconds) each process counts a rule's backlog again; in between it adds the
+    # calls it accepted itself. The cap may be passed by what other processes accept meanwhile.
+    "WEBHOOK_INBOX_BACKLOG_CHECK_SECONDS": float(
+        os.environ.get("WEBHOOK_INBOX_BACKLOG_CHECK_SECONDS", "1")
+    ),
     # How many accepted calls a worker claims at a time.
     "WEBHOOK_INBOX_BATCH": int(os.environ.get("WEBHOOK_INBOX_BATCH", "10")),
     # Seconds before each new attempt after a transient failure (the database busy or gone, a

@@ -60,4 +60,5 @@ def test_respond_at_once_and_replay_in_the_browser(page, app, live_url, demo, ma
     page.select_option("#replay-status", "ok")
     page.click("#replay-submit")  # a dry run: the box is ticked by default
     page.wait_for_url("**/webhookcallview/replay_selection")
-    assert page.locator(".call-replay-report").count() == 2
+    # Each call's latest run: the call was replayed, so its replay stands for it (one report).
+    assert page.locator(".call-replay-report").count() == 1

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from addons.webhooks.database import DatabaseProblem, database_errors
 from addons.webhooks.incoming.guards import admit, request_key
 from addons.webhooks.incoming.idempotency import Answer, Claim, once, store_answer
-from addons.webhooks.incoming.inbox import ACCEPTED, accept, accepted_body
+from addons.webhooks.incoming.inbox import ACCEPTED, InboxFull, accept, accepted_body
 from addons.webhooks.incoming.payloads import PayloadError, parse_payload
 from addons.webhooks.incoming.webhook_rules import StaleRule, WebhookRule, find_rule, is_current
 from addons.webhooks.metrics import observe_call
@@ -75,7 +75,7 @@ def _answer_call(secret: str) -> Response:
         )
     try:
         return _call(secret)
-    except DatabaseProblem as problem:
+    except (DatabaseProblem, InboxFull) as problem:
         _discard_transaction()
         logger.warning("webhook call answered 503: %s", problem)
         return _answer(

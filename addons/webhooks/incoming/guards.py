@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import io
 import ipaddress
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from nightpos_app.digits import is_ascii_digits
 TIMESTAMP_TOLERANCE_SECONDS = 5 * 60
 #: Longest key (``Idempotency-Key`` or ``webhook-id``) stored; longer ones are refused.
 MAX_KEY_LENGTH = 255
+#: ASCII control characters, which no idempotency key or delivery id holds.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -371,4 +374,8 @@ def admit(guards: RuleGuards, request: Request, max_bytes: int) -> Refusal | Non
     key = request_key(guards, request)
     if key is not None and len(key) > MAX_KEY_LENGTH:
         return Refusal(400, f"The idempotency key is longer than {MAX_KEY_LENGTH} characters.")
+    if key is not None and _CONTROL.search(key):
+        # A NUL is refused by PostgreSQL (a 500 once); other control characters are no key.
+        # (Bytes 0x80-0x9F are left alone: a UTF-8 key arrives decoded as Latin-1.)
+        return Refusal(400, "The idempotency key holds control characters.")
     return None

@@ -9,6 +9,14 @@ lost: a worker (``addons/webhooks/incoming/worker.py``) claims it, runs it throu
 engine, runner processes, budgets and transaction rules as a direct call, and writes its
 outcome into the same row.
 
+A rule's backlog is bounded: once ``WEBHOOK_INBOX_MAX_BACKLOG`` of its calls wait to run, a
+new call is refused with 503 and ``Retry-After`` (:class:`InboxFull`), nothing stored, so that
+a flood on a rule that responds at once cannot fill the database (every accepted call holds its
+payload, up to ``WEBHOOK_MAX_BODY_BYTES``, until it has run). The backlog is counted at most once
+per ``WEBHOOK_INBOX_BACKLOG_CHECK_SECONDS`` per rule and process, plus the calls this process
+accepted since, so that accepting still costs one insert: the bound is the cap plus what other
+processes accept within that time.
+
 Other processes' workers are woken the way the outbox wakes them (a commit in this process
 wakes its workers; PostgreSQL's NOTIFY those of other processes), so a call does not wait for
 a poll.
@@ -16,6 +24,8 @@ a poll.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +36,7 @@ from addons.webhooks.models import WebhookCall
 from addons.webhooks.outgoing.notify import notify_workers
 from addons.webhooks.outgoing.outbox import ENQUEUED_KEY
 from addons.webhooks.rules.calllog import LoggedPayload, compact_json
+from addons.webhooks.settings import setting
 from nightpos_app.extensions import db
 from nightpos_app.models import utcnow
 
@@ -35,6 +46,73 @@ ACCEPTED = 202
 _TABLE = WebhookCall.__table__
 #: A plain INSERT built once (as the call log's): the row is the whole of the accept's work.
 _INSERT = sa.insert(_TABLE).returning(_TABLE.c.id)
+
+
+#: The states of calls still to run (those the partial index ``ix_base_automation_call_unfinished``
+#: holds).
+UNFINISHED = ("accepted", "running")
+#: Seconds a sender whose call found the rule's backlog full is told to wait.
+FULL_RETRY_AFTER = 30
+
+
+class InboxFull(Exception):
+    """The rule has ``WEBHOOK_INBOX_MAX_BACKLOG`` calls waiting to run: nothing was stored, the
+    caller gets 503 with ``Retry-After`` and sends again later."""
+
+    message = "Too many calls are waiting to run for this webhook; send again later."
+    retry_after = FULL_RETRY_AFTER
+
+    def __init__(self, rule_id: int) -> None:
+        super().__init__(f"rule {rule_id}: the inbox's backlog is full")
+
+
+class _Backlog:
+    """Each rule's backlog as this process last counted it, and the calls it accepted since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[int, tuple[float, int]] = {}  # rule id -> (counted at, calls)
+
+    def check(self, rule_id: int) -> None:
+        """Raise :class:`InboxFull` when the rule's backlog is at its cap."""
+        cap = int(setting("WEBHOOK_INBOX_MAX_BACKLOG"))
+        fresh = float(setting("WEBHOOK_INBOX_BACKLOG_CHECK_SECONDS"))
+        moment = time.monotonic()
+        with self._lock:
+            known = self._known.get(rule_id)
+        if known is None or moment - known[0] >= fresh:
+            known = (moment, _count_unfinished(rule_id, cap))
+            with self._lock:
+                self._known[rule_id] = known
+        if known[1] >= cap:
+            raise InboxFull(rule_id)
+
+    def accepted(self, rule_id: int, count: int) -> None:
+        """Count calls this process stored since the rule's backlog was counted."""
+        with self._lock:
+            known = self._known.get(rule_id)
+            if known is not None:
+                self._known[rule_id] = (known[0], known[1] + count)
+
+
+_BACKLOG = _Backlog()
+
+
+def _count_unfinished(rule_id: int, cap: int) -> int:
+    """The rule's calls still to run, counted up to ``cap`` (on the partial index of unfinished
+    calls: the work is bounded by the cap, not by the log's size); ends the read."""
+    waiting = (
+        sa.select(_TABLE.c.id)
+        .where(_TABLE.c.rule_id == rule_id, _TABLE.c.status.in_(UNFINISHED))
+        .limit(cap)
+        .subquery()
+    )
+    session = db.session
+    with database_errors():
+        try:
+            return int(session.scalar(sa.select(sa.func.count()).select_from(waiting)) or 0)
+        finally:
+            session.rollback()  # end the read: the accept's transaction takes the write lock
 
 
 def accepted_body(call_id: int) -> dict[str, Any]:
@@ -88,10 +166,14 @@ def accept(
     ``check`` confirms that the rule the call was checked against is still the rule (as a
     direct call's, see :func:`~addons.webhooks.rules.transactions.run_call`); it raises to have the
     call checked again. Raises :class:`~addons.webhooks.database.DatabaseProblem` when the
-    database is busy or unavailable: nothing was stored, the caller gets 503 and sends again.
+    database is busy or unavailable, :class:`InboxFull` when the rule's backlog is at its cap:
+    nothing was stored, the caller gets 503 and sends again.
     """
+    _BACKLOG.check(rule_id)
     row = inbox_row(rule_id, method, payload, remote_addr)
-    return store([row], check, before_commit)[0]
+    ids = store([row], check, before_commit)
+    _BACKLOG.accepted(rule_id, len(ids))
+    return ids[0]
 
 
 def store(

@@ -14,6 +14,12 @@ within ``WEBHOOK_REPLAY_PAYLOAD_BYTES``. Retention applies as to every call-log 
 One call, or a selection: a rule's calls, in a state, within a time range (e.g. every error
 since a time), oldest first, at most ``WEBHOOK_REPLAY_MAX_CALLS`` real replays and
 :data:`MAX_DRY_RUNS` dry runs per request.
+
+A replay is a deliberate second run, so nothing runs twice by accident: a selection takes each
+call's latest run (a call replayed already is left out: its replay stands for it, and is
+taken if it failed too), so the same "every error since 10:00" asked twice replays nothing
+twice; and a call whose replay has not run yet is not replayed again (a double click, a
+second admin), checked under a lock on the call in the replay's own transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from addons.webhooks.incoming.inbox import inbox_row, store
+from addons.webhooks.incoming.inbox import UNFINISHED, inbox_row, store
 from addons.webhooks.models import AutomationRule, WebhookCall
 from addons.webhooks.rules.changes import Change
 from addons.webhooks.rules.engine import Outcome, run_rule
@@ -39,6 +45,10 @@ MAX_DRY_RUNS = 50
 FINISHED = ("ok", "error")
 
 NOT_FINISHED = N_("The call has not run yet; it can be replayed once it has.")
+REPLAYING = N_(
+    "The call is being replayed already (call %(id)s has not run yet); replay it again once "
+    "that has run."
+)
 NOT_KEPT = N_(
     "The call's payload was not kept whole: turn on Keep Payloads for Replay on its rule "
     "(payloads up to the size limit are kept from then on)."
@@ -48,10 +58,12 @@ NOT_KEPT = N_(
 class ReplayRefused(ValueError):
     """A call that cannot be replayed, and why (``reason``, English, for people)."""
 
-    def __init__(self, call_id: int, reason: str) -> None:
-        super().__init__(f"Call {call_id}: {reason}")
+    def __init__(self, call_id: int, reason: str, **values: Any) -> None:
+        super().__init__(f"Call {call_id}: {reason % values if values else reason}")
         self.call_id = call_id
         self.reason = reason
+        #: What ``reason``'s placeholders stand for (translated with it).
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -66,10 +78,15 @@ class Selection:
 
 
 def why_not(call: WebhookCall) -> str | None:
-    """Why ``call`` cannot be replayed, or None."""
+    """Why ``call`` cannot be replayed, or None.
+
+    Its rule must keep payloads *now*: an admin who turned Keep Payloads for Replay off meant
+    the payloads not to be run (nor their effects shown by a dry run) again, though the rows
+    kept before stay until retention removes them.
+    """
     if call.status not in FINISHED:
         return NOT_FINISHED
-    if call.run_payload is None:
+    if call.run_payload is None or call.rule is None or not call.rule.keep_payloads:
         return NOT_KEPT
     return None
 
@@ -78,8 +95,15 @@ def selected(selection: Selection, cap: int) -> list[WebhookCall]:
     """The replayable calls of ``selection``, oldest first, at most ``cap`` (and the
     selection's own limit)."""
     table = WebhookCall.__table__
-    query = sa.select(WebhookCall).where(
-        table.c.status.in_(FINISHED), table.c.run_payload.is_not(None)
+    rules = AutomationRule.__table__
+    query = (
+        sa.select(WebhookCall)
+        .join(rules, rules.c.id == table.c.rule_id)
+        .where(
+            table.c.status.in_(FINISHED),
+            table.c.run_payload.is_not(None),
+            rules.c.keep_payloads.is_(True),
+        )
     )
     if selection.rule_id is not None:
         query = query.where(table.c.rule_id == selection.rule_id)
@@ -89,6 +113,11 @@ def selected(selection: Selection, cap: int) -> list[WebhookCall]:
         query = query.where(table.c.called_at >= selection.since)
     if selection.until is not None:
         query = query.where(table.c.called_at < selection.until)
+    # Each call's latest run: one replayed already is represented by its replay.
+    replayed = sa.select(table.c.replay_of).where(table.c.replay_of.is_not(None))
+    if selection.rule_id is not None:
+        replayed = replayed.where(table.c.rule_id == selection.rule_id)
+    query = query.where(table.c.id.not_in(replayed))
     limit = min(cap, selection.limit or cap)
     return list(db.session.scalars(query.order_by(table.c.id).limit(limit)))
 
@@ -114,7 +143,26 @@ def replay(calls: list[WebhookCall]) -> list[int]:
             )
         )
     db.session.rollback()  # end the read: the inbox's transaction takes the write lock
-    return store(rows) if rows else []
+    if not rows:
+        return []
+    originals = sorted(row["replay_of"] for row in rows)
+    return store(rows, check=lambda: _not_replaying(originals))
+
+
+def _not_replaying(call_ids: list[int]) -> None:
+    """Raise :class:`ReplayRefused` if one of the calls has a replay that has not run yet; in
+    the replay's transaction, the calls locked first (PostgreSQL: a concurrent replay of one of
+    them waits for this one's commit, then sees its replay; SQLite's write lock does the same)."""
+    table = WebhookCall.__table__
+    session = db.session
+    session.execute(sa.select(table.c.id).where(table.c.id.in_(call_ids)).with_for_update()).all()
+    pending = session.execute(
+        sa.select(table.c.replay_of, table.c.id)
+        .where(table.c.replay_of.in_(call_ids), table.c.status.in_(UNFINISHED))
+        .order_by(table.c.id)
+    ).first()
+    if pending is not None:
+        raise ReplayRefused(pending.replay_of, REPLAYING, id=pending.id)
 
 
 def dry_run(call: WebhookCall) -> Outcome:

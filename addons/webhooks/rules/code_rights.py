@@ -7,8 +7,11 @@ changing anything that holds code takes a permission of its own, ``can_write_cod
 automation rule REST resource (next to ``can_read_secret``; :mod:`addons.webhooks.security`),
 checked by the screens and the REST API alike:
 
-* a rule's code fields (:data:`RULE_CODE_FIELDS`): its Model, Trigger, Target Record and record
-  filters (Apply On, Before Update Domain, Trigger Fields). Every new rule chooses a Model and
+* a rule's code fields (:data:`RULE_CODE_FIELDS`): its Model, Trigger, Target Record, record
+  filters (Apply On, Before Update Domain, Trigger Fields) and timing settings (the Date Field,
+  delay and unit of a timing trigger, the period of a scheduled rule, the field and value of
+  Values set: they decide when and how often the code runs, "every month" made "every
+  minute"). Every new rule chooses a Model and
   a Trigger, so creating a rule takes the permission; without it a role edits the rest of a rule
   (name, active, logging, request guards, CPU limit, description), rotates its secrets and
   deletes it (the rule's code then runs nowhere, which needs no permission);
@@ -47,7 +50,17 @@ RULE_CODE_FIELDS = (
     "filter_domain",
     "filter_pre_domain",
     "trigger_fields",
+    # When and how often the code runs (rules/timing_settings.py).
+    "trg_selection_field",
+    "trg_selection_value",
+    "trg_date_field",
+    "trg_date_range",
+    "trg_date_range_type",
+    "interval_number",
+    "interval_type",
 )
+#: Code fields that are text: empty is stored as None (a form posts "" for an unused one).
+_TEXT_CODE_FIELDS = ("trg_selection_field", "trg_selection_value", "trg_date_field")
 #: The settings widgets that mark code (addons/webhooks/views/settings_form.py).
 CODE_WIDGETS = ("code", "expression")
 
@@ -144,6 +157,8 @@ def rule_value(name: str, value: Any) -> Any:
     store them so)."""
     if name in ("filter_domain", "filter_pre_domain", "trigger_fields"):
         return (value or "").strip() or None
+    if name in _TEXT_CODE_FIELDS:
+        return value or None
     return value
 
 

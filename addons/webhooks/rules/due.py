@@ -67,11 +67,19 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
 
 
 def shift(moment: dt.datetime, amount: int, unit: str) -> dt.datetime:
-    """``moment`` plus ``amount`` ``unit`` (minutes, hours, days, weeks or months)."""
-    if unit == "months":
-        return add_months(moment, amount)
-    seconds = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}[unit]
-    return moment + dt.timedelta(seconds=amount * seconds)
+    """``moment`` plus ``amount`` ``unit`` (minutes, hours, days, weeks or months).
+
+    Never raises: a time past the calendar's ends (year 9999 and a delay after it, from a
+    record's date or a rule saved before delays were bounded) is the end itself, a time that
+    never comes (or came long ago). Raising here failed every write of the rule's model.
+    """
+    try:
+        if unit == "months":
+            return add_months(moment, amount)
+        seconds = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}[unit]
+        return moment + dt.timedelta(seconds=amount * seconds)
+    except (OverflowError, ValueError):
+        return dt.datetime.max if amount > 0 else dt.datetime.min
 
 
 def as_moment(value: Any) -> dt.datetime | None:

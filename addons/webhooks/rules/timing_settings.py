@@ -46,16 +46,36 @@ def timing_problems(entry: ModelEntry, trigger: str, values: dict[str, Any]) -> 
         if fld is None or fld.type not in ("date", "datetime"):
             problems["trg_date_field"] = f"Choose a date or datetime field of {entry.name}."
     if trigger in TIMING_TRIGGERS:
-        if not _bounded_int(values.get("trg_date_range"), -MAX_DELAY, MAX_DELAY):
-            problems["trg_date_range"] = f"A whole number between -{MAX_DELAY} and {MAX_DELAY}."
+        most = max_amount(values.get("trg_date_range_type"))
+        # Before a date, yes; before a record's creation or last update is no time at all (it
+        # ran every record at once).
+        least = -most if trigger == "on_time" else 0
+        if not _bounded_int(values.get("trg_date_range"), least, most):
+            problems["trg_date_range"] = f"A whole number between {least} and {most}."
         if values.get("trg_date_range_type") not in DELAY_UNITS:
             problems["trg_date_range_type"] = f"Choose one of {', '.join(DELAY_UNITS)}."
     if trigger == SCHEDULE_TRIGGER:
-        if not _bounded_int(values.get("interval_number"), 1, MAX_DELAY):
-            problems["interval_number"] = f"A whole number between 1 and {MAX_DELAY}."
+        most = max_amount(values.get("interval_type"))
+        if not _bounded_int(values.get("interval_number"), 1, most):
+            problems["interval_number"] = f"A whole number between 1 and {most}."
         if values.get("interval_type") not in INTERVAL_UNITS:
             problems["interval_type"] = f"Choose one of {', '.join(INTERVAL_UNITS)}."
     return problems
+
+
+#: Minutes in each unit of a delay or period (a month as its shortest, 28 days: the bound is
+#: about ten years whatever the unit).
+_UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 28 * 1440}
+
+
+def max_amount(unit: Any) -> int:
+    """The largest delay or period in ``unit``: about ten years (:data:`MAX_DELAY` minutes).
+
+    A bound in minutes whatever the unit once let "5,256,000 months" through: its time is past
+    year 9999, and every write of the rule's model failed with a server error.
+    """
+    per = _UNIT_MINUTES.get(unit if isinstance(unit, str) else "", 1)
+    return MAX_DELAY // per
 
 
 def _bounded_int(value: Any, low: int, high: int) -> bool:

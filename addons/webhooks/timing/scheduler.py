@@ -90,6 +90,21 @@ def due_condition(moment: dt.datetime) -> sa.ColumnElement[bool]:
     )
 
 
+def _scheduled_rows(session: Session) -> sa.ColumnElement[bool] | None:
+    """Where the rows of scheduled rules are, or None when there are none: their ids first
+    (a few rules, by the trigger's index), then (rule, record 0) pairs that the unique
+    (rule, record) index finds one by one, whatever the number of other due rows."""
+    rules = AutomationRule.__table__
+    ids = list(
+        session.scalars(
+            sa.select(rules.c.id).where(rules.c.trigger == SCHEDULE_TRIGGER, rules.c.active)
+        )
+    )
+    if not ids:
+        return None
+    return sa.and_(TABLE.c.rule_id.in_(ids), TABLE.c.record_id == SCHEDULE_RECORD)
+
+
 def new_scheduler_id() -> str:
     """``host:pid:random``: which process holds a claim."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:t{secrets.token_hex(3)}"
@@ -166,21 +181,19 @@ class Scheduler:
                 return []
         begin_write(session)
         try:
-            rows = session.execute(
-                sa.select(
-                    TABLE.c.id,
-                    TABLE.c.rule_id,
-                    TABLE.c.record_id,
-                    TABLE.c.due_at,
-                    TABLE.c.basis,
-                    TABLE.c.state,
-                    TABLE.c.claimed_by,
-                )
-                .where(is_due)
-                .order_by(TABLE.c.due_at, TABLE.c.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            ).all()
+            # Scheduled rules first, then the oldest due rows: a rule with thousands of records
+            # due at once (a date rule over a large model) held a scheduled rule back until all
+            # had run (500 rows ahead: its every-minute run came after them all).
+            scheduled = _scheduled_rows(session)
+            rows = (
+                self._select(session, sa.and_(is_due, scheduled), self.batch)
+                if scheduled is not None
+                else []
+            )
+            if len(rows) < self.batch:
+                taken = [row.id for row in rows]
+                rest = sa.and_(is_due, TABLE.c.id.not_in(taken)) if taken else is_due
+                rows += self._select(session, rest, self.batch - len(rows))
             claims: list[Claim] = []
             for index, row in enumerate(rows):
                 if row.state == "running":
@@ -207,6 +220,27 @@ class Scheduler:
             session.rollback()
             raise
         return claims
+
+    @staticmethod
+    def _select(session: Session, where: sa.ColumnElement[bool], limit: int) -> list[Any]:
+        """Up to ``limit`` rows matching ``where``, oldest first, locked (others skipped)."""
+        return list(
+            session.execute(
+                sa.select(
+                    TABLE.c.id,
+                    TABLE.c.rule_id,
+                    TABLE.c.record_id,
+                    TABLE.c.due_at,
+                    TABLE.c.basis,
+                    TABLE.c.state,
+                    TABLE.c.claimed_by,
+                )
+                .where(where)
+                .order_by(TABLE.c.due_at, TABLE.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        )
 
     # --- Running ---------------------------------------------------------------------------
 

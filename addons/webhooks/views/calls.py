@@ -186,7 +186,7 @@ class WebhookCallView(RecordModelView):
     # ------------------------------------------------------------------ replay
 
     def _refused(self, exc: replays.ReplayRefused) -> None:
-        reason = translate(exc.reason)
+        reason = translate(exc.reason, **exc.values)
         flash(translate(N_("Call #%(id)s: %(reason)s"), id=exc.call_id, reason=reason), "warning")
 
     def _dry_run_page(self, calls: list[WebhookCall], title: str) -> str:

@@ -36,7 +36,7 @@ def test_each_triggers_settings_are_checked(api: ApiClient) -> None:  # noqa: F8
                 "interval_number": 0,
                 "interval_type": "days",
             },
-            {"interval_number": ["A whole number between 1 and 5256000."]},
+            {"interval_number": ["A whole number between 1 and 3650."]},
         ),
         (
             {"trigger": "on_value_set", "trg_selection_field": "note", "trg_selection_value": "x"},

@@ -374,7 +374,7 @@ def test_the_rule_form_shows_code_read_only_and_refuses_changing_it(
     assert " disabled" in opening_tag(page, "select", "trigger")
     assert " readonly" in opening_tag(page, "textarea", "target_record")
     notes = html.unescape(page).count(CHANGE_REFUSED)
-    assert notes == 5  # Trigger, Target Record and the three record filters
+    assert notes == 12  # Trigger, Target Record, the three record filters, seven timing settings
     before = snapshot(app)
     for changes in (
         {"model": "ir.actions.server", "trigger": "on_write"},
