@@ -343,7 +343,12 @@ static int
 ticker_refill(Ticker *self, PyObject *unspent)
 {
     /* left = check() or check(unspent); on an error `left` is kept (<= 0: the next tick
-     * calls check again, which raises again). */
+     * calls check again, which raises again). A Ticker the garbage collector has cleared
+     * (tp_clear) has no check left: it raises instead of calling NULL. */
+    if (self->check == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a cleared Ticker");
+        return -1;
+    }
     PyObject *args[1] = {unspent};
     PyObject *next = PyObject_Vectorcall(self->check, args, unspent == NULL ? 0 : 1, NULL);
     if (next == NULL)

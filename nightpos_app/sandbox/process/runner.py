@@ -28,6 +28,7 @@ from pathlib import Path
 import msgpack
 
 from nightpos_app.metrics import RUNNERS_BUSY, RUNNERS_IDLE, RUNNERS_STARTED
+from nightpos_app.sandbox.native import ENV_SWITCH
 from nightpos_app.sandbox.process.wire import MAX_RUNNER_MESSAGE, Channel
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ MAX_CONTAINERS = 50_000
 MAX_RUNS = 5000
 #: The only environment a runner gets.
 RUNNER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "random"}
+
+
+def runner_env() -> dict[str, str]:
+    """RUNNER_ENV, and the switch that turns the sandbox's C fast paths off (native.py) when
+    it is set here: runners are where rule code runs."""
+    if os.environ.get(ENV_SWITCH) == "0":
+        return {**RUNNER_ENV, ENV_SWITCH: "0"}
+    return dict(RUNNER_ENV)
+
+
 #: How long a new runner may take to start.
 READY_SECONDS = 30.0
 _warned_unconfined = False
@@ -63,7 +74,7 @@ class RunnerProcess:
                 ],
                 pass_fds=(child_end.fileno(),),
                 close_fds=True,
-                env=RUNNER_ENV,
+                env=runner_env(),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

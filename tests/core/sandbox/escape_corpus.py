@@ -247,6 +247,13 @@ RUNAWAYS: list[tuple[str, str, str]] = [
         "exec",
         "x = ['a']\nfor i in range(40):\n    x = [x, x]\ns = json.dumps(x)",
     ),
+    # --- the C fast paths (_fastguards.c): a list's loop, repeats and products on them
+    ("list_grown_by_alias_in_its_loop", "exec", "a = [0]\nb = a\nfor i in a:\n    b.append(i)"),
+    ("list_doubled_in_its_loop", "exec", "a = [0]\nfor i in a:\n    a += a"),
+    ("list_grown_at_front_in_its_loop", "exec", "a = [0]\nfor i in a:\n    a.insert(0, i)"),
+    ("repeat_by_63_bit_count", "eval", "'x' * (2**63 - 1)"),
+    ("repeat_count_on_the_left", "eval", "(2**62) * [0]"),
+    ("squares_from_64_bits", "exec", "x = 2**63 - 1\nwhile True:\n    x = x * x"),
     ("list_of_range", "eval", "list(range(10**12))"),
     ("sorted_of_range", "eval", "sorted(range(10**12))"),
     ("set_of_range", "eval", "set(range(10**12))"),

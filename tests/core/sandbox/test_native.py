@@ -213,10 +213,12 @@ def test_the_c_guards_refuse_wrong_calls() -> None:
     os.environ.get(native.ENV_SWITCH) == "0", reason="already the Python guards alone"
 )
 def test_the_security_suites_pass_with_the_python_guards_alone() -> None:
-    """The escape corpus, the guards and the loop ticks, without the C extension."""
+    """The escape corpus, the guards, the loop ticks and the attacks on the C paths, without
+    the C extension."""
     env = {**os.environ, native.ENV_SWITCH: "0"}
     suites = [f"tests/core/sandbox/{name}" for name in ("test_escapes.py", "test_guards.py")]
     suites.append("tests/core/sandbox/test_loop_ticks.py")
+    suites.append("tests/core/sandbox/test_native_attacks.py")
     done = subprocess.run(  # noqa: S603 - this interpreter, our own tests
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *suites],
         cwd=ROOT,
