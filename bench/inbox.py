@@ -17,8 +17,11 @@ Rounds alternate which side goes first; medians.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
+
+import sqlalchemy as sa
 
 from bench.common import (
     USE_CASE_1_PAYLOAD,
@@ -138,49 +141,37 @@ def _drain(instance: Instance, rule_id: int, burst: int) -> float:
     return _rate(instance, rule_id, since["last_done"])
 
 
-def _waiting(instance: Instance, rule_id: int) -> dict[str, Any]:
-    import sqlalchemy as sa
-
+def _query(instance: Instance, sql: str, **params: Any) -> list[Any]:
+    """The rows of ``sql`` on the instance's database, through a connection of its own."""
     engine = sa.create_engine(instance.url)
     try:
         with engine.connect() as connection:
-            waiting = connection.execute(
-                sa.text(
-                    "SELECT count(*) FROM base_automation_call "
-                    "WHERE rule_id = :rule AND status IN ('accepted', 'running')"
-                ),
-                {"rule": rule_id},
-            ).scalar_one()
-            last_done = connection.execute(
-                sa.text(
-                    "SELECT max(id) FROM base_automation_call "
-                    "WHERE rule_id = :rule AND status NOT IN ('accepted', 'running')"
-                ),
-                {"rule": rule_id},
-            ).scalar_one()
+            return list(connection.execute(sa.text(sql), params).all())
     finally:
         engine.dispose()
-    return {"waiting": waiting, "last_done": last_done or 0}
+
+
+def _waiting(instance: Instance, rule_id: int) -> dict[str, Any]:
+    """How many of the rule's calls wait to run, and the id of its last finished call."""
+    ((waiting, last_done),) = _query(
+        instance,
+        "SELECT sum(CASE WHEN status IN ('accepted', 'running') THEN 1 ELSE 0 END), "
+        "max(CASE WHEN status IN ('accepted', 'running') THEN NULL ELSE id END) "
+        "FROM base_automation_call WHERE rule_id = :rule",
+        rule=rule_id,
+    )
+    return {"waiting": waiting or 0, "last_done": last_done or 0}
 
 
 def _rate(instance: Instance, rule_id: int, after_id: int) -> float:
     """Calls per second over the span of the runs of the rule's calls after ``after_id``."""
-    import json
-
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(instance.url)
-    try:
-        with engine.connect() as connection:
-            logs = connection.execute(
-                sa.text(
-                    "SELECT status, attempt_log FROM base_automation_call "
-                    "WHERE rule_id = :rule AND id > :after"
-                ),
-                {"rule": rule_id, "after": after_id},
-            ).all()
-    finally:
-        engine.dispose()
+    logs = _query(
+        instance,
+        "SELECT status, attempt_log FROM base_automation_call "
+        "WHERE rule_id = :rule AND id > :after",
+        rule=rule_id,
+        after=after_id,
+    )
     failed = [status for status, _log in logs if status != "ok"]
     if failed:
         raise RuntimeError(f"{len(failed)} drained calls did not end ok: {failed[:3]}")

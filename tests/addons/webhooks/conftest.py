@@ -21,6 +21,7 @@ from tests.addons.webhooks.receiver import (
     app_config,
     receiving,
 )
+from tests.support.web import ADMIN, ApiClient, api_client
 
 BUMP_REVISION = "UPDATE base_automation_revision SET revision = revision + 1"
 RULE_TABLES = (
@@ -51,6 +52,12 @@ def delete_rules(app: Flask) -> None:
         # SQL written by hand tells the processes' rule caches itself (rules/revision.py).
         db.session.execute(sa.text(BUMP_REVISION))
         db.session.commit()
+
+
+@pytest.fixture
+def api(app: Flask, clean_rules: None) -> ApiClient:
+    """The REST API as the admin, on a database with no rules but the demo data."""
+    return api_client(app.test_client(), ADMIN)
 
 
 @pytest.fixture

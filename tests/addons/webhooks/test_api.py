@@ -13,7 +13,7 @@ from flask import Flask
 from nightpos_app.extensions import db
 from tests.addons.webhooks.conftest import read
 from tests.support.spec import USE_CASE_2_CODE
-from tests.support.web import ADMIN, ApiClient, Credentials, api_client, one_context_per_request
+from tests.support.web import ApiClient, Credentials, api_client, one_context_per_request
 
 # Each request in its own app context (pytest-flask would share one).
 _ = one_context_per_request
@@ -21,11 +21,6 @@ _ = one_context_per_request
 RULES = "/api/v1/base_automation/"
 ACTIONS = "/api/v1/ir_actions_server/"
 CALLS = "/api/v1/base_automation_call/"
-
-
-@pytest.fixture
-def api(app: Flask, clean_rules: None) -> ApiClient:
-    return api_client(app.test_client(), ADMIN)
 
 
 def usd(app: Flask) -> int:

@@ -13,17 +13,13 @@ from flask import Flask
 
 from addons.webhooks.models import ROTATION_GRACE
 from tests.support.openapi import assert_matches, operation
-from tests.support.web import ADMIN, ApiClient, api_client, one_context_per_request
+from tests.support.web import ADMIN, ApiClient, one_context_per_request
 
 _ = one_context_per_request
 
 RESOURCES = ("sale_order", "res_partner", "res_currency", "base_automation", "ir_actions_server")
 READ_ONLY = ("base_automation_call", "webhook_delivery", "webhook_delivery_attempt")
 
-
-@pytest.fixture
-def api(app: Flask, clean_rules: None) -> ApiClient:
-    return api_client(app.test_client(), ADMIN)
 
 
 @pytest.fixture

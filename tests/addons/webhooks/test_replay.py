@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from addons.webhooks.incoming.replay import NOT_FINISHED, NOT_KEPT
@@ -21,16 +20,11 @@ from tests.addons.webhooks.inbox_support import (
     contacts,
     worker,
 )
-from tests.support.web import ADMIN, USER, ApiClient, api_client, one_context_per_request
+from tests.support.web import USER, ApiClient, api_client, one_context_per_request
 
 _ = one_context_per_request
 
 CALLS = "/api/v1/base_automation_call/"
-
-
-@pytest.fixture
-def api(app: Flask, clean_rules: None) -> ApiClient:
-    return api_client(app.test_client(), ADMIN)
 
 
 def currency_of_order_7(app: Flask) -> str:

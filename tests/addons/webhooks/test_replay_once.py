@@ -16,7 +16,6 @@ import http.client
 import json
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from addons.webhooks.incoming.replay import NOT_KEPT, REPLAYING
@@ -24,10 +23,8 @@ from tests.addons.webhooks.inbox_support import Clock, calls, contact_rule, cont
 from tests.addons.webhooks.live_server import serving
 from tests.addons.webhooks.test_replay import CALLS, set_code
 from tests.support.web import (
-    ADMIN,
     ApiClient,
     WebClient,
-    api_client,
     csrf_token_from,
     one_context_per_request,
     page_text,
@@ -36,11 +33,6 @@ from tests.support.web import (
 _ = one_context_per_request
 
 BROKEN = "raise UserError('broken')"
-
-
-@pytest.fixture
-def api(app: Flask, clean_rules: None) -> ApiClient:
-    return api_client(app.test_client(), ADMIN)
 
 
 def one_logged_call(app: Flask, api: ApiClient, make_rule: Any) -> tuple[dict[str, Any], int]:

@@ -23,10 +23,8 @@ from tests.addons.webhooks.conftest import read
 from tests.addons.webhooks.screens import location, options
 from tests.addons.webhooks.test_action_form import error_of, post_action
 from tests.support.web import (
-    ADMIN,
     ApiClient,
     WebClient,
-    api_client,
     csrf_token_from,
     one_context_per_request,
     page_text,
@@ -69,11 +67,6 @@ def deliveries(app: Flask) -> list[dict[str, Any]]:
 
 def order(app: Flask, order_id: int) -> dict[str, Any]:
     return read(app, "sale.order", [("id", "=", order_id)], FIELDS)[0]
-
-
-@pytest.fixture
-def api(app: Flask, clean_rules: None) -> ApiClient:
-    return api_client(app.test_client(), ADMIN)
 
 
 def action_id(app: Flask, rule_id: int, name: str = "Notify ERP") -> int:
