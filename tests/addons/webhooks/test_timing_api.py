@@ -7,7 +7,7 @@ import datetime as dt
 
 from flask import Flask
 
-from tests.addons.webhooks.test_api import RULES, api, create  # noqa: F401 (the fixture)
+from tests.addons.webhooks.test_api import RULES, create
 from tests.addons.webhooks.timing_support import clock_for, drain, timer_calls, write
 from tests.support.web import ApiClient
 

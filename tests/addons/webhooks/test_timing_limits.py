@@ -23,7 +23,7 @@ from addons.webhooks.rules.timing_settings import max_amount
 from nightpos_app.extensions import db
 from nightpos_app.state import get_env
 from tests.addons.webhooks.conftest import read
-from tests.addons.webhooks.test_api import RULES, api, create  # noqa: F401 (the fixture)
+from tests.addons.webhooks.test_api import RULES, create
 from tests.addons.webhooks.timing_support import due_rows, write
 from tests.support.web import ApiClient, WebClient, edit_through_form, page_text
 
