@@ -7,6 +7,7 @@ ready). ``gunicorn 'nightpos_app:create_app()'`` serves it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ from nightpos_app.models import InstalledAddon  # noqa: F401  (the host's table,
 from nightpos_app.orm import ModelRegistry
 from nightpos_app.redaction import install as install_log_redaction
 from nightpos_app.rest import install_api, install_routing
+from nightpos_app.sandbox.native import warn_if_not_built as warn_if_sandbox_guards_not_built
 from nightpos_app.sqlite import configure as configure_sqlite
 from nightpos_app.state import EXTENSION_KEY, NightPOS
 from nightpos_app.views import LoginRequiredIndexView
@@ -111,6 +113,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     install_log_redaction()
     # NIGHTPOS_LOG_FORMAT=json: every log line of the process as a JSON object.
     install_json_logs(app.config)
+    warn_if_sandbox_guards_not_built(logging.getLogger("nightpos_app"))
 
     db.init_app(app)
     csrf.init_app(app)

@@ -11,6 +11,7 @@ Python call on the common cases differs. ``make venv``/``make test-venv`` rebuil
 
 from __future__ import annotations
 
+import logging
 import os
 from types import ModuleType
 
@@ -29,3 +30,22 @@ def _load() -> ModuleType | None:
 
 #: The extension module, or None where it is not built or is turned off.
 fastguards: ModuleType | None = _load()
+
+
+def warn_if_not_built(logger: logging.Logger) -> bool:
+    """Log once that the C fast paths are not built (not when turned off on purpose); whether
+    it warned. Rule code then runs with the Python guards alone: the same checks, about 1.7 ×
+    the time on loops (docs/performance.md), which an operator should hear of at start-up."""
+    global _warned
+    if fastguards is not None or os.environ.get(ENV_SWITCH, "1") == "0" or _warned:
+        return False
+    _warned = True
+    logger.warning(
+        "sandbox: the C guards (nightpos_app/sandbox/_fastguards.c) are not built here; rule "
+        "code runs with the Python guards alone, slower on loops. Install a C compiler and "
+        "Python's headers, then reinstall (pip install -e .)."
+    )
+    return True
+
+
+_warned = False

@@ -10,6 +10,7 @@ ways are proven wherever the extension is built.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 import subprocess
@@ -302,3 +303,29 @@ def test_the_resident_memory_read_in_c_is_the_python_one() -> None:
         os.close(empty)
     with pytest.raises(ValueError):
         fast.statm_pages(-1)
+
+
+@pytest.mark.parametrize(
+    ("built", "switch", "warns"),
+    [(False, None, True), (False, "1", True), (False, "0", False), (True, None, False)],
+)
+def test_start_up_says_when_the_c_guards_are_not_built(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    built: bool,
+    switch: str | None,
+    warns: bool,
+) -> None:
+    """Missing by accident (no compiler at install) is logged once; turned off on purpose or
+    built, nothing is."""
+    monkeypatch.setattr(native, "fastguards", object() if built else None)
+    monkeypatch.setattr(native, "_warned", False)
+    if switch is None:
+        monkeypatch.delenv(native.ENV_SWITCH, raising=False)
+    else:
+        monkeypatch.setenv(native.ENV_SWITCH, switch)
+    logger = logging.getLogger("test.native")
+    with caplog.at_level(logging.WARNING, logger="test.native"):
+        assert native.warn_if_not_built(logger) is warns
+        assert native.warn_if_not_built(logger) is False  # once per process
+    assert ("C guards" in caplog.text) is warns
