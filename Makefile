@@ -38,10 +38,12 @@ run: $(BIN)/.installed
 ## test: the whole test suite (NIGHTPOS_TEST_DATABASE_URL selects another database)
 test: $(BIN)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## screenshots: run the browser tests and keep the screenshots they take in docs/img/ (the
 ## README's walkthrough is tests/e2e/test_browser_webhook.py, its pictures are that test's)

@@ -214,8 +214,12 @@ def create_use_case_rules(instance: Instance) -> dict[str, str]:
     token = instance.token()
     rule_1 = call(
         f"{api}/base_automation/",
-        {"name": "Orders to USD", "model": "sale.order", "target_record": TARGET_RECORD,
-         "log_calls": True},
+        {
+            "name": "Orders to USD",
+            "model": "sale.order",
+            "target_record": TARGET_RECORD,
+            "log_calls": True,
+        },
         token,
     )["id"]
     usd = call(
@@ -224,20 +228,32 @@ def create_use_case_rules(instance: Instance) -> dict[str, str]:
     )["result"][0]["id"]
     call(
         f"{api}/ir_actions_server/",
-        {"rule_id": rule_1, "name": "Set USD", "action_type": "update_record",
-         "settings": {"field": "currency_id", "value": usd}},
+        {
+            "rule_id": rule_1,
+            "name": "Set USD",
+            "action_type": "update_record",
+            "settings": {"field": "currency_id", "value": usd},
+        },
         token,
     )
     rule_2 = call(
         f"{api}/base_automation/",
-        {"name": "New contact", "model": "res.partner", "target_record": USE_CASE_2_TARGET,
-         "log_calls": True},
+        {
+            "name": "New contact",
+            "model": "res.partner",
+            "target_record": USE_CASE_2_TARGET,
+            "log_calls": True,
+        },
         token,
     )["id"]
     call(
         f"{api}/ir_actions_server/",
-        {"rule_id": rule_2, "name": "Create contact", "action_type": "execute_code",
-         "settings": {"code": USE_CASE_2_CODE}},
+        {
+            "rule_id": rule_2,
+            "name": "Create contact",
+            "action_type": "execute_code",
+            "settings": {"code": USE_CASE_2_CODE},
+        },
         token,
     )
     return {

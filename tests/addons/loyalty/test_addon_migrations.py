@@ -109,7 +109,7 @@ def order_currencies(app: Flask) -> list[tuple[int, str]]:
 
 # ------------------------------------------------------ make migration addon=<name> m="..."
 
-NOTES_INIT = '''
+NOTES_INIT = """
 from nightpos_app.addons import Manifest
 from nightpos_app.hooks import hookimpl
 
@@ -121,8 +121,8 @@ def nightpos_models():
     from fx_notes_pkg.models import Note
 
     return [Note]
-'''
-NOTES_MODELS = '''
+"""
+NOTES_MODELS = """
 import sqlalchemy as sa
 from flask_appbuilder import Model
 
@@ -133,7 +133,7 @@ class Note(Model):
     id = sa.Column(sa.Integer, primary_key=True)
     partner_id = sa.Column(sa.Integer, sa.ForeignKey("res_partner.id"), nullable=False)
     text = sa.Column(sa.String(200), nullable=False)
-'''
+"""
 
 
 def test_make_migration_writes_an_addons_first_revision_into_its_folder(

@@ -231,9 +231,7 @@ def test_disabled_its_data_stays_its_screens_and_api_go_and_its_rule_fails_clear
             sa.text("UPDATE base_automation SET trigger = 'on_webhook' WHERE id = :id"),
             {"id": rule.id},
         )
-        db.session.execute(
-            sa.text("UPDATE base_automation_revision SET revision = revision + 1")
-        )
+        db.session.execute(sa.text("UPDATE base_automation_revision SET revision = revision + 1"))
         db.session.commit()
     try:
         assert web.get(f"/automationruleview/show/{rule.id}").status_code == 200

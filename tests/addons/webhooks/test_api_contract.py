@@ -21,7 +21,6 @@ RESOURCES = ("sale_order", "res_partner", "res_currency", "base_automation", "ir
 READ_ONLY = ("base_automation_call", "webhook_delivery", "webhook_delivery_attempt")
 
 
-
 @pytest.fixture
 def spec(api: ApiClient) -> dict[str, Any]:
     answer = api.get("/api/v1/_openapi")
@@ -48,17 +47,25 @@ def test_a_put_body_that_is_not_an_object_is_the_posts_422(
     if resource == "ir_actions_server":
         created = api.post(
             "/api/v1/ir_actions_server/",
-            {"rule_id": rule, "name": "A", "action_type": "update_record",
-             "settings": {"field": "note", "value": "x"}},
+            {
+                "rule_id": rule,
+                "name": "A",
+                "action_type": "update_record",
+                "settings": {"field": "note", "value": "x"},
+            },
         )
         assert created.status_code == 201, created.get_json()
         pk = created.get_json()["id"]
     put = api.client.put(
-        f"/api/v1/{resource}/{pk}", headers=api.headers, data=_json(body),
+        f"/api/v1/{resource}/{pk}",
+        headers=api.headers,
+        data=_json(body),
         content_type="application/json",
     )
     post = api.client.post(
-        f"/api/v1/{resource}/", headers=api.headers, data=_json(body),
+        f"/api/v1/{resource}/",
+        headers=api.headers,
+        data=_json(body),
         content_type="application/json",
     )
     assert put.status_code == post.status_code == 422, put.get_json()
@@ -82,8 +89,12 @@ def _json(value: Any) -> str:
         ("POST", "/api/v1/sale_order/", {"partner_id": 1, "currency_id": 1, "state": []}, "state"),
         ("POST", "/api/v1/res_partner/", {"name": "x", "company_type": 1}, "company_type"),
         ("POST", "/api/v1/res_partner/", {"name": "x", "company_type": {"a": 1}}, "company_type"),
-        ("POST", "/api/v1/base_automation/", {"name": "x", "model": "sale.order", "trigger": 1},
-         "trigger"),
+        (
+            "POST",
+            "/api/v1/base_automation/",
+            {"name": "x", "model": "sale.order", "trigger": 1},
+            "trigger",
+        ),
         ("PUT", "/api/v1/base_automation/{rule}", {"trigger": True}, "trigger"),
         ("PUT", "/api/v1/base_automation/{rule}", {"auth_scheme": 5}, "auth_scheme"),
         ("PUT", "/api/v1/base_automation/{rule}", {"auth_scheme": "bogus"}, "auth_scheme"),
@@ -91,8 +102,12 @@ def _json(value: Any) -> str:
         ("POST", "/api/v1/res_currency/", {"name": "ZZZ", "symbol": "z", "active": 0}, "active"),
         ("POST", "/api/v1/res_partner/", {"name": "x", "supplier_rank": 2.5}, "supplier_rank"),
         ("POST", "/api/v1/res_partner/", {"name": "x", "customer_rank": "3"}, "customer_rank"),
-        ("POST", "/api/v1/sale_order/", {"partner_id": 1, "currency_id": 1, "amount_total": "1"},
-         "amount_total"),
+        (
+            "POST",
+            "/api/v1/sale_order/",
+            {"partner_id": 1, "currency_id": 1, "amount_total": "1"},
+            "amount_total",
+        ),
         ("POST", "/api/v1/sale_order/", {"partner_id": True, "currency_id": 1}, "partner_id"),
     ],
 )
@@ -131,8 +146,9 @@ def test_ids_are_integers_and_amounts_numbers(app: Flask, api: ApiClient, spec: 
     created = api.post("/api/v1/res_partner/", {"name": "Ada"})
     assert created.status_code == 201 and isinstance(created.get_json()["id"], int)
     assert_matches(spec, "POST", "/api/v1/res_partner/", created)
-    order = api.post("/api/v1/sale_order/", {"partner_id": 1, "currency_id": 1,
-                                              "amount_total": 12.5})
+    order = api.post(
+        "/api/v1/sale_order/", {"partner_id": 1, "currency_id": 1, "amount_total": 12.5}
+    )
     assert order.get_json()["result"]["amount_total"] == 12.5
     assert_matches(spec, "POST", "/api/v1/sale_order/", order)
 
@@ -170,8 +186,9 @@ def test_read_only_resources_have_no_write_routes(
     assert set(spec["paths"][f"/api/v1/{resource}/"]) == {"get"}
     assert set(spec["paths"][f"/api/v1/{resource}/{{pk}}"]) == {"get"}
     for method, url in (("POST", "/"), ("PUT", "/1"), ("DELETE", "/1"), ("PATCH", "/1")):
-        answer = api.client.open(f"/api/v1/{resource}{url}", method=method, headers=api.headers,
-                                 json={})
+        answer = api.client.open(
+            f"/api/v1/{resource}{url}", method=method, headers=api.headers, json={}
+        )
         assert answer.status_code == 405, (method, url)
         assert answer.headers["Allow"].replace(" ", "").split(",")
         assert "GET" in answer.headers["Allow"] and method not in answer.headers["Allow"]
@@ -183,8 +200,9 @@ def test_read_only_resources_have_no_write_routes(
 @pytest.mark.parametrize("resource", RESOURCES)
 def test_a_method_a_url_does_not_have_is_a_405_with_allow(api: ApiClient, resource: str) -> None:
     for method in ("PUT", "DELETE", "POST"):
-        answer = api.client.open(f"/api/v1/{resource}/_info", method=method, headers=api.headers,
-                                 json={})
+        answer = api.client.open(
+            f"/api/v1/{resource}/_info", method=method, headers=api.headers, json={}
+        )
         assert answer.status_code == 405
         assert "GET" in answer.headers["Allow"]
         assert answer.is_json and "message" in answer.get_json()
@@ -194,24 +212,47 @@ def test_a_method_a_url_does_not_have_is_a_405_with_allow(api: ApiClient, resour
 
 
 def _forged(app: Flask) -> str:
-    payload = {"sub": "1", "type": "access", "fresh": True,
-               "exp": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)}
+    payload = {
+        "sub": "1",
+        "type": "access",
+        "fresh": True,
+        "exp": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+    }
     return jwt.encode(payload, "not-the-secret-key-of-this-app-at-all", algorithm="HS256")
 
 
 def _expired(app: Flask) -> str:
-    payload = {"sub": "1", "type": "access", "fresh": True,
-               "exp": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)}
+    payload = {
+        "sub": "1",
+        "type": "access",
+        "fresh": True,
+        "exp": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
+    }
     return jwt.encode(payload, app.config["SECRET_KEY"], algorithm="HS256")
 
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer abc", "Bearer ", "Bearer a.b.c", "Basic Zm9vOmJhcg==", "Bearer FORGED",
-     "Bearer EXPIRED", "Bearer REFRESH"],
+    [
+        None,
+        "Bearer abc",
+        "Bearer ",
+        "Bearer a.b.c",
+        "Basic Zm9vOmJhcg==",
+        "Bearer FORGED",
+        "Bearer EXPIRED",
+        "Bearer REFRESH",
+    ],
 )
-@pytest.mark.parametrize("url", ["/api/v1/sale_order/", "/api/v1/base_automation/_info",
-                                 "/api/v1/webhook_delivery/1", "/api/v1/menu/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/sale_order/",
+        "/api/v1/base_automation/_info",
+        "/api/v1/webhook_delivery/1",
+        "/api/v1/menu/",
+    ],
+)
 def test_any_missing_or_invalid_token_is_a_401_in_the_error_shape(
     app: Flask, api: ApiClient, spec: dict, authorization: str | None, url: str
 ) -> None:
@@ -220,9 +261,15 @@ def test_any_missing_or_invalid_token_is_a_401_in_the_error_shape(
     elif authorization == "Bearer EXPIRED":
         authorization = f"Bearer {_expired(app)}"
     elif authorization == "Bearer REFRESH":
-        login = app.test_client().post("/api/v1/security/login", json={
-            "username": ADMIN.username, "password": ADMIN.password, "provider": "db",
-            "refresh": True})
+        login = app.test_client().post(
+            "/api/v1/security/login",
+            json={
+                "username": ADMIN.username,
+                "password": ADMIN.password,
+                "provider": "db",
+                "refresh": True,
+            },
+        )
         authorization = f"Bearer {login.get_json()['refresh_token']}"
     headers = {"Authorization": authorization} if authorization else {}
     answer = app.test_client().get(url, headers=headers)
@@ -239,8 +286,9 @@ def test_the_refresh_route_refuses_an_access_token_with_a_401(app: Flask, api: A
 
 
 def test_a_login_without_provider_is_a_400_not_a_500(app: Flask, spec: dict) -> None:
-    answer = app.test_client().post("/api/v1/security/login",
-                                    json={"username": "0", "password": "x"})
+    answer = app.test_client().post(
+        "/api/v1/security/login", json={"username": "0", "password": "x"}
+    )
     assert answer.status_code == 400
     assert answer.get_json() == {"message": {"provider": ["Missing data for required field."]}}
     login = spec["paths"]["/api/v1/security/login"]["post"]
@@ -254,12 +302,16 @@ def test_a_login_without_provider_is_a_400_not_a_500(app: Flask, spec: dict) -> 
 @pytest.mark.parametrize("pk", ["abc", "null,null", "1.5", "١", "%20", "-"])
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/v1/webhook_delivery/{pk}"), ("GET", "/api/v1/sale_order/{pk}"),
-     ("PUT", "/api/v1/sale_order/{pk}"), ("DELETE", "/api/v1/res_partner/{pk}"),
-     ("POST", "/api/v1/webhook_delivery/{pk}/retry"),
-     ("POST", "/api/v1/webhook_delivery/{pk}/replay"),
-     ("POST", "/api/v1/base_automation/{pk}/rotate_secret"),
-     ("POST", "/api/v1/ir_actions_server/{pk}/rotate_signing_secret")],
+    [
+        ("GET", "/api/v1/webhook_delivery/{pk}"),
+        ("GET", "/api/v1/sale_order/{pk}"),
+        ("PUT", "/api/v1/sale_order/{pk}"),
+        ("DELETE", "/api/v1/res_partner/{pk}"),
+        ("POST", "/api/v1/webhook_delivery/{pk}/retry"),
+        ("POST", "/api/v1/webhook_delivery/{pk}/replay"),
+        ("POST", "/api/v1/base_automation/{pk}/rotate_secret"),
+        ("POST", "/api/v1/ir_actions_server/{pk}/rotate_signing_secret"),
+    ],
 )
 def test_a_primary_key_that_is_not_an_integer_is_a_json_404(
     api: ApiClient, method: str, path: str, pk: str
@@ -272,8 +324,9 @@ def test_a_primary_key_that_is_not_an_integer_is_a_json_404(
 @pytest.mark.parametrize("pk", ["-1454", "0", "99999999999999999999"])
 def test_a_negative_or_huge_primary_key_is_a_404(api: ApiClient, spec: dict, pk: str) -> None:
     for method in ("GET", "PUT", "DELETE"):
-        answer = api.client.open(f"/api/v1/sale_order/{pk}", method=method, headers=api.headers,
-                                 json={"note": "x"})
+        answer = api.client.open(
+            f"/api/v1/sale_order/{pk}", method=method, headers=api.headers, json={"note": "x"}
+        )
         assert answer.status_code == 404, (method, answer.get_data(as_text=True))
         assert_matches(spec, method, f"/api/v1/sale_order/{pk}", answer)
 
@@ -331,8 +384,9 @@ def test_a_q_the_resources_schema_refuses_is_a_400(api: ApiClient, spec: dict, q
 
 
 def test_q_is_declared_per_resource(spec: dict) -> None:
-    (q,) = [p for p in operation(spec, "GET", "/api/v1/sale_order/")["parameters"]
-            if p["name"] == "q"]
+    (q,) = [
+        p for p in operation(spec, "GET", "/api/v1/sale_order/")["parameters"] if p["name"] == "q"
+    ]
     schema = q["content"]["application/json"]["schema"]
     assert "amount_total" in schema["properties"]["order_column"]["enum"]
     filters = schema["properties"]["filters"]["items"]["anyOf"]
@@ -367,12 +421,18 @@ def test_every_ref_of_the_spec_names_a_component(spec: dict) -> None:
 def test_the_rotations_declare_the_graces_they_take(api: ApiClient, spec: dict, rule: int) -> None:
     created = api.post(
         "/api/v1/ir_actions_server/",
-        {"rule_id": rule, "name": "A", "action_type": "update_record",
-         "settings": {"field": "note", "value": "x"}},
+        {
+            "rule_id": rule,
+            "name": "A",
+            "action_type": "update_record",
+            "settings": {"field": "note", "value": "x"},
+        },
     )
     assert created.status_code == 201, created.get_json()
-    for url in (f"/api/v1/base_automation/{rule}/rotate_secret",
-                f"/api/v1/ir_actions_server/{created.get_json()['id']}/rotate_signing_secret"):
+    for url in (
+        f"/api/v1/base_automation/{rule}/rotate_secret",
+        f"/api/v1/ir_actions_server/{created.get_json()['id']}/rotate_signing_secret",
+    ):
         body = operation(spec, "POST", url)["requestBody"]["content"]["application/json"]
         graces = body["schema"]["properties"]["grace"]["enum"]
         assert graces == list(ROTATION_GRACE)

@@ -92,19 +92,26 @@ def test_webhook_calls_are_counted_by_rule_and_status(
     after = scrape(anonymous)
 
     calls = "nightpos_webhook_calls_total"
-    assert value(after, calls, rule_id=good["id"], status=200) - value(
-        before, calls, rule_id=good["id"], status=200
-    ) == 3
-    assert value(after, calls, rule_id=bad["id"], status=500) - value(
-        before, calls, rule_id=bad["id"], status=500
-    ) == 1
-    assert value(after, calls, rule_id="none", status=404) - value(
-        before, calls, rule_id="none", status=404
-    ) == 1
+    assert (
+        value(after, calls, rule_id=good["id"], status=200)
+        - value(before, calls, rule_id=good["id"], status=200)
+        == 3
+    )
+    assert (
+        value(after, calls, rule_id=bad["id"], status=500)
+        - value(before, calls, rule_id=bad["id"], status=500)
+        == 1
+    )
+    assert (
+        value(after, calls, rule_id="none", status=404)
+        - value(before, calls, rule_id="none", status=404)
+        == 1
+    )
     histogram = "nightpos_webhook_call_duration_seconds_count"
-    assert value(after, histogram, rule_id=good["id"]) - value(
-        before, histogram, rule_id=good["id"]
-    ) == 3
+    assert (
+        value(after, histogram, rule_id=good["id"]) - value(before, histogram, rule_id=good["id"])
+        == 3
+    )
     assert value(after, "nightpos_webhook_call_duration_seconds_sum", rule_id=good["id"]) > 0
     # Rule code ran each time: three ok, one error.
     runs = "nightpos_rule_code_runs_total"
@@ -155,9 +162,11 @@ def test_record_rule_runs_are_counted(
         db.session.commit()
     after = scrape(anonymous)
     runs = "nightpos_record_rule_runs_total"
-    assert value(after, runs, rule_id=rule["id"], outcome="ok") - value(
-        before, runs, rule_id=rule["id"], outcome="ok"
-    ) == 1
+    assert (
+        value(after, runs, rule_id=rule["id"], outcome="ok")
+        - value(before, runs, rule_id=rule["id"], outcome="ok")
+        == 1
+    )
 
 
 @pytest.mark.usefixtures("metrics_on")

@@ -38,9 +38,7 @@ def post(host: str, port: int, path: str, body: Any = None) -> tuple[int, dict[s
         connection.close()
 
 
-def test_a_rule_with_half_a_second_of_cpu_stops_within_seconds(
-    app: Flask, make_rule
-) -> None:
+def test_a_rule_with_half_a_second_of_cpu_stops_within_seconds(app: Flask, make_rule) -> None:
     rule = make_rule("sale.order", actions=LOOP, cpu_seconds=0.5)
     with serving(app) as (host, port):
         status, answer, seconds = post(host, port, rule["path"])

@@ -141,9 +141,10 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
     assert row["claimed_by"] is None and row["last_run_at"] >= claimed["claimed_until"]
     assert [c["status"] for c in timer_calls(app, rule["id"])] == ["ok"]
     with app.app_context():
-        assert db.session.scalar(
-            sa.select(sa.func.count()).where(WebhookCall.rule_id == rule["id"])
-        ) == 1
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(WebhookCall.rule_id == rule["id"]))
+            == 1
+        )
 
 
 def test_the_outbox_worker_loop_runs_due_timing_rules(
