@@ -97,7 +97,7 @@ class WebhookCall(Model):
         nullable=False,
         default=False,
         server_default=sa.false(),
-        info={"label": N_("Replayed"), "readonly": True},
+        info={"label": N_("Answered Again (Same Key)"), "readonly": True},
     )
     # Background runs (Respond at once, replays): how many attempts, each one's outcome
     # ([{"at", "worker", "result", "error", "duration_ms"}]), and the worker's claim.

@@ -107,7 +107,7 @@ class WebhookCallView(RecordModelView):
         "method": lazy("Method"),
         "status": lazy("Status"),
         "http_status": lazy("HTTP Status"),
-        "replayed": lazy("Replayed"),
+        "replayed": lazy("Answered Again (Same Key)"),
         "remote_addr": lazy("Remote Address"),
         "duration_ms": lazy("Duration (ms)"),
         "payload": lazy("Payload"),

@@ -262,13 +262,13 @@ def test_a_replay_shows_in_the_call_log_screen_and_rest_resource(app, client, ma
         for schema in spec["components"]["schemas"].values()
     )
     page = admin_web.get(f"/webhookcallview/list/?rule_id={rule['id']}").get_data(as_text=True)
-    assert "Replayed" in page
+    assert "Answered Again (Same Key)" in page
     with app.app_context():
         replay_id = db.session.scalar(
             sa.select(WebhookCall.id).where(WebhookCall.replayed.is_(True))
         )
     shown = admin_web.get(f"/webhookcallview/show/{replay_id}").get_data(as_text=True)
-    assert re.search(r"Replayed</th>\s*<td>\s*<span[^>]*>Yes<", shown), shown
+    assert re.search(r"Answered Again \(Same Key\)</th>\s*<td>\s*<span[^>]*>Yes<", shown), shown
 
 
 def test_logging_a_replay_costs_one_insert(app, client, make_rule):
