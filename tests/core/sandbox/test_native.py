@@ -163,12 +163,22 @@ CHANGES: list[tuple[str, Callable[[list[Any], Any], None]]] = [
     ("cleared", lambda items, item: items.clear()),
     ("cleared then refilled", lambda items, item: items.extend([1]) if item == 9 else None),
     ("front removed", lambda items, item: items.pop(0) if items else None),
+    # Added by the attack review of the C guards:
+    ("sorted", lambda items, item: items.sort(reverse=True)),
+    ("reversed", lambda items, item: items.reverse()),
+    (
+        "slice grown",
+        lambda items, item: items.__setitem__(slice(0, 1), [0, 0]) if len(items) < 20 else None,
+    ),
+    ("repeated", lambda items, item: items.__imul__(2) if len(items) < 40 else None),
+    ("inserted at front", lambda items, item: items.insert(0, -1) if len(items) < 25 else None),
+    ("emptied and refilled", lambda items, item: items.__setitem__(slice(None), [9] * item)),
 ]
 
 
 @needs_native
 @pytest.mark.parametrize(("label", "change"), CHANGES, ids=[c[0] for c in CHANGES])
-@pytest.mark.parametrize("n", [0, 3, 10])
+@pytest.mark.parametrize("n", [0, 3, 4, 10])
 def test_list_tail_gives_the_same_items_and_ticks(
     label: str, change: Callable[[list[Any], Any], None], n: int
 ) -> None:
