@@ -35,6 +35,21 @@ def rule(api: ApiClient) -> int:
     return answer.get_json()["id"]
 
 
+def _new_action(api: ApiClient, rule: int) -> int:
+    """An Update Record action of ``rule``, made through the API; its id."""
+    created = api.post(
+        "/api/v1/ir_actions_server/",
+        {
+            "rule_id": rule,
+            "name": "A",
+            "action_type": "update_record",
+            "settings": {"field": "note", "value": "x"},
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    return created.get_json()["id"]
+
+
 # ------------------------------------------------------------ bodies that are not objects
 
 
@@ -45,17 +60,7 @@ def test_a_put_body_that_is_not_an_object_is_the_posts_422(
 ) -> None:
     pk = rule if resource == "base_automation" else 1
     if resource == "ir_actions_server":
-        created = api.post(
-            "/api/v1/ir_actions_server/",
-            {
-                "rule_id": rule,
-                "name": "A",
-                "action_type": "update_record",
-                "settings": {"field": "note", "value": "x"},
-            },
-        )
-        assert created.status_code == 201, created.get_json()
-        pk = created.get_json()["id"]
+        pk = _new_action(api, rule)
     put = api.client.put(
         f"/api/v1/{resource}/{pk}",
         headers=api.headers,
@@ -419,19 +424,10 @@ def test_every_ref_of_the_spec_names_a_component(spec: dict) -> None:
 
 
 def test_the_rotations_declare_the_graces_they_take(api: ApiClient, spec: dict, rule: int) -> None:
-    created = api.post(
-        "/api/v1/ir_actions_server/",
-        {
-            "rule_id": rule,
-            "name": "A",
-            "action_type": "update_record",
-            "settings": {"field": "note", "value": "x"},
-        },
-    )
-    assert created.status_code == 201, created.get_json()
+    action = _new_action(api, rule)
     for url in (
         f"/api/v1/base_automation/{rule}/rotate_secret",
-        f"/api/v1/ir_actions_server/{created.get_json()['id']}/rotate_signing_secret",
+        f"/api/v1/ir_actions_server/{action}/rotate_signing_secret",
     ):
         body = operation(spec, "POST", url)["requestBody"]["content"]["application/json"]
         graces = body["schema"]["properties"]["grace"]["enum"]
